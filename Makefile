@@ -1,0 +1,44 @@
+# twinadmin: `make run` starts everything on a fresh machine; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format venv bootstrap clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+.env:
+	cp .env.example .env
+
+# Migrate, create demo users (passwords printed once), load the seed's legacy index.
+bootstrap: venv .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py bootstrap_demo
+	$(PY) manage.py seed_legacy --if-empty
+	$(PY) manage.py refresh_index
+
+# Web server and a Celery worker together on 127.0.0.1:8000 (Procfile, run by honcho).
+run: bootstrap
+	$(VENV)/bin/honcho start
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: venv
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+test: venv .env
+	bash scripts/test.sh
+
+clean:
+	rm -rf var/*.sqlite3* var/celery staticfiles

@@ -1,0 +1,157 @@
+"""twinadmin settings: everything that differs between a laptop and production comes from the
+environment (or a `.env` file beside manage.py), parsed by django-environ. The defaults are the
+embedded stack: SQLite and a local vector store under var/, and a Celery broker on the file
+system, so one command runs everything on a fresh machine."""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.str(name, default=default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+DEBUG = env.bool("DEBUG", default=False)
+_DEV_SECRET_KEY = "dev-only-insecure-key-never-used-when-DEBUG-is-off"
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    SECRET_KEY = _DEV_SECRET_KEY
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "twinadmin.accounts",
+    "twinadmin.jobs",
+    "twinadmin.vectors",
+    "twinadmin.registry",
+    "migrations_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "twinadmin.urls"
+WSGI_APPLICATION = "twinadmin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "twinadmin.accounts.context_processors.roles",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'twinadmin.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and several worker processes share one file: WAL lets readers go on while
+    # one writer commits, IMMEDIATE takes the write lock up front (no upgrade deadlocks), and the
+    # timeout makes a writer wait for the lock instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "accounts-login"
+LOGIN_REDIRECT_URL = "registry-overview"
+LOGOUT_REDIRECT_URL = "accounts-login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Celery -------------------------------------------------------------------------------
+# Default broker: kombu's filesystem transport under var/, which needs no server. Production
+# sets CELERY_BROKER_URL to redis://... or amqp://...
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = VAR_DIR / "celery" / "queue"
+    _processed_dir = VAR_DIR / "celery" / "processed"
+    for _d in (_queue_dir, _processed_dir):
+        _d.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(_processed_dir),
+        "store_processed": False,
+    }
+# Job state lives on our own rows (twinadmin.jobs), so no result backend is needed.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3600)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3900)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Vector index -------------------------------------------------------------------------
+VECTOR_BACKEND = _choice("VECTOR_BACKEND", "local", ("local", "pinecone"))
+VECTOR_LOCAL_PATH = env.path("VECTOR_LOCAL_PATH", default=VAR_DIR / "vectors.sqlite3")
+VECTOR_DIMENSION = env.int("VECTOR_DIMENSION", default=1536)
+VECTOR_METRIC = _choice("VECTOR_METRIC", "cosine", ("cosine", "dotproduct", "euclidean"))
+PINECONE_API_KEY = env.str("PINECONE_API_KEY", default="")
+PINECONE_INDEX_HOST = env.str("PINECONE_INDEX_HOST", default="")
+PINECONE_INDEX_NAME = env.str("PINECONE_INDEX_NAME", default="digital-twin-brain")
+if VECTOR_BACKEND == "pinecone":
+    if not PINECONE_API_KEY:
+        raise ImproperlyConfigured("VECTOR_BACKEND=pinecone needs PINECONE_API_KEY")
+    if not (PINECONE_INDEX_HOST or PINECONE_INDEX_NAME):
+        raise ImproperlyConfigured("VECTOR_BACKEND=pinecone needs PINECONE_INDEX_HOST or PINECONE_INDEX_NAME")
+
+# How old the stored index snapshot may be before the overview offers a refresh.
+INDEX_SNAPSHOT_MAX_AGE_SECONDS = env.int("INDEX_SNAPSHOT_MAX_AGE_SECONDS", default=300)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
