@@ -1,0 +1,54 @@
+"""Roles are Django groups (created by a data migration). Every view checks permission through
+`role_required`, the one shared helper, so the role matrix lives in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+
+OPERATORS = "operators"
+APPROVERS = "approvers"
+AUDITORS = "auditors"
+ALL_ROLES = (OPERATORS, APPROVERS, AUDITORS)
+
+
+def user_roles(user: Any) -> frozenset[str]:
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    if user.is_superuser:
+        return frozenset(ALL_ROLES)
+    cached = getattr(user, "_twinadmin_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
+        user._twinadmin_roles = cached
+    return cached
+
+
+def has_role(user: Any, *roles: str) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def role_required(*roles: str) -> Callable:
+    """Anonymous: redirect to login for a plain page view, 403 for HTMX and POST (a redirect
+    there would swap a login form into a fragment or drop the POST). Signed in without one of
+    `roles`: 403."""
+    allowed = roles or ALL_ROLES
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                if request.method != "GET" or getattr(request, "htmx", False):
+                    return HttpResponseForbidden("Sign in first.")
+                return redirect_to_login(request.get_full_path())
+            if not has_role(request.user, *allowed):
+                return HttpResponseForbidden("Your role does not allow this.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from twinadmin.jobs.handlers import get_handler
+from twinadmin.jobs.models import Job
+
+log = logging.getLogger(__name__)
+
+
+def job_create(*, kind: str, params: dict[str, Any] | None = None, user=None, enqueue: bool = True) -> Job:
+    """Save a pending job and, once the transaction commits, hand it to the workers."""
+    get_handler(kind)  # refuse unknown kinds before anything is written
+    job = Job.objects.create(kind=kind, params=params or {}, created_by=user if user and user.pk else None)
+    if enqueue:
+        from twinadmin.jobs.tasks import run_job
+
+        transaction.on_commit(lambda: run_job.delay(job.pk))
+    return job
+
+
+def job_claim(*, job_id: int) -> bool:
+    """PENDING -> RUNNING with one conditional UPDATE: of two workers that got the same message,
+    exactly one sees a row count of 1 and does the work."""
+    claimed = Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(
+        status=Job.Status.RUNNING, started_at=timezone.now(), error=""
+    )
+    return claimed == 1
+
+
+def job_progress(job: Job, *, done: int, total: int | None = None, message: str = "") -> None:
+    job.progress_done = done
+    if total is not None:
+        job.progress_total = total
+    if message:
+        job.message = message[:500]
+    Job.objects.filter(pk=job.pk).update(
+        progress_done=job.progress_done, progress_total=job.progress_total, message=job.message
+    )
+
+
+def job_execute(*, job_id: int) -> Job:
+    """Claim and run one job in this process (the worker task and the commands both call this)."""
+    if not job_claim(job_id=job_id):
+        log.info("job %s not claimed (already taken or finished)", job_id)
+        return Job.objects.get(pk=job_id)
+    job = Job.objects.get(pk=job_id)
+    try:
+        result = get_handler(job.kind)(job)
+    except Exception as exc:  # recorded on the row; the page shows it
+        log.exception("job %s (%s) failed", job.pk, job.kind)
+        Job.objects.filter(pk=job.pk).update(
+            status=Job.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=5)}",
+            finished_at=timezone.now(),
+        )
+    else:
+        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+            status=Job.Status.SUCCEEDED, result=result or {}, finished_at=timezone.now()
+        )
+    job.refresh_from_db()
+    return job
+
+
+def job_cancel(*, job_id: int) -> bool:
+    """Cancel a job that has not started. Running jobs check their own cancellation points."""
+    return (
+        Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(
+            status=Job.Status.CANCELLED, finished_at=timezone.now()
+        )
+        == 1
+    )

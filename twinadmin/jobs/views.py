@@ -1,0 +1,41 @@
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from twinadmin.accounts.roles import OPERATORS, role_required
+from twinadmin.jobs.models import Job
+from twinadmin.jobs.services import job_cancel
+
+
+@require_GET
+@role_required()
+def job_list(request: HttpRequest) -> HttpResponse:
+    qs = Job.objects.select_related("created_by")
+    kind = request.GET.get("kind", "")
+    if kind:
+        qs = qs.filter(kind=kind)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "jobs/job_list.html", {"page": page, "kind": kind})
+
+
+@require_GET
+@role_required()
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_object_or_404(Job, pk=job_id)
+    if request.htmx:
+        response = render(request, "jobs/job_detail.html#status", {"job": job})
+        if job.is_finished:
+            # 286 tells htmx to swap this last fragment in and stop polling.
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
+    return render(request, "jobs/job_detail.html", {"job": job})
+
+
+@require_POST
+@role_required(OPERATORS)
+def job_cancel_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_object_or_404(Job, pk=job_id)
+    job_cancel(job_id=job.pk)
+    return redirect(job.get_absolute_url())

@@ -1,0 +1,175 @@
+"""Writes to the registry. Every entry point validates ids through the codec first."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from twinadmin.registry import codec
+from twinadmin.registry.models import Creator, IndexNamespace, IndexSnapshot, Twin
+
+
+class RegistryError(ValueError):
+    """Bad input for the registry: a clear message, nothing written."""
+
+
+def creator_create(*, creator_id: str, display_name: str = "") -> Creator:
+    try:
+        codec.validate_creator_id(creator_id)
+    except codec.InvalidId as exc:
+        raise RegistryError(str(exc)) from None
+    try:
+        with transaction.atomic():
+            return Creator.objects.create(creator_id=creator_id, display_name=display_name.strip())
+    except IntegrityError:
+        raise RegistryError(f"Creator {creator_id!r} already exists.") from None
+
+
+def creator_get(*, creator_id: str) -> Creator:
+    try:
+        return Creator.objects.get(creator_id=creator_id)
+    except Creator.DoesNotExist:
+        raise RegistryError(f"Unknown creator {creator_id!r}.") from None
+
+
+def _semantic_twin_id(name: str) -> str:
+    slug = slugify(name).replace("_", "-").strip("-.")[: codec.MAX_ID_LENGTH].strip("-.")
+    if not codec.is_valid_id(slug):
+        raise RegistryError(
+            f"Cannot derive a twin id from the name {name!r}; give a name with letters or digits."
+        )
+    return slug
+
+
+def _with_suffix(base: str, n: int) -> str:
+    suffix = f"-{n}"
+    return base[: codec.MAX_ID_LENGTH - len(suffix)].rstrip("-.") + suffix
+
+
+def twin_create(
+    *,
+    creator: Creator,
+    name: str = "",
+    naming: str = Twin.Naming.UUID,
+    twin_id: str | None = None,
+    legacy_namespace: str = "",
+) -> Twin:
+    """Add a twin under a naming policy.
+
+    - uuid: a fresh UUID4.
+    - semantic: slug of the name; `-2`, `-3`, … appended while taken (unique per creator).
+    - sequential: 001, 002, … from a per-creator counter bumped under a row lock, so concurrent
+      creations never hand out the same number (the unique constraint backs it up).
+    - an explicit `twin_id` (e.g. a legacy UUID) is validated and used as given.
+    """
+    if naming not in Twin.Naming.values:
+        raise RegistryError(f"Unknown naming policy {naming!r}.")
+    if twin_id is not None:
+        try:
+            codec.validate_twin_id(twin_id)
+        except codec.InvalidId as exc:
+            raise RegistryError(str(exc)) from None
+    with transaction.atomic():
+        locked = Creator.objects.select_for_update().get(pk=creator.pk)
+        if locked.status != Creator.Status.ACTIVE:
+            raise RegistryError(f"Creator {locked.creator_id!r} is {locked.status}; twins cannot be added.")
+        if twin_id is None:
+            twin_id = _next_twin_id(locked, naming=naming, name=name)
+        if Twin.objects.filter(creator=locked, twin_id=twin_id).exists():
+            raise RegistryError(f"Creator {locked.creator_id!r} already has a twin {twin_id!r}.")
+        try:
+            with transaction.atomic():
+                return Twin.objects.create(
+                    creator=locked,
+                    twin_id=twin_id,
+                    name=name.strip(),
+                    naming=naming,
+                    legacy_namespace=legacy_namespace,
+                )
+        except IntegrityError:
+            raise RegistryError(
+                f"Twin {twin_id!r} or legacy namespace {legacy_namespace!r} is already registered."
+            ) from None
+
+
+def _next_twin_id(creator: Creator, *, naming: str, name: str) -> str:
+    if naming == Twin.Naming.SEQUENTIAL:
+        taken = set(Twin.objects.filter(creator=creator).values_list("twin_id", flat=True))
+        seq = creator.twin_sequence
+        while True:
+            seq += 1
+            candidate = f"{seq:03d}"
+            if candidate not in taken:
+                break
+        Creator.objects.filter(pk=creator.pk).update(twin_sequence=seq)
+        return candidate
+    if naming == Twin.Naming.SEMANTIC:
+        base = _semantic_twin_id(name)
+        taken = set(
+            Twin.objects.filter(creator=creator, twin_id__startswith=base[:50]).values_list(
+                "twin_id", flat=True
+            )
+        )
+        candidate, n = base, 1
+        while candidate in taken:
+            n += 1
+            candidate = _with_suffix(base, n)
+        return candidate
+    return str(uuid.uuid4())
+
+
+def index_snapshot_store(*, dimension: int, metric: str, namespaces: dict[str, int]) -> IndexSnapshot:
+    """Replace the stored view of the index with what was just observed, and update the observed
+    counts of registry twins. Twins whose namespace is absent are observed at 0 (drift shows it)."""
+    now = timezone.now()
+    rows = []
+    for name, count in namespaces.items():
+        parsed = codec.parse_namespace(name)
+        rows.append(
+            IndexNamespace(
+                name=name,
+                kind=parsed.kind.value,
+                creator_id=parsed.creator_id or "",
+                twin_id=parsed.twin_id or "",
+                vector_count=count,
+                observed_at=now,
+            )
+        )
+    with transaction.atomic():
+        # Upsert what is present (stamped `now`), then drop rows this refresh did not see: no
+        # NOT IN over 25,000 names.
+        IndexNamespace.objects.bulk_create(
+            rows,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["name"],
+            update_fields=["kind", "creator_id", "twin_id", "vector_count", "observed_at"],
+        )
+        IndexNamespace.objects.filter(observed_at__lt=now).delete()
+        twins = list(Twin.objects.select_related("creator").exclude(status=Twin.Status.DELETED))
+        for twin in twins:
+            twin.vector_count = namespaces.get(twin.namespace, 0)
+            twin.count_observed_at = now
+        Twin.objects.bulk_update(twins, ["vector_count", "count_observed_at"], batch_size=1000)
+        return IndexSnapshot.objects.create(
+            observed_at=now,
+            dimension=dimension,
+            metric=metric,
+            total_vector_count=sum(namespaces.values()),
+            namespace_count=len(namespaces),
+        )
+
+
+def index_refresh() -> dict[str, Any]:
+    """Read the index's stats through the vector layer and store them."""
+    from twinadmin.vectors import get_index
+
+    stats = get_index().describe_index_stats()
+    snapshot = index_snapshot_store(
+        dimension=stats.dimension, metric=stats.metric, namespaces=stats.namespaces
+    )
+    return {"namespaces": snapshot.namespace_count, "total_vector_count": snapshot.total_vector_count}

@@ -1,0 +1,118 @@
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from twinadmin.accounts.roles import OPERATORS, role_required
+from twinadmin.jobs.services import job_create
+from twinadmin.registry import selectors
+from twinadmin.registry.forms import CreatorForm, CreatorSearchForm, NamespaceSearchForm, TwinForm
+from twinadmin.registry.models import Creator, Twin
+from twinadmin.registry.services import RegistryError, creator_create, twin_create
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+def _partial(request: HttpRequest, template: str, partial: str) -> str:
+    """HTMX asks for a fragment of the same template; a plain GET gets the whole page."""
+    return f"{template}#{partial}" if request.htmx else template
+
+
+@require_GET
+@role_required()
+def overview(request: HttpRequest) -> HttpResponse:
+    return render(request, "registry/overview.html", {"overview": selectors.overview_get()})
+
+
+@require_GET
+@role_required()
+def namespace_list(request: HttpRequest) -> HttpResponse:
+    form = NamespaceSearchForm(request.GET)
+    form.is_valid()
+    data = form.cleaned_data
+    page, rows = selectors.namespace_page(
+        kind=data.get("kind") or "", q=data.get("q") or "", page=data.get("page") or 1
+    )
+    ctx = {"form": form, "page": page, "rows": rows, "query": _query_without_page(request)}
+    return render(request, _partial(request, "registry/namespace_list.html", "rows"), ctx)
+
+
+@require_GET
+@role_required()
+def creator_list(request: HttpRequest) -> HttpResponse:
+    form = CreatorSearchForm(request.GET)
+    form.is_valid()
+    data = form.cleaned_data
+    page = selectors.creator_page(
+        q=data.get("q") or "", status=data.get("status") or "", page=data.get("page") or 1
+    )
+    ctx = {"form": form, "page": page, "query": _query_without_page(request)}
+    return render(request, _partial(request, "registry/creator_list.html", "rows"), ctx)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(OPERATORS)
+def creator_new(request: HttpRequest) -> HttpResponse:
+    form = CreatorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            creator = creator_create(**form.cleaned_data)
+        except RegistryError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Creator {creator.creator_id} created.")
+            return redirect("registry-creator-detail", creator_id=creator.creator_id)
+    return render(request, "registry/creator_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_GET
+@role_required()
+def creator_detail(request: HttpRequest, creator_id: str) -> HttpResponse:
+    creator = get_object_or_404(Creator, creator_id=creator_id)
+    ctx = {
+        "creator": creator,
+        "shared": selectors.creator_namespace_count(creator),
+        "twins": creator.twins.order_by("twin_id"),
+        "orphans": selectors.creator_orphan_namespaces(creator),
+    }
+    return render(request, "registry/creator_detail.html", ctx)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(OPERATORS)
+def twin_new(request: HttpRequest, creator_id: str) -> HttpResponse:
+    creator = get_object_or_404(Creator, creator_id=creator_id)
+    form = TwinForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            twin = twin_create(creator=creator, **form.cleaned_data)
+        except RegistryError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Twin {twin.twin_id} added: namespace {twin.namespace}.")
+            return redirect("registry-twin-detail", creator_id=creator.creator_id, twin_id=twin.twin_id)
+    ctx = {"form": form, "creator": creator}
+    return render(request, "registry/twin_form.html", ctx, status=400 if form.errors else 200)
+
+
+@require_GET
+@role_required()
+def twin_detail(request: HttpRequest, creator_id: str, twin_id: str) -> HttpResponse:
+    twin = get_object_or_404(
+        Twin.objects.select_related("creator"), creator__creator_id=creator_id, twin_id=twin_id
+    )
+    return render(request, "registry/twin_detail.html", {"twin": twin, "creator": twin.creator})
+
+
+@require_POST
+@role_required(OPERATORS)
+def index_refresh(request: HttpRequest) -> HttpResponse:
+    job = job_create(kind="refresh_index", user=request.user)
+    if request.htmx:
+        return HttpResponseClientRedirect(job.get_absolute_url())
+    return redirect(job.get_absolute_url())

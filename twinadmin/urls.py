@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("twinadmin.registry.urls")),
+    path("jobs/", include("twinadmin.jobs.urls")),
+    path("accounts/", include("twinadmin.accounts.urls")),
+    path("admin/", admin.site.urls),
+]
