@@ -108,7 +108,10 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves app and project static files straight from the finders, so no collectstatic
+# is needed to run; set STATIC_ROOT (and run collectstatic) to serve a collected copy instead.
+STATIC_ROOT = env.path("STATIC_ROOT", default=None)
+WHITENOISE_USE_FINDERS = True
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- Celery -------------------------------------------------------------------------------

@@ -1,0 +1,70 @@
+import pytest
+from django.urls import reverse
+
+from twinadmin.jobs.handlers import job_handler
+from twinadmin.jobs.models import Job
+from twinadmin.jobs.services import job_cancel, job_claim, job_create, job_execute, job_progress
+
+pytestmark = pytest.mark.django_db
+
+calls: list[int] = []
+
+
+@job_handler("test_count")
+def _count(job: Job) -> dict:
+    calls.append(job.pk)
+    job_progress(job, done=2, total=2, message="counted")
+    return {"n": len(calls)}
+
+
+@job_handler("test_fail")
+def _fail(job: Job) -> dict:
+    raise RuntimeError("boom")
+
+
+def test_a_job_runs_once_however_often_it_is_delivered():
+    calls.clear()
+    job = job_create(kind="test_count", enqueue=False)
+    first = job_execute(job_id=job.pk)
+    second = job_execute(job_id=job.pk)
+    assert calls == [job.pk]
+    assert first.status == second.status == Job.Status.SUCCEEDED
+    assert (first.progress_done, first.progress_total, first.message) == (2, 2, "counted")
+    assert not job_claim(job_id=job.pk)
+
+
+def test_a_failing_job_records_the_error():
+    job = job_execute(job_id=job_create(kind="test_fail", enqueue=False).pk)
+    assert job.status == Job.Status.FAILED
+    assert job.error.startswith("RuntimeError: boom") and job.finished_at
+
+
+def test_unknown_kind_is_refused_before_writing():
+    with pytest.raises(LookupError):
+        job_create(kind="nope")
+    assert Job.objects.count() == 0
+
+
+def test_cancel_only_pending_jobs():
+    job = job_create(kind="test_count", enqueue=False)
+    assert job_cancel(job_id=job.pk)
+    assert job_execute(job_id=job.pk).status == Job.Status.CANCELLED
+    assert not job_cancel(job_id=job.pk)
+
+
+def test_job_page_polls_until_the_job_ends(auditor_client):
+    job = job_create(kind="test_count", enqueue=False)
+    url = reverse("jobs-job-detail", args=[job.pk])
+    response = auditor_client.get(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and 'hx-trigger="every 1s"' in response.content.decode()
+    job_execute(job_id=job.pk)
+    response = auditor_client.get(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 286  # htmx: swap this in and stop polling
+    body = response.content.decode()
+    assert 'data-status="succeeded"' in body and "hx-trigger" not in body
+
+
+def test_job_pages_need_login(client):
+    job = job_create(kind="test_count", enqueue=False)
+    assert client.get(reverse("jobs-job-detail", args=[job.pk]), HTTP_HX_REQUEST="true").status_code == 403
+    assert client.post(reverse("jobs-cancel-job", args=[job.pk])).status_code == 403
