@@ -110,7 +110,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 # WhiteNoise serves app and project static files straight from the finders, so no collectstatic
 # is needed to run; set STATIC_ROOT (and run collectstatic) to serve a collected copy instead.
-STATIC_ROOT = env.path("STATIC_ROOT", default=None)
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = True
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
