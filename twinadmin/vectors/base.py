@@ -1,0 +1,99 @@
+"""The interface every backend implements. Namespaces are Pinecone names: `""` and `__default__`
+both mean the default namespace."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .types import IdPage, IndexStats, Match, NamespaceInfo, NamespacePage, Vector
+
+
+class VectorIndex(abc.ABC):
+    dimension: int
+    metric: str
+
+    @abc.abstractmethod
+    def describe_index_stats(self) -> IndexStats:
+        """Counts per non-empty namespace. Eventually consistent on Pinecone."""
+
+    @abc.abstractmethod
+    def list_namespaces(
+        self, *, prefix: str | None = None, limit: int = 100, pagination_token: str | None = None
+    ) -> NamespacePage:
+        """One page of non-empty namespaces in name order."""
+
+    @abc.abstractmethod
+    def describe_namespace(self, name: str) -> NamespaceInfo:
+        """Raises NotFound when the namespace does not exist (the default one always exists)."""
+
+    @abc.abstractmethod
+    def list_ids(
+        self,
+        namespace: str,
+        *,
+        prefix: str | None = None,
+        limit: int = 100,
+        pagination_token: str | None = None,
+    ) -> IdPage:
+        """One page (at most 100) of ids in sorted order."""
+
+    @abc.abstractmethod
+    def fetch(self, namespace: str, ids: Sequence[str]) -> dict[str, Vector]:
+        """The stored vectors among `ids`; missing ids are simply absent."""
+
+    @abc.abstractmethod
+    def upsert(self, namespace: str, vectors: Sequence[Vector]) -> int:
+        """Insert or overwrite; any number of vectors (split into requests within the limits)."""
+
+    @abc.abstractmethod
+    def query(
+        self,
+        namespace: str,
+        *,
+        vector: Sequence[float] | np.ndarray | None = None,
+        id: str | None = None,
+        top_k: int = 10,
+        filter: Mapping[str, Any] | None = None,
+        include_values: bool = False,
+        include_metadata: bool = True,
+    ) -> list[Match]:
+        """Nearest neighbours of `vector` or of the stored vector `id` (exactly one of them)."""
+
+    @abc.abstractmethod
+    def delete_ids(self, namespace: str, ids: Sequence[str]) -> None:
+        """Delete these ids; ids that are not there are ignored."""
+
+    @abc.abstractmethod
+    def delete_namespace(self, namespace: str) -> bool:
+        """Delete the namespace and all its vectors. True when it existed, False when it did
+        not: idempotent, never raises NotFound."""
+
+    # -- helpers built on the primitives --------------------------------------------------------
+
+    def iter_namespaces(self, *, prefix: str | None = None) -> Iterator[NamespaceInfo]:
+        token: str | None = None
+        while True:
+            page = self.list_namespaces(prefix=prefix, limit=100, pagination_token=token)
+            yield from page.namespaces
+            if not page.next_token:
+                return
+            token = page.next_token
+
+    def iter_id_pages(
+        self, namespace: str, *, prefix: str | None = None, page_size: int = 100
+    ) -> Iterator[list[str]]:
+        token: str | None = None
+        while True:
+            page = self.list_ids(namespace, prefix=prefix, limit=page_size, pagination_token=token)
+            if page.ids:
+                yield page.ids
+            if not page.next_token:
+                return
+            token = page.next_token
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the index stays usable (it reconnects on demand)."""

@@ -1,0 +1,68 @@
+"""`get_index()`: the configured index, built from Django settings and cached per process.
+
+The cache key is the relevant setting *values*, so a test that points VECTOR_LOCAL_PATH at a tmp
+file gets a fresh store, and the process id, so a forked worker never shares its parent's HTTP
+client. Only the current configuration is kept: when the key changes the old index is closed."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from .base import VectorIndex
+from .errors import ConfigurationError
+
+_lock = threading.Lock()
+_cached: tuple[tuple[Any, ...], VectorIndex] | None = None
+
+
+def _settings_key() -> tuple[Any, ...]:
+    from django.conf import settings
+
+    return (
+        os.getpid(),
+        getattr(settings, "VECTOR_BACKEND", "local"),
+        str(getattr(settings, "VECTOR_LOCAL_PATH", "")),
+        int(getattr(settings, "VECTOR_DIMENSION", 1536)),
+        getattr(settings, "VECTOR_METRIC", "cosine"),
+        getattr(settings, "PINECONE_INDEX_HOST", ""),
+        getattr(settings, "PINECONE_INDEX_NAME", ""),
+        getattr(settings, "PINECONE_API_KEY", ""),
+    )
+
+
+def build_index(key: tuple[Any, ...]) -> VectorIndex:
+    _pid, backend, local_path, dimension, metric, host, name, api_key = key
+    if backend == "local":
+        from .local import LocalStore
+
+        return LocalStore(local_path, dimension=dimension, metric=metric)
+    if backend == "pinecone":
+        from .pinecone_adapter import PineconeIndex
+
+        return PineconeIndex(
+            api_key=api_key, host=host or None, index_name=name or None, dimension=dimension, metric=metric
+        )
+    raise ConfigurationError(f"VECTOR_BACKEND={backend!r} is not one of local, pinecone")
+
+
+def get_index() -> VectorIndex:
+    global _cached
+    key = _settings_key()
+    with _lock:
+        if _cached is not None and _cached[0] == key:
+            return _cached[1]
+        index = build_index(key)
+        old, _cached = _cached, (key, index)
+    if old is not None and old[0][0] == os.getpid():
+        old[1].close()
+    return index
+
+
+def reset_index_cache() -> None:
+    global _cached
+    with _lock:
+        old, _cached = _cached, None
+    if old is not None and old[0][0] == os.getpid():
+        old[1].close()

@@ -1,0 +1,238 @@
+"""Pinecone's per-request limits and input rules, in one place.
+
+The local store applies them at its request level and the local server through the store, so a
+script that works here does not fail for a limit on Pinecone (and the other way round)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import orjson
+
+from .errors import InvalidRequest, NotFound
+from .types import DEFAULT_NAMESPACE, NamespaceInfo, Vector
+
+T = TypeVar("T")
+
+MAX_ID_LENGTH = 512
+MAX_NAMESPACE_LENGTH = 512
+MAX_LIST_LIMIT = 100
+MAX_NAMESPACE_LIST_LIMIT = 100
+MAX_TOP_K = 10_000
+MAX_METADATA_BYTES = 40 * 1024
+MAX_UPSERT_VECTORS = 1_000
+MAX_UPSERT_BYTES = 2 * 1024 * 1024
+MAX_FETCH_IDS = 1_000
+MAX_DIMENSION = 20_000
+METRICS = ("cosine", "dotproduct", "euclidean")
+
+# JSON around one vector in an upsert body beyond its values and metadata:
+# {"id":"","values":[],"metadata":{}}, plus the separating comma.
+_VECTOR_ENVELOPE_BYTES = 40
+# {"vectors":[],"namespace":""}
+_REQUEST_ENVELOPE_BYTES = 32
+
+
+def normalize_namespace(namespace: str | None) -> str:
+    """The Pinecone name of `namespace`: "" and None mean the default namespace, which stats and
+    namespace APIs call `__default__`."""
+    if namespace is None or namespace == "":
+        return DEFAULT_NAMESPACE
+    if not isinstance(namespace, str):
+        raise InvalidRequest(f"namespace must be a string, got {type(namespace).__name__}")
+    if len(namespace) > MAX_NAMESPACE_LENGTH:
+        raise InvalidRequest(
+            f"namespace name is {len(namespace)} characters; the limit is {MAX_NAMESPACE_LENGTH}"
+        )
+    if not namespace.isascii() or "\x00" in namespace:
+        raise InvalidRequest(f"namespace name must be ASCII without NUL, got {namespace[:64]!r}")
+    return namespace
+
+
+def validate_id(vector_id: Any, what: str = "vector id") -> str:
+    if not isinstance(vector_id, str):
+        raise InvalidRequest(f"{what} must be a string, got {type(vector_id).__name__}")
+    if not 1 <= len(vector_id) <= MAX_ID_LENGTH:
+        raise InvalidRequest(f"{what} must be 1-{MAX_ID_LENGTH} characters, got {len(vector_id)}")
+    if not vector_id.isascii() or "\x00" in vector_id:
+        raise InvalidRequest(f"{what} must be ASCII without NUL, got {vector_id[:64]!r}")
+    return vector_id
+
+
+def validate_prefix(prefix: Any, what: str = "prefix") -> str:
+    if prefix is None:
+        return ""
+    if not isinstance(prefix, str):
+        raise InvalidRequest(f"{what} must be a string, got {type(prefix).__name__}")
+    if len(prefix) > MAX_ID_LENGTH or not prefix.isascii() or "\x00" in prefix:
+        raise InvalidRequest(f"{what} must be ASCII without NUL and at most {MAX_ID_LENGTH} characters")
+    return prefix
+
+
+def validate_limit(limit: Any, maximum: int, what: str = "limit") -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidRequest(f"{what} must be an integer, got {limit!r}")
+    if not 1 <= limit <= maximum:
+        raise InvalidRequest(f"{what} must be between 1 and {maximum}, got {limit}")
+    return limit
+
+
+def validate_top_k(top_k: Any) -> int:
+    return validate_limit(top_k, MAX_TOP_K, "top_k")
+
+
+def validate_values(values: np.ndarray, dimension: int, metric: str, vector_id: str = "") -> None:
+    if values.shape != (dimension,):
+        where = f" (vector {vector_id!r})" if vector_id else ""
+        raise InvalidRequest(
+            f"Vector dimension {values.shape[0] if values.ndim == 1 else values.shape} does not match "
+            f"the dimension of the index {dimension}{where}"
+        )
+    if not np.isfinite(values).all():
+        raise InvalidRequest(f"vector {vector_id!r} has NaN or infinite values")
+    if metric == "cosine" and not values.any():
+        raise InvalidRequest(
+            f"vector {vector_id!r} is all zeros, which has no direction for the cosine metric"
+        )
+
+
+def _normalize_metadata_value(key: str, value: Any) -> Any:
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float):
+        number = float(value)  # Pinecone keeps every metadata number as a double.
+        if not math.isfinite(number):
+            raise InvalidRequest(f"metadata field {key!r} must be a finite number")
+        return number
+    if isinstance(value, list | tuple):
+        if not all(isinstance(item, str) for item in value):
+            raise InvalidRequest(f"metadata field {key!r}: a list may only hold strings")
+        return list(value)
+    raise InvalidRequest(
+        f"metadata field {key!r} must be a string, number, boolean or list of strings, "
+        f"got {type(value).__name__}"
+    )
+
+
+def normalize_metadata(metadata: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """Validate metadata as Pinecone does and return (metadata, canonical JSON).
+
+    Null values are dropped (Pinecone strips them on write), numbers become floats, and an empty
+    result is stored as no metadata."""
+    if metadata is None:
+        return None, None
+    if not isinstance(metadata, Mapping):
+        raise InvalidRequest(f"metadata must be an object, got {type(metadata).__name__}")
+    clean: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key or key.startswith("$"):
+            raise InvalidRequest(f"metadata keys must be non-empty strings not starting with '$': {key!r}")
+        if value is None:
+            continue
+        clean[key] = _normalize_metadata_value(key, value)
+    if not clean:
+        return None, None
+    text = canonical_json(clean)
+    size = len(text.encode("utf-8"))
+    if size > MAX_METADATA_BYTES:
+        raise InvalidRequest(f"Metadata size is {size} bytes; the limit is {MAX_METADATA_BYTES} per vector")
+    return clean, text
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def vector_wire_bytes(vector: Vector, metadata_json: str | None = None) -> int:
+    """Bytes this vector takes in a JSON upsert body, values written as shortest float32 text
+    (as our adapter and the local server write them)."""
+    size = _VECTOR_ENVELOPE_BYTES + len(vector.id)
+    size += len(orjson.dumps(vector.values, option=orjson.OPT_SERIALIZE_NUMPY))
+    if metadata_json is None and vector.metadata is not None:
+        metadata_json = canonical_json(vector.metadata)
+    if metadata_json is not None:
+        size += len(metadata_json.encode("utf-8"))
+    return size
+
+
+def check_upsert_request(count: int, request_bytes: int) -> None:
+    if count > MAX_UPSERT_VECTORS:
+        raise InvalidRequest(
+            f"upsert request has {count} vectors; the limit is {MAX_UPSERT_VECTORS} per request"
+        )
+    if request_bytes > MAX_UPSERT_BYTES:
+        raise InvalidRequest(
+            f"upsert request is {request_bytes} bytes; the limit is {MAX_UPSERT_BYTES} bytes per request"
+        )
+
+
+def plan_upsert_batches(items: Sequence[T], sizes: Sequence[int]) -> Iterator[Sequence[T]]:
+    """Split `items` (with their wire sizes) greedily into requests within the vector-count and
+    byte limits."""
+    start, used = 0, _REQUEST_ENVELOPE_BYTES
+    for i, size in enumerate(sizes):
+        if i > start and (i - start >= MAX_UPSERT_VECTORS or used + size > MAX_UPSERT_BYTES):
+            yield items[start:i]
+            start, used = i, _REQUEST_ENVELOPE_BYTES
+        used += size
+    if start < len(items):
+        yield items[start:]
+
+
+def page_namespaces(
+    counts: Mapping[str, int], *, prefix: str | None, limit: int, pagination_token: str | None
+) -> tuple[list[tuple[str, int]], str | None]:
+    """One page of non-empty namespaces in name order, from a name -> count mapping. Shared by
+    the store and the server's lagged view, so both page identically."""
+    prefix = validate_prefix(prefix)
+    limit = validate_limit(limit, MAX_NAMESPACE_LIST_LIMIT)
+    after = decode_token("ns", pagination_token)
+    names = sorted(
+        name
+        for name, count in counts.items()
+        if count > 0 and name.startswith(prefix) and (after is None or name > after)
+    )
+    page = [(name, counts[name]) for name in names[:limit]]
+    token = encode_token("ns", page[-1][0]) if len(names) > limit else None
+    return page, token
+
+
+def namespace_info(name: str, count: int | None) -> NamespaceInfo:
+    """Describe `name` given its count (None or 0 when it holds nothing). The default namespace
+    always exists; any other empty namespace does not."""
+    if not count:
+        if name == DEFAULT_NAMESPACE:
+            return NamespaceInfo(name, 0)
+        raise NotFound(f"Namespace {name!r} not found")
+    return NamespaceInfo(name, count)
+
+
+def chunked(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# Pagination tokens are opaque to callers: base64 of the last key returned. They carry a kind so
+# a namespace token handed to list_ids is refused instead of silently skipping ids.
+def encode_token(kind: str, last_key: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([kind, last_key])).decode("ascii").rstrip("=")
+
+
+def decode_token(kind: str, token: str | None) -> str | None:
+    if token is None or token == "":
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        decoded = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeEncodeError, orjson.JSONDecodeError) as exc:
+        raise InvalidRequest("pagination token is not valid") from exc
+    valid = isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[1], str)
+    if not valid or decoded[0] != kind:
+        raise InvalidRequest("pagination token is not valid for this listing")
+    return decoded[1]

@@ -1,0 +1,337 @@
+"""The vector layer over the real pinecone SDK (10.x, data-plane API 2026-07).
+
+What this adds to the SDK:
+- SDK exceptions become the layer's errors, so callers never import pinecone;
+- input is validated before anything is sent, so a bad vector in batch 7 fails the call before
+  batches 1-6 are written (the boundary rule: bad input changes nothing);
+- upserts are split into requests within 1,000 vectors / 2 MB, fetches and deletes into id
+  batches that keep URLs and bodies small;
+- retries with backoff honouring Retry-After. The SDK retries 429/5xx itself, but only three
+  times and behind a per-host retry budget that switches retries off under sustained failure,
+  which is exactly when a long migration needs them; tenacity takes over where it gives up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import orjson
+import tenacity
+from tenacity.wait import wait_base
+
+from . import limits
+from .base import VectorIndex
+from .errors import ConfigurationError, InvalidRequest, NotFound, RateLimited, TransientError, VectorError
+from .filters import compile_filter
+from .types import DEFAULT_NAMESPACE, IdPage, IndexStats, Match, NamespaceInfo, NamespacePage, Vector
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Ids per fetch request: each id travels in the query string, so keep URLs well under the
+# usual 8-16 KB limits of proxies even with long ids.
+FETCH_BATCH_IDS = 100
+FETCH_BATCH_URL_BYTES = 6_000
+DELETE_BATCH_IDS = 1_000
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 8
+    initial_wait: float = 0.5
+    max_wait: float = 30.0
+    deadline: float = 300.0  # seconds for one call including all its retries
+
+
+class _WaitHonouringRetryAfter(wait_base):
+    """Wait what the server asked for (Retry-After) when it said; otherwise exponential backoff
+    with jitter."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+        self._backoff = tenacity.wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return min(exc.retry_after, self._policy.max_wait)
+        return self._backoff(retry_state)
+
+
+def translate_error(exc: BaseException) -> VectorError:
+    """Map an SDK (or transport) exception onto the layer's errors."""
+    import httpx
+    from pinecone.errors import exceptions as pe
+
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, pe.NotFoundError):
+        return NotFound(message)
+    if isinstance(exc, pe.RateLimitError):
+        return RateLimited(message, retry_after=exc.retry_after)
+    if isinstance(exc, pe.ServiceError | pe.PineconeTimeoutError | pe.PineconeConnectionError):
+        return TransientError(message)
+    if isinstance(exc, httpx.TransportError | TimeoutError | ConnectionError):
+        return TransientError(message)
+    if isinstance(exc, pe.UnauthorizedError | pe.ForbiddenError | pe.PaymentRequiredError):
+        return ConfigurationError(message)
+    if isinstance(exc, pe.ApiError):
+        status = exc.status_code or 0
+        if status == 408:
+            return TransientError(message)
+        if 400 <= status < 500:
+            return InvalidRequest(message)
+        return TransientError(message) if status >= 500 else VectorError(message)
+    if isinstance(exc, pe.PineconeValueError | pe.PineconeTypeError):
+        return InvalidRequest(message)
+    return VectorError(message)
+
+
+def _sdk_namespace(namespace: str) -> str:
+    """Vector operations name the default namespace "" on the wire."""
+    name = limits.normalize_namespace(namespace)
+    return "" if name == DEFAULT_NAMESPACE else name
+
+
+def _id_batches(ids: Sequence[str]) -> list[list[str]]:
+    batches: list[list[str]] = []
+    current: list[str] = []
+    used = 0
+    for vector_id in ids:
+        cost = len(vector_id) * 3 + 5  # worst case percent-encoding plus "&ids="
+        if current and (len(current) >= FETCH_BATCH_IDS or used + cost > FETCH_BATCH_URL_BYTES):
+            batches.append(current)
+            current, used = [], 0
+        current.append(vector_id)
+        used += cost
+    if current:
+        batches.append(current)
+    return batches
+
+
+class PineconeIndex(VectorIndex):
+    """`host` (e.g. `https://...pinecone.io` or `http://127.0.0.1:5081`) or `index_name` (the
+    host is resolved once via `Pinecone().describe_index`). `dimension`/`metric` are what the
+    index is configured with; input is validated against them before sending."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        dimension: int,
+        metric: str,
+        host: str | None = None,
+        index_name: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        from pinecone import Index, Pinecone
+
+        if not api_key:
+            raise ConfigurationError("the pinecone backend needs an API key (PINECONE_API_KEY)")
+        self.dimension = int(dimension)
+        self.metric = metric
+        self.retry = retry or RetryPolicy()
+        try:
+            if not host:
+                if not index_name:
+                    raise ConfigurationError("set PINECONE_INDEX_HOST or PINECONE_INDEX_NAME")
+                host = self._call(lambda: Pinecone(api_key=api_key).describe_index(index_name).host)
+                if not host:
+                    raise ConfigurationError(f"index {index_name!r} has no host yet (still initialising?)")
+            self.host = host
+            self._index = Index(host=host, api_key=api_key, timeout=timeout)
+        except VectorError:
+            raise
+        except Exception as exc:
+            raise ConfigurationError(f"cannot open Pinecone index: {translate_error(exc)}") from exc
+
+    def __repr__(self) -> str:
+        return f"PineconeIndex(host={self.host!r}, dimension={self.dimension}, metric={self.metric!r})"
+
+    def close(self) -> None:
+        self._index.close()
+
+    # -- calling the SDK ------------------------------------------------------------------------
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """Run one SDK request with error translation and retries on RateLimited/TransientError."""
+
+        def attempt() -> T:
+            try:
+                return fn()
+            except VectorError:
+                raise
+            except Exception as exc:
+                raise translate_error(exc) from exc
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type((RateLimited, TransientError)),
+            stop=tenacity.stop_after_attempt(self.retry.attempts)
+            | tenacity.stop_after_delay(self.retry.deadline),
+            wait=_WaitHonouringRetryAfter(self.retry),
+            before_sleep=lambda state: logger.info(
+                "pinecone: retrying after %s (attempt %d)",
+                state.outcome.exception() if state.outcome else "?",
+                state.attempt_number,
+            ),
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def describe_index_stats(self) -> IndexStats:
+        response = self._call(lambda: self._index.describe_index_stats())
+        namespaces = {
+            name: int(summary.vector_count)
+            for name, summary in (response.namespaces or {}).items()
+            if summary.vector_count
+        }
+        return IndexStats(
+            dimension=int(response.dimension or self.dimension),
+            metric=response.metric or self.metric,
+            total_vector_count=int(response.total_vector_count),
+            namespaces=dict(sorted(namespaces.items())),
+        )
+
+    def list_namespaces(
+        self, *, prefix: str | None = None, limit: int = 100, pagination_token: str | None = None
+    ) -> NamespacePage:
+        limits.validate_limit(limit, limits.MAX_NAMESPACE_LIST_LIMIT)
+        prefix = limits.validate_prefix(prefix) or None
+        response = self._call(
+            lambda: self._index.list_namespaces_paginated(
+                prefix=prefix, limit=limit, pagination_token=pagination_token or None
+            )
+        )
+        page = [NamespaceInfo(ns.name, int(ns.record_count)) for ns in response.namespaces if ns.record_count]
+        token = response.pagination.next if response.pagination else None
+        return NamespacePage(page, token or None)
+
+    def describe_namespace(self, name: str) -> NamespaceInfo:
+        name = limits.normalize_namespace(name)
+        response = self._call(lambda: self._index.describe_namespace(name=name))
+        return limits.namespace_info(name, int(response.record_count))
+
+    def list_ids(
+        self,
+        namespace: str,
+        *,
+        prefix: str | None = None,
+        limit: int = 100,
+        pagination_token: str | None = None,
+    ) -> IdPage:
+        ns = _sdk_namespace(namespace)
+        limits.validate_limit(limit, limits.MAX_LIST_LIMIT)
+        prefix = limits.validate_prefix(prefix) or None
+        response = self._call(
+            lambda: self._index.list_paginated(
+                prefix=prefix, limit=limit, pagination_token=pagination_token or None, namespace=ns
+            )
+        )
+        ids = [item.id for item in response.vectors if item.id is not None]
+        token = response.pagination.next if response.pagination else None
+        return IdPage(ids, token or None)
+
+    def fetch(self, namespace: str, ids: Sequence[str]) -> dict[str, Vector]:
+        ns = _sdk_namespace(namespace)
+        if isinstance(ids, str):
+            raise InvalidRequest("ids must be a sequence of strings, not one string")
+        wanted = list(dict.fromkeys(limits.validate_id(i) for i in ids))
+        found: dict[str, Vector] = {}
+        for batch in _id_batches(wanted):
+            response = self._call(lambda batch=batch: self._index.fetch(ids=batch, namespace=ns))
+            for vector_id, vector in response.vectors.items():
+                found[vector_id] = Vector(vector_id, vector.values, vector.metadata)
+        return {i: found[i] for i in wanted if i in found}
+
+    def query(
+        self,
+        namespace: str,
+        *,
+        vector: Sequence[float] | np.ndarray | None = None,
+        id: str | None = None,
+        top_k: int = 10,
+        filter: Mapping[str, Any] | None = None,
+        include_values: bool = False,
+        include_metadata: bool = True,
+    ) -> list[Match]:
+        ns = _sdk_namespace(namespace)
+        limits.validate_top_k(top_k)
+        if (vector is None) == (id is None):
+            raise InvalidRequest("query needs exactly one of vector or id")
+        compile_filter(filter)  # refuse a malformed filter here, with the same message as locally
+        values: list[float] | None = None
+        if vector is not None:
+            array = np.asarray(vector, dtype=np.float32)
+            limits.validate_values(array, self.dimension, self.metric, "query")
+            values = array.tolist()
+        else:
+            limits.validate_id(id, "query id")
+        response = self._call(
+            lambda: self._index.query(
+                top_k=top_k,
+                vector=values,
+                id=id,
+                namespace=ns,
+                filter=dict(filter) if filter else None,
+                include_values=include_values,
+                include_metadata=include_metadata,
+            )
+        )
+        return [
+            Match(
+                id=match.id,
+                score=float(match.score),
+                values=np.array(match.values, dtype=np.float32) if include_values else None,
+                metadata=match.metadata if include_metadata else None,
+            )
+            for match in response.matches
+        ]
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def upsert(self, namespace: str, vectors: Sequence[Vector]) -> int:
+        ns = _sdk_namespace(namespace)
+        if not vectors:
+            return 0
+        items: list[dict[str, Any]] = []
+        sizes: list[int] = []
+        for vector in vectors:  # validate everything before the first request goes out
+            if not isinstance(vector, Vector):
+                raise InvalidRequest(f"expected Vector objects, got {type(vector).__name__}")
+            limits.validate_id(vector.id)
+            limits.validate_values(vector.values, self.dimension, self.metric, vector.id)
+            metadata, _ = limits.normalize_metadata(vector.metadata)
+            # tolist() gives the doubles equal to the float32 values, so the round trip is exact.
+            item: dict[str, Any] = {"id": vector.id, "values": vector.values.tolist()}
+            if metadata is not None:
+                item["metadata"] = metadata
+            items.append(item)
+            sizes.append(len(orjson.dumps(item)) + 1)
+        total = 0
+        for batch in limits.plan_upsert_batches(items, sizes):
+            response = self._call(lambda batch=batch: self._index.upsert(vectors=batch, namespace=ns))
+            total += int(response.upserted_count)
+        return total
+
+    def delete_ids(self, namespace: str, ids: Sequence[str]) -> None:
+        ns = _sdk_namespace(namespace)
+        if isinstance(ids, str):
+            raise InvalidRequest("ids must be a sequence of strings, not one string")
+        wanted = [limits.validate_id(i) for i in ids]
+        for batch in limits.chunked(wanted, DELETE_BATCH_IDS):
+            self._call(lambda batch=batch: self._index.delete(ids=list(batch), namespace=ns))
+
+    def delete_namespace(self, namespace: str) -> bool:
+        name = limits.normalize_namespace(namespace)
+        try:
+            self._call(lambda: self._index.delete_namespace(name=name))
+        except NotFound:
+            return False  # already gone: erasure must be idempotent
+        return True
