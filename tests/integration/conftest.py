@@ -1,0 +1,227 @@
+"""A real Celery worker for the integration tests.
+
+`celery_worker` starts `celery -A twinadmin worker` once for this package, in its own process
+group, with the same database as the test run (pytest-django has already rewritten NAME to the
+test database), the broker from CELERY_BROKER_URL and a vector store file fixed for the worker's
+lifetime. `worker_index` points the test's settings at that same store, empties it, and hands
+back the index, so test and worker read and write one file.
+
+Tests here must be `django_db(transaction=True)`: the worker is another process and only sees
+committed rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import Group
+from django.db import connections
+
+from twinadmin.accounts.roles import OPERATORS
+from twinadmin.celery import app as celery_app
+from twinadmin.jobs.models import Job
+
+WORKER_VECTOR_DIMENSION = 8
+WORKER_START_TIMEOUT = 60.0
+WORKER_STOP_TIMEOUT = 20.0
+REAL_BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
+
+
+def wait_until(
+    condition: Callable[[], Any], *, timeout: float, interval: float = 0.1, what: str | Callable[[], str]
+) -> Any:
+    """Poll `condition` until it returns something truthy; fail saying `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what() if callable(what) else what}")
+        time.sleep(interval)
+
+
+def database_url(db: dict[str, Any]) -> str:
+    """The DATABASE_URL that makes another process open the database described by `db`."""
+    engine = db["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        name = str(db["NAME"])
+        if name == ":memory:" or name.startswith("file:"):
+            pytest.fail(f"the worker cannot share an in-memory SQLite test database ({name!r})")
+        return f"sqlite:///{Path(name).resolve()}"
+    if engine == "django.db.backends.postgresql":
+        auth = ""
+        if db.get("USER"):
+            auth = quote(db["USER"], safe="")
+            if db.get("PASSWORD"):
+                auth += ":" + quote(db["PASSWORD"], safe="")
+            auth += "@"
+        port = f":{db['PORT']}" if db.get("PORT") else ""
+        return f"postgres://{auth}{db.get('HOST') or ''}{port}/{quote(db['NAME'], safe='')}"
+    pytest.fail(f"no DATABASE_URL form known for {engine}")
+
+
+@dataclass
+class CeleryWorker:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    vector_path: Path
+    vector_dimension: int
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            pytest.fail(f"the Celery worker exited with {self.process.returncode}:\n{self.log_tail()}")
+
+    def wait_for_log(self, pattern: str, *, timeout: float = 30.0) -> re.Match[str]:
+        def found() -> re.Match[str] | None:
+            self.check_alive()
+            return re.search(pattern, self.log())
+
+        return wait_until(
+            found, timeout=timeout, what=lambda: f"/{pattern}/ in the worker log:\n{self.log_tail()}"
+        )
+
+    def wait_for_task(self, task_id: str, *, timeout: float = 60.0) -> str:
+        """Wait until the worker logged the end of task `task_id`; return its outcome word."""
+        match = self.wait_for_log(
+            rf"Task [\w.]+\[{re.escape(task_id)}\] (succeeded|failed|raised|retry)", timeout=timeout
+        )
+        return match.group(1)
+
+    def wait_for_job(self, job_id: int, *, timeout: float = 60.0) -> Job:
+        def finished() -> Job | None:
+            self.check_alive()
+            job = Job.objects.get(pk=job_id)
+            return job if job.is_finished else None
+
+        def stuck() -> str:
+            status = Job.objects.get(pk=job_id).status
+            return f"job {job_id} to finish (still {status}); worker log:\n{self.log_tail()}"
+
+        return wait_until(finished, timeout=timeout, interval=0.2, what=stuck)
+
+
+def _broker_url() -> str:
+    return str(celery_app.conf.broker_url or "")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Warm shutdown (SIGTERM), then SIGKILL for the whole process group: no prefork child may
+    outlive the test run holding a connection to the test database (it could not be dropped)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=WORKER_STOP_TIMEOUT)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=WORKER_STOP_TIMEOUT)
+
+
+@pytest.fixture(scope="package")
+def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorker]:
+    """One real worker for the integration package (scope: package, so it is gone before any
+    other test can enqueue a job it would pick up)."""
+    broker = _broker_url()
+    if not broker.startswith(REAL_BROKER_SCHEMES):
+        pytest.skip(
+            f"integration tests need a real broker (CELERY_BROKER_URL=redis://... or amqp://...), "
+            f"not {broker.split('://')[0]}://; scripts/test.sh sets one"
+        )
+    workdir = tmp_path_factory.mktemp("celery-worker")
+    vector_path = workdir / "vectors.sqlite3"
+    log_path = workdir / "worker.log"
+
+    # Messages left by earlier runs (or by transactional tests before this package) would be
+    # executed against this run's database: start from an empty queue.
+    db_url = database_url(connections["default"].settings_dict)
+    celery_app.control.purge()
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CELERY_BROKER_URL": broker,
+        "VECTOR_BACKEND": "local",
+        "VECTOR_LOCAL_PATH": str(vector_path),
+        "VECTOR_DIMENSION": str(WORKER_VECTOR_DIMENSION),
+        "VECTOR_METRIC": django_settings.VECTOR_METRIC,
+        "PYTHONUNBUFFERED": "1",
+    }
+    celery = Path(sys.executable).with_name("celery")
+    command = [str(celery)] if celery.exists() else [sys.executable, "-m", "celery"]
+    command += [
+        "-A",
+        "twinadmin",
+        "worker",
+        "--pool=prefork",
+        "--concurrency=2",
+        "-Q",
+        celery_app.conf.task_default_queue,
+        "--loglevel=INFO",
+        f"--hostname=itest-{uuid.uuid4().hex[:8]}@%h",
+        # No cluster chatter: one worker, and mingle would wait a second for replies.
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+    ]
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=django_settings.BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    worker = CeleryWorker(
+        process=process, log_path=log_path, vector_path=vector_path, vector_dimension=WORKER_VECTOR_DIMENSION
+    )
+    try:
+        worker.wait_for_log(r"@\S+ ready\.", timeout=WORKER_START_TIMEOUT)
+        yield worker
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def worker_index(celery_worker: CeleryWorker, settings: Any) -> Any:
+    """The worker's vector store, empty, as seen by this test (its settings point at it too)."""
+    from twinadmin.vectors import get_index
+
+    settings.VECTOR_BACKEND = "local"
+    settings.VECTOR_LOCAL_PATH = celery_worker.vector_path
+    settings.VECTOR_DIMENSION = celery_worker.vector_dimension
+    index = get_index()
+    for namespace in list(index.iter_namespaces()):
+        index.delete_namespace(namespace.name)
+    assert index.describe_index_stats().namespaces == {}
+    return index
+
+
+@pytest.fixture
+def operator_user(transactional_db: None, django_user_model: Any) -> Any:
+    """An operator that survives earlier transactional tests' flushes, which also empty the
+    groups the data migration created."""
+    user = django_user_model.objects.create_user(username="itest-op", password="itest-pw")
+    user.groups.add(Group.objects.get_or_create(name=OPERATORS)[0])
+    return user
