@@ -59,7 +59,7 @@ def main() -> None:
     from django.contrib.auth.models import Group
 
     user = get_user_model().objects.create_user("bench-auditor", password="x")
-    user.groups.add(Group.objects.get(name="auditors"))
+    user.groups.add(Group.objects.get_or_create(name="auditors")[0])
     client = Client()
     client.force_login(user)
 
