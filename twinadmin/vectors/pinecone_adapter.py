@@ -14,6 +14,7 @@ What this adds to the SDK:
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -54,13 +55,13 @@ class _WaitHonouringRetryAfter(wait_base):
 
     def __init__(self, policy: RetryPolicy) -> None:
         self._policy = policy
-        self._backoff = tenacity.wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             return min(exc.retry_after, self._policy.max_wait)
-        return self._backoff(retry_state)
+        ceiling = self._policy.initial_wait * 2 ** (retry_state.attempt_number - 1)
+        return min(self._policy.max_wait, ceiling) * random.uniform(0.5, 1.0)
 
 
 def translate_error(exc: BaseException) -> VectorError:

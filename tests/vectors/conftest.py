@@ -1,0 +1,96 @@
+"""Fixtures for the vector layer: the two contract targets and a local Pinecone server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twinadmin.vectors.base import VectorIndex
+from twinadmin.vectors.local import LocalStore
+from twinadmin.vectors.pinecone_adapter import PineconeIndex, RetryPolicy
+from twinadmin.vectors.server import FaultConfig, LocalPineconeServer
+from twinadmin.vectors.types import Vector
+
+DIM = 8
+# Tests retry fast: the behaviour (retry until it works) is what matters, not the waits.
+FAST_RETRY = RetryPolicy(attempts=25, initial_wait=0.005, max_wait=0.05, deadline=60)
+
+
+def random_vectors(
+    count: int, *, dim: int = DIM, prefix: str = "v-", seed: int = 0, metadata: bool = True
+) -> list[Vector]:
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal((count, dim)).astype(np.float32)
+    return [
+        Vector(
+            f"{prefix}{i:05d}",
+            values[i],
+            {"i": i, "parity": "odd" if i % 2 else "even"} if metadata else None,
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., LocalPineconeServer]]:
+    """Start in-process local Pinecone servers on free loopback ports; stopped after the test."""
+    servers: list[LocalPineconeServer] = []
+
+    def make(
+        *,
+        dimension: int = DIM,
+        metric: str = "cosine",
+        faults: FaultConfig | None = None,
+        request_log: Path | None = None,
+        store: LocalStore | None = None,
+    ) -> LocalPineconeServer:
+        store = store or LocalStore(
+            tmp_path / f"server-{len(servers)}.sqlite3", dimension=dimension, metric=metric
+        )
+        server = LocalPineconeServer(store, faults=faults, request_log=request_log).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def adapter_for(server: LocalPineconeServer, retry: RetryPolicy = FAST_RETRY) -> PineconeIndex:
+    return PineconeIndex(
+        api_key="test-key",
+        host=server.url,
+        dimension=server.store.dimension,
+        metric=server.store.metric,
+        retry=retry,
+    )
+
+
+@pytest.fixture(params=["local", "sdk"], ids=["local-store", "sdk-via-local-server"])
+def make_index(request, tmp_path: Path, make_server) -> Callable[..., VectorIndex]:
+    """Contract target factory: the local store itself, or the Pinecone adapter driving the real
+    SDK against the local server. Same tests, same assertions."""
+    target = request.param
+    made: list[VectorIndex] = []
+
+    def make(*, dimension: int = DIM, metric: str = "cosine") -> VectorIndex:
+        if target == "local":
+            index: VectorIndex = LocalStore(
+                tmp_path / f"local-{len(made)}.sqlite3", dimension=dimension, metric=metric
+            )
+        else:
+            index = adapter_for(make_server(dimension=dimension, metric=metric))
+        made.append(index)
+        return index
+
+    yield make
+    for index in made:
+        index.close()
+
+
+@pytest.fixture
+def index(make_index) -> VectorIndex:
+    return make_index()
