@@ -93,7 +93,7 @@ def test_pages_use_a_constant_number_of_queries(
     auditor_client, populated, django_assert_max_num_queries, name, params
 ):
     # session + user + groups, then the page's own queries: the same whatever the data size.
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         assert auditor_client.get(reverse(name), params).status_code == 200
 
 
@@ -150,3 +150,12 @@ def test_refresh_endpoint_is_post_only_and_creates_a_job(operator_client):
     job = Job.objects.get()
     assert job.kind == "refresh_index" and job.status == Job.Status.PENDING
     assert response["Location"] == job.get_absolute_url()
+
+
+def test_overview_lists_namespaces_with_registry_links_and_staleness(auditor_client, populated, settings):
+    response = auditor_client.get(reverse("registry-overview"))
+    body = response.content.decode()
+    assert reverse("registry-creator-detail", args=["c0"]) in body
+    assert 'id="stale"' not in body
+    settings.INDEX_SNAPSHOT_MAX_AGE_SECONDS = -1
+    assert 'id="stale"' in auditor_client.get(reverse("registry-overview")).content.decode()

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from twinadmin.registry.codec import NamespaceKind
 from twinadmin.registry.models import Creator, IndexNamespace, IndexSnapshot, Twin
@@ -22,6 +24,14 @@ class Overview:
     kind_counts: list[dict[str, Any]]
     creator_count: int
     twin_count: int
+
+    @property
+    def is_stale(self) -> bool:
+        """Counts are only as fresh as the last refresh job; say so when it is old or missing."""
+        if self.snapshot is None:
+            return True
+        age = (timezone.now() - self.snapshot.observed_at).total_seconds()
+        return age > settings.INDEX_SNAPSHOT_MAX_AGE_SECONDS
 
 
 def overview_get() -> Overview:

@@ -26,7 +26,10 @@ def _partial(request: HttpRequest, template: str, partial: str) -> str:
 @require_GET
 @role_required()
 def overview(request: HttpRequest) -> HttpResponse:
-    return render(request, "registry/overview.html", {"overview": selectors.overview_get()})
+    overview_data = selectors.overview_get()
+    _page, rows = selectors.namespace_page()
+    ctx = {"overview": overview_data, "rows": rows, "stale": overview_data.is_stale}
+    return render(request, "registry/overview.html", ctx)
 
 
 @require_GET
