@@ -161,6 +161,16 @@ class LocalStore(VectorIndex):
             finally:
                 conn.execute("COMMIT")
 
+    @staticmethod
+    def _stored_meta(conn: sqlite3.Connection) -> dict[str, str]:
+        """The index's fixed settings, read without taking the write lock."""
+        try:
+            return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return {}
+            raise
+
     def _init_schema(self, dimension: int | None, metric: str | None) -> tuple[int, str]:
         conn = self._conn()
         deadline = time.monotonic() + self.busy_timeout
@@ -172,20 +182,22 @@ class LocalStore(VectorIndex):
                 if not _is_busy(exc) or time.monotonic() > deadline:
                     raise ConfigurationError(f"cannot open vector store {self.path}: {exc}") from exc
                 time.sleep(0.05)
-        with self._write() as conn:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            if not stored:
-                if dimension is None or metric is None:
-                    raise ConfigurationError(
-                        f"{self.path} holds no index yet: give its dimension and metric to create one"
+        stored = self._stored_meta(conn)
+        if not stored:  # a new file: create the schema, unless another process just did
+            with self._write() as conn:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                if not stored:
+                    if dimension is None or metric is None:
+                        raise ConfigurationError(
+                            f"{self.path} holds no index yet: give its dimension and metric to create one"
+                        )
+                    conn.executemany(
+                        "INSERT INTO meta (key, value) VALUES (?, ?)",
+                        [("dimension", str(dimension)), ("metric", metric), ("schema", SCHEMA_VERSION)],
                     )
-                conn.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [("dimension", str(dimension)), ("metric", metric), ("schema", SCHEMA_VERSION)],
-                )
-                return int(dimension), metric
+                    return int(dimension), metric
         stored_dimension, stored_metric = int(stored["dimension"]), stored["metric"]
         if dimension is not None and int(dimension) != stored_dimension:
             raise ConfigurationError(

@@ -1,0 +1,164 @@
+"""What only the embedded store has to get right: its file, its per-request limits, bounded
+search, and several processes writing at once (or dying half-way)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from twinadmin.vectors import ConfigurationError, InvalidRequest, TransientError, Vector, limits, local
+from twinadmin.vectors.local import LocalStore
+
+from .conftest import DIM, random_vectors
+
+# fork: the children need nothing but the store module, and fork starts them in milliseconds.
+FORK = multiprocessing.get_context("fork")
+
+
+def test_file_keeps_its_dimension_and_metric(tmp_path):
+    path = tmp_path / "v.sqlite3"
+    LocalStore(path, dimension=DIM, metric="euclidean").upsert("ns", random_vectors(2))
+
+    with pytest.raises(ConfigurationError, match="dimension 8"):
+        LocalStore(path, dimension=1536, metric="euclidean")
+    with pytest.raises(ConfigurationError, match="metric"):
+        LocalStore(path, dimension=DIM, metric="cosine")
+    reopened = LocalStore(path)
+    assert (reopened.dimension, reopened.metric) == (DIM, "euclidean")
+    assert reopened.describe_index_stats().total_vector_count == 2
+    with pytest.raises(ConfigurationError, match="holds no index"):
+        LocalStore(tmp_path / "new.sqlite3")
+
+
+def test_store_runs_in_wal_mode(tmp_path):
+    store = LocalStore(tmp_path / "v.sqlite3", dimension=DIM, metric="cosine")
+    store.upsert("ns", random_vectors(1))
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_request_level_limits_and_batching_above_them(tmp_path):
+    store = LocalStore(tmp_path / "v.sqlite3", dimension=DIM, metric="cosine")
+    too_many = random_vectors(1001, metadata=False)
+    with pytest.raises(InvalidRequest, match="1000 per request"):
+        store.upsert_request("ns", too_many)
+    with pytest.raises(InvalidRequest, match="bytes"):
+        store.upsert_request("ns", too_many[:10], request_bytes=limits.MAX_UPSERT_BYTES + 1)
+    assert store.describe_index_stats().total_vector_count == 0
+
+    assert store.upsert("ns", too_many) == 1001
+
+
+def test_wide_vectors_are_batched_under_two_megabytes(tmp_path):
+    store = LocalStore(tmp_path / "v.sqlite3", dimension=1536, metric="cosine")
+    vectors = random_vectors(400, dim=1536, metadata=False)
+    with pytest.raises(InvalidRequest, match="bytes"):
+        store.upsert_request("ns", vectors)  # ~16 KB of JSON per vector: ~6 MB in one request
+
+    sizes = [limits.vector_wire_bytes(v) for v in vectors]
+    batches = list(limits.plan_upsert_batches(vectors, sizes))
+    assert len(batches) > 2
+    assert all(sum(limits.vector_wire_bytes(v) for v in b) < limits.MAX_UPSERT_BYTES for b in batches)
+    assert store.upsert("ns", vectors) == 400
+    assert store.fetch("ns", [vectors[-1].id])[vectors[-1].id] == vectors[-1]
+
+
+def test_query_scans_in_small_chunks_with_the_same_result(tmp_path, monkeypatch):
+    store = LocalStore(tmp_path / "v.sqlite3", dimension=DIM, metric="dotproduct")
+    vectors = random_vectors(500, seed=9)
+    store.upsert("ns", vectors)
+    query = np.random.default_rng(10).standard_normal(DIM)
+    whole = store.query("ns", vector=query, top_k=25, filter={"parity": "odd"})
+
+    monkeypatch.setattr(local, "SCAN_CHUNK_MAX_ROWS", 7)
+    chunked = store.query("ns", vector=query, top_k=25, filter={"parity": "odd"})
+
+    assert [m.id for m in chunked] == [m.id for m in whole]
+    scores = {v.id: float(np.dot(v.values, query.astype(np.float32))) for v in vectors if v.metadata["i"] % 2}
+    assert [m.id for m in whole] == sorted(scores, key=lambda i: -scores[i])[:25]
+
+
+def test_a_held_write_lock_becomes_a_transient_error(tmp_path):
+    path = tmp_path / "v.sqlite3"
+    LocalStore(path, dimension=DIM, metric="cosine")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        impatient = LocalStore(path, busy_timeout=0.1)
+        with pytest.raises(TransientError, match="busy"):
+            impatient.upsert("ns", random_vectors(1))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert impatient.upsert("ns", random_vectors(1)) == 1
+
+
+def _writer(path: str, worker: int, batches: int, size: int) -> None:
+    store = LocalStore(path)
+    for batch in range(batches):
+        vectors = random_vectors(size, prefix=f"w{worker}-b{batch}-", seed=worker * 1000 + batch)
+        store.upsert("shared", vectors)
+        store.upsert(f"own-{worker}", vectors[:10])
+        # Everyone also rewrites the same hot ids: counts must not drift on overwrites.
+        store.upsert("hot", random_vectors(20, prefix="hot-", seed=batch))
+
+
+def test_several_processes_writing_at_once_lose_nothing(tmp_path):
+    path = str(tmp_path / "v.sqlite3")
+    LocalStore(path, dimension=DIM, metric="cosine")
+    workers, batches, size = 4, 6, 150
+    procs = [FORK.Process(target=_writer, args=(path, w, batches, size)) for w in range(workers)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+        assert proc.exitcode == 0
+
+    store = LocalStore(path)
+    expected = {"shared": workers * batches * size, "hot": 20}
+    expected |= {f"own-{w}": batches * 10 for w in range(workers)}
+    assert store.describe_index_stats().namespaces == expected
+    ids = sum(store.iter_id_pages("shared"), [])
+    assert len(ids) == len(set(ids)) == workers * batches * size
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM vectors WHERE namespace = 'shared'").fetchone()[0] == len(
+            ids
+        )
+
+
+def _big_upsert(path: str, vectors: list[Vector]) -> None:
+    LocalStore(path).upsert("big", vectors)
+
+
+@pytest.mark.parametrize("kill_after_batches", [1, 6, 15])
+def test_a_process_killed_mid_upsert_leaves_each_batch_all_or_nothing(tmp_path, kill_after_batches):
+    path = str(tmp_path / "v.sqlite3")
+    store = LocalStore(path, dimension=64, metric="cosine")
+    vectors = random_vectors(30_000, dim=64, metadata=True)
+    batches = list(limits.plan_upsert_batches(vectors, [limits.vector_wire_bytes(v) for v in vectors]))
+    proc = FORK.Process(target=_big_upsert, args=(path, vectors))
+    proc.start()
+    # Kill it as soon as it has committed a few batches, while it is writing the next ones.
+    deadline = time.monotonic() + 30
+    while store.counts().get("big", 0) < kill_after_batches * len(batches[0]) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(10)
+    assert proc.exitcode == -signal.SIGKILL
+
+    present = set(sum(store.iter_id_pages("big"), []))
+    complete = [all(v.id in present for v in batch) for batch in batches]
+    untouched = [not any(v.id in present for v in batch) for batch in batches]
+    assert all(c or u for c, u in zip(complete, untouched, strict=True))
+    # Batches commit in order, so what survived is a prefix of them.
+    assert complete == sorted(complete, reverse=True)
+    assert kill_after_batches <= sum(complete) < len(batches), "the kill should land mid-upsert"
+    assert store.describe_namespace("big").vector_count == len(present)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
