@@ -121,6 +121,21 @@ class CeleryWorker:
         return wait_until(finished, timeout=timeout, interval=0.2, what=stuck)
 
 
+# Runs in the child, then execs the worker. On Linux the worker gets SIGTERM when this test
+# process dies without tearing it down (SIGKILL, OOM): an orphaned worker would otherwise go on
+# consuming the shared queue and swallow the next run's jobs.
+_ORPHAN_GUARD = """
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+except (OSError, AttributeError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the test process is already gone")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
 def _broker_url() -> str:
     return str(celery_app.conf.broker_url or "")
 
@@ -167,7 +182,8 @@ def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactor
         "PYTHONUNBUFFERED": "1",
     }
     celery = Path(sys.executable).with_name("celery")
-    command = [str(celery)] if celery.exists() else [sys.executable, "-m", "celery"]
+    command = [sys.executable, "-c", _ORPHAN_GUARD, str(os.getpid())]
+    command += [str(celery)] if celery.exists() else [sys.executable, "-m", "celery"]
     command += [
         "-A",
         "twinadmin",
