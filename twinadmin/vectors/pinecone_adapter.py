@@ -189,7 +189,7 @@ class PineconeIndex(VectorIndex):
     def describe_index_stats(self) -> IndexStats:
         response = self._call(lambda: self._index.describe_index_stats())
         namespaces = {
-            name: int(summary.vector_count)
+            name or DEFAULT_NAMESPACE: int(summary.vector_count)  # older API versions said ""
             for name, summary in (response.namespaces or {}).items()
             if summary.vector_count
         }
@@ -210,7 +210,11 @@ class PineconeIndex(VectorIndex):
                 prefix=prefix, limit=limit, pagination_token=pagination_token or None
             )
         )
-        page = [NamespaceInfo(ns.name, int(ns.record_count)) for ns in response.namespaces if ns.record_count]
+        page = [
+            NamespaceInfo(ns.name or DEFAULT_NAMESPACE, int(ns.record_count))
+            for ns in response.namespaces
+            if ns.record_count
+        ]
         token = response.pagination.next if response.pagination else None
         return NamespacePage(page, token or None)
 
