@@ -77,9 +77,9 @@ sys.exit(0 if ok else 1)
 PY
 
 section "ruff check"
-"$BIN/ruff" check .
+"$BIN/ruff" check . || die "ruff check found problems (see above; 'make format' fixes many)."
 section "ruff format --check"
-"$BIN/ruff" format --check .
+"$BIN/ruff" format --check . || die "ruff format --check: files need formatting ('make format')."
 
 # pytest exits 5 when it collected nothing: a broken path or marker must not pass as green.
 # Only when a developer narrowed the run (extra arguments) may the SQLite pass select nothing,
