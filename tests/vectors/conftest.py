@@ -34,6 +34,16 @@ def random_vectors(
     ]
 
 
+@pytest.fixture(autouse=True)
+def _vector_settings(settings, tmp_path: Path) -> None:
+    """What these tests assume of get_index(), whatever the suite-wide defaults become: a fresh
+    local store of dimension DIM per test."""
+    settings.VECTOR_BACKEND = "local"
+    settings.VECTOR_LOCAL_PATH = tmp_path / "vectors.sqlite3"
+    settings.VECTOR_DIMENSION = DIM
+    settings.VECTOR_METRIC = "cosine"
+
+
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[Callable[..., LocalPineconeServer]]:
     """Start in-process local Pinecone servers on free loopback ports; stopped after the test."""

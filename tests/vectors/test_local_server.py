@@ -170,7 +170,7 @@ def wait_for(predicate, timeout: float = 5.0):
 
 
 def test_counts_lag_writes_and_deletes_then_converge(make_server):
-    server = make_server(faults=FaultConfig(count_lag_seconds=0.6))
+    server = make_server(faults=FaultConfig(count_lag_seconds=1.0))
     index = adapter_for(server)
 
     index.upsert("ns", random_vectors(10))

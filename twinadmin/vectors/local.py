@@ -538,11 +538,11 @@ class LocalStore(VectorIndex):
         if predicate is None:
             raise InvalidRequest("Delete with empty metadata filter is not allowed")
         with self._write() as conn:
+            rows = conn.execute("SELECT id, metadata FROM vectors WHERE namespace = ?", (namespace,))
+            # Only the matching ids are kept; the cursor is drained before anything is deleted.
             doomed = [
                 vector_id
-                for vector_id, metadata in conn.execute(
-                    "SELECT id, metadata FROM vectors WHERE namespace = ?", (namespace,)
-                ).fetchall()
+                for vector_id, metadata in rows
                 if predicate(json.loads(metadata) if metadata is not None else None)
             ]
             _delete_rows(conn, namespace, doomed)
