@@ -24,7 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--creators", type=int, default=12_000)
     parser.add_argument("--namespaces", type=int, default=25_000)
@@ -100,7 +102,10 @@ def seed(n_creators: int, n_namespaces: int) -> tuple[int, int, int]:
 
     now = timezone.now()
     Creator.objects.bulk_create(
-        [Creator(creator_id=f"c{i:05d}", display_name=f"Creator {i}", created_at=now) for i in range(n_creators)],
+        [
+            Creator(creator_id=f"c{i:05d}", display_name=f"Creator {i}", created_at=now)
+            for i in range(n_creators)
+        ],
         batch_size=2000,
     )
     creators = list(Creator.objects.order_by("creator_id"))

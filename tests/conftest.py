@@ -20,7 +20,7 @@ def _isolated_vector_store(settings, tmp_path):
 def _make_user(django_user_model, username: str, group: str | None, **extra):
     user = django_user_model.objects.create_user(username=username, password="pw-" + username, **extra)
     if group:
-        user.groups.add(Group.objects.get(name=group))
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
     return user
 
 
