@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "template_partials",
     "twinadmin.accounts",
     "twinadmin.jobs",
+    "twinadmin.audit",
     "twinadmin.vectors",
     "twinadmin.registry",
     "migrations_app",
