@@ -1,0 +1,144 @@
+"""Reads for the auditor pages: each page costs a constant number of queries at any log size.
+
+Pages are keyset-paginated on seq (`before` / `after` cursors) instead of OFFSET: "the 50 newest
+entries with action X older than seq N" is one range scan of the (action, seq) index, at page 1
+or 20,000 alike. The number of matching entries is counted only up to COUNT_CAP ("10,000+"), so
+a broad filter never costs a COUNT(*) over a million rows; the exact total of the whole log is
+the head's seq, which is gapless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from twinadmin.audit.chain import GENESIS_HASH
+from twinadmin.audit.models import AuditEntry, AuditHead
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000
+LIST_FIELDS = (
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "target_type",
+    "target_id",
+    "creator_id",
+    "outcome",
+    "entry_hash",
+)
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    entries: int
+    head_hash: str
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    entries: list[AuditEntry]
+    newer: int | None  # pass as ?after= to see the entries above this page
+    older: int | None  # pass as ?before= to see the entries below this page
+    matching: int  # entries matching the filters, counted up to COUNT_CAP + 1
+    capped: bool
+
+
+def audit_chain_head() -> ChainHead:
+    head = AuditHead.objects.filter(pk=AuditHead.SINGLETON).values_list("last_seq", "last_hash").first()
+    return ChainHead(*head) if head else ChainHead(0, GENESIS_HASH)
+
+
+def audit_entry_filter(
+    *,
+    action: str = "",
+    actor: str = "",
+    creator_id: str = "",
+    target_type: str = "",
+    target_id: str = "",
+    outcome: str = "",
+    correlation_id: uuid.UUID | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[AuditEntry]:
+    """Entries matching every given filter. `action` is exact, or a prefix when it ends in `*`
+    (`twin.delete.*`); dates are whole UTC days, both ends included."""
+    qs = AuditEntry.objects.all()
+    if action.endswith("*"):
+        qs = qs.filter(_prefix("action", action.rstrip("*")))
+    elif action:
+        qs = qs.filter(action=action)
+    exact = {
+        "actor": actor,
+        "creator_id": creator_id,
+        "target_type": target_type,
+        "target_id": target_id,
+        "outcome": outcome,
+        "correlation_id": correlation_id,
+    }
+    qs = qs.filter(**{k: v for k, v in exact.items() if v})
+    if date_from:
+        qs = qs.filter(at__gte=_day_start(date_from))
+    if date_to:
+        qs = qs.filter(at__lt=_day_start(date_to + dt.timedelta(days=1)))
+    return qs
+
+
+def audit_entry_page(
+    qs: QuerySet[AuditEntry], *, before: int | None = None, after: int | None = None, size: int = PAGE_SIZE
+) -> EntryPage:
+    """One page, newest first, of the entries in `qs`: the `size` entries just below `before`,
+    or just above `after`, or the newest. Three queries at most."""
+    shown = qs.only(*LIST_FIELDS)
+    if after is not None:
+        rows = list(shown.filter(seq__gt=after).order_by("seq")[: size + 1])
+        has_newer, rows = len(rows) > size, rows[:size][::-1]
+        has_older = bool(rows) and qs.filter(seq__lt=rows[-1].seq).exists()
+    else:
+        below = shown.filter(seq__lt=before) if before is not None else shown
+        rows = list(below.order_by("-seq")[: size + 1])
+        has_older, rows = len(rows) > size, rows[:size]
+        has_newer = before is not None and bool(rows) and qs.filter(seq__gt=rows[0].seq).exists()
+    matching = qs.order_by().values("pk")[: COUNT_CAP + 1].count()
+    return EntryPage(
+        entries=rows,
+        newer=rows[0].seq if has_newer else None,
+        older=rows[-1].seq if has_older else None,
+        matching=min(matching, COUNT_CAP),
+        capped=matching > COUNT_CAP,
+    )
+
+
+def audit_entry_neighbours(entry: AuditEntry) -> tuple[str | None, bool]:
+    """What this entry's prev_hash should be (the previous entry's hash, the genesis hash for
+    the first, None when the previous entry is missing), and whether an entry follows it: the
+    detail page shows both links and whether they hold."""
+    if entry.seq == 1:
+        expected_prev: str | None = GENESIS_HASH
+    else:
+        expected_prev = (
+            AuditEntry.objects.filter(seq=entry.seq - 1).values_list("entry_hash", flat=True).first()
+        )
+    has_next = AuditEntry.objects.filter(seq=entry.seq + 1).exists()
+    return expected_prev, has_next
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+def _prefix(field: str, prefix: str) -> Q:
+    """SQLite's LIKE is case-insensitive, so it cannot use the index: a range on the binary
+    collation can, and matches the same rows. PostgreSQL uses the index for LIKE 'x%' under the
+    C collation (or a text_pattern_ops index)."""
+    if not prefix:
+        return Q()
+    if connection.vendor == "sqlite":
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return Q(**{f"{field}__gte": prefix, f"{field}__lt": upper})
+    return Q(**{f"{field}__startswith": prefix})

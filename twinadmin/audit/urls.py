@@ -1,0 +1,10 @@
+from django.urls import path
+
+from twinadmin.audit import views
+
+urlpatterns = [
+    path("", views.entry_list, name="audit-list-entries"),
+    path("export/", views.entry_export, name="audit-export-entries"),
+    path("verify/", views.chain_verify, name="audit-verify-chain"),
+    path("<int:seq>/", views.entry_detail, name="audit-entry-detail"),
+]

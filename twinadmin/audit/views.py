@@ -1,0 +1,85 @@
+import json
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS, role_required
+from twinadmin.audit import selectors
+from twinadmin.audit.exports import EXPORTERS
+from twinadmin.audit.forms import AuditExportForm, AuditFilterForm
+from twinadmin.audit.models import AuditEntry
+from twinadmin.audit.services import audit_chain_verify
+
+# Read-only for every role: auditors above all, but operators and approvers may check their work.
+AUDIT_READERS = (AUDITORS, OPERATORS, APPROVERS)
+
+
+def _filter_query(request: HttpRequest) -> str:
+    """The filters of this request as a query string, without the page cursors."""
+    params = request.GET.copy()
+    for key in (*AuditFilterForm.CURSORS, "format"):
+        params.pop(key, None)
+    return params.urlencode()
+
+
+def _partial(request: HttpRequest, template: str, partial: str) -> str:
+    return f"{template}#{partial}" if request.htmx else template
+
+
+@require_GET
+@role_required(*AUDIT_READERS)
+def entry_list(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET)
+    ctx = {"form": form, "query": _filter_query(request), "page": None}
+    if form.is_valid():
+        qs = selectors.audit_entry_filter(**form.filters())
+        data = form.cleaned_data
+        ctx["page"] = selectors.audit_entry_page(qs, before=data["before"], after=data["after"])
+    if not request.htmx:
+        ctx["head"] = selectors.audit_chain_head()
+    # htmx only swaps 2xx responses in: the fragment carries the errors itself.
+    status = 400 if form.errors and not request.htmx else 200
+    return render(request, _partial(request, "audit/entry_list.html", "rows"), ctx, status=status)
+
+
+@require_GET
+@role_required(*AUDIT_READERS)
+def entry_detail(request: HttpRequest, seq: int) -> HttpResponse:
+    entry = get_object_or_404(AuditEntry, seq=seq)
+    expected_prev, has_next = selectors.audit_entry_neighbours(entry)
+    ctx = {
+        "entry": entry,
+        "details_pretty": json.dumps(entry.details, indent=2, sort_keys=True, ensure_ascii=False),
+        "hash_ok": entry.compute_hash() == entry.entry_hash,
+        "prev_ok": entry.prev_hash == expected_prev,
+        "has_next": has_next,
+    }
+    return render(request, "audit/entry_detail.html", ctx)
+
+
+@require_GET
+@role_required(*AUDIT_READERS)
+def entry_export(request: HttpRequest) -> HttpResponse:
+    form = AuditExportForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(
+            f"Bad export request: {form.errors.as_text()}", content_type="text/plain"
+        )
+    fmt = form.cleaned_data["format"]
+    export, content_type = EXPORTERS[fmt]
+    response = StreamingHttpResponse(export(selectors.audit_entry_filter(**form.filters())), content_type)
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = f'attachment; filename="audit-entries-{stamp}.{fmt}"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*AUDIT_READERS)
+def chain_verify(request: HttpRequest) -> HttpResponse:
+    """GET shows the head; POST walks the whole chain (seconds at a million entries) and shows
+    the result. Read-only either way."""
+    report = audit_chain_verify() if request.method == "POST" else None
+    ctx = {"head": selectors.audit_chain_head(), "report": report}
+    return render(request, _partial(request, "audit/chain_verify.html", "chain"), ctx)
