@@ -140,6 +140,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3600)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3900)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic checks (run by `celery beat`, or `worker --beat` as the Procfile does).
+CELERY_BEAT_SCHEDULE = {
+    "drift-report-daily": {"task": "registry.scheduled_drift_report", "schedule": 24 * 3600},
+}
 
 # --- Vector index -------------------------------------------------------------------------
 VECTOR_BACKEND = _choice("VECTOR_BACKEND", "local", ("local", "pinecone"))
@@ -163,4 +167,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The SDK and its HTTP client log every request at INFO.
+    "loggers": {"pinecone": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

@@ -29,7 +29,7 @@ class CreatorForm(forms.Form):
 class TwinForm(forms.Form):
     name = forms.CharField(max_length=200, required=False)
     naming = forms.ChoiceField(
-        choices=[(c.value, c.label) for c in Twin.Naming if c != Twin.Naming.LEGACY], initial=Twin.Naming.UUID
+        choices=[(c.value, c.label) for c in Twin.Naming if c in Twin.USER_POLICIES], initial=Twin.Naming.UUID
     )
 
     def clean(self):
@@ -51,3 +51,8 @@ class NamespaceSearchForm(forms.Form):
         choices=[("", "all classes")] + [(k.value, k.value) for k in codec.NamespaceKind], required=False
     )
     page = forms.IntegerField(required=False, min_value=1)
+
+
+class OrphanRegisterForm(forms.Form):
+    namespace = forms.CharField(max_length=codec.MAX_NAMESPACE_LENGTH)
+    name = forms.CharField(max_length=200, required=False)

@@ -58,6 +58,10 @@ class Twin(models.Model):
         SEMANTIC = "semantic", "Semantic (slug of the name)"
         SEQUENTIAL = "sequential", "Sequential (001, 002, …)"
         LEGACY = "legacy", "Legacy namespace UUID"
+        ADOPTED = "adopted", "Adopted from an orphan namespace"
+
+    # Policies a person picks for a new twin; the others record how a twin came to be.
+    USER_POLICIES = (Naming.UUID, Naming.SEMANTIC, Naming.SEQUENTIAL)
 
     creator = models.ForeignKey(Creator, on_delete=models.PROTECT, related_name="twins")
     twin_id = models.CharField(max_length=codec.MAX_ID_LENGTH)

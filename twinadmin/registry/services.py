@@ -122,9 +122,31 @@ def _next_twin_id(creator: Creator, *, naming: str, name: str) -> str:
     return str(uuid.uuid4())
 
 
-def index_snapshot_store(*, dimension: int, metric: str, namespaces: dict[str, int]) -> IndexSnapshot:
-    """Replace the stored view of the index with what was just observed, and update the observed
-    counts of registry twins. Twins whose namespace is absent are observed at 0 (drift shows it)."""
+def orphan_register_as_twin(*, namespace: str, name: str = "") -> Twin:
+    """Adopt a twin namespace the registry does not know: the parse gives creator and twin ids
+    (the creator is registered too when absent). Nothing in the index changes."""
+    parsed = codec.parse_namespace(namespace)
+    if parsed.kind is not codec.NamespaceKind.TWIN:
+        raise RegistryError(
+            f"{namespace!r} is not a twin namespace ({parsed.kind.value}); only twins can be adopted."
+        )
+    with transaction.atomic():
+        creator, _ = Creator.objects.get_or_create(creator_id=parsed.creator_id)
+        twin = twin_create(creator=creator, twin_id=parsed.twin_id, naming=Twin.Naming.ADOPTED, name=name)
+        observed = (
+            IndexNamespace.objects.filter(name=namespace).values_list("vector_count", "observed_at").first()
+        )
+        if observed:
+            Twin.objects.filter(pk=twin.pk).update(vector_count=observed[0], count_observed_at=observed[1])
+    return twin
+
+
+def index_snapshot_store(
+    *, dimension: int, metric: str, namespaces: dict[str, int], update_twin_counts: bool = True
+) -> IndexSnapshot:
+    """Replace the stored view of the index with what was just observed and, unless told not to,
+    update the observed counts of registry twins (absent namespace = 0). The drift report stores
+    without updating, so that it can show which registry counts had gone stale."""
     now = timezone.now()
     rows = []
     for name, count in namespaces.items():
@@ -150,11 +172,12 @@ def index_snapshot_store(*, dimension: int, metric: str, namespaces: dict[str, i
             update_fields=["kind", "creator_id", "twin_id", "vector_count", "observed_at"],
         )
         IndexNamespace.objects.filter(observed_at__lt=now).delete()
-        twins = list(Twin.objects.select_related("creator").exclude(status=Twin.Status.DELETED))
-        for twin in twins:
-            twin.vector_count = namespaces.get(twin.namespace, 0)
-            twin.count_observed_at = now
-        Twin.objects.bulk_update(twins, ["vector_count", "count_observed_at"], batch_size=1000)
+        if update_twin_counts:
+            twins = list(Twin.objects.select_related("creator").exclude(status=Twin.Status.DELETED))
+            for twin in twins:
+                twin.vector_count = namespaces.get(twin.namespace, 0)
+                twin.count_observed_at = now
+            Twin.objects.bulk_update(twins, ["vector_count", "count_observed_at"], batch_size=1000)
         return IndexSnapshot.objects.create(
             observed_at=now,
             dimension=dimension,
@@ -164,12 +187,15 @@ def index_snapshot_store(*, dimension: int, metric: str, namespaces: dict[str, i
         )
 
 
-def index_refresh() -> dict[str, Any]:
+def index_refresh(*, update_twin_counts: bool = True) -> dict[str, Any]:
     """Read the index's stats through the vector layer and store them."""
     from twinadmin.vectors import get_index
 
     stats = get_index().describe_index_stats()
     snapshot = index_snapshot_store(
-        dimension=stats.dimension, metric=stats.metric, namespaces=stats.namespaces
+        dimension=stats.dimension,
+        metric=stats.metric,
+        namespaces=stats.namespaces,
+        update_twin_counts=update_twin_counts,
     )
     return {"namespaces": snapshot.namespace_count, "total_vector_count": snapshot.total_vector_count}

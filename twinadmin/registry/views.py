@@ -1,15 +1,23 @@
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from twinadmin.accounts.roles import OPERATORS, role_required
+from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_create
 from twinadmin.registry import selectors
-from twinadmin.registry.forms import CreatorForm, CreatorSearchForm, NamespaceSearchForm, TwinForm
+from twinadmin.registry.drift import PAGE_LIMIT, drift_report_build
+from twinadmin.registry.forms import (
+    CreatorForm,
+    CreatorSearchForm,
+    NamespaceSearchForm,
+    OrphanRegisterForm,
+    TwinForm,
+)
 from twinadmin.registry.models import Creator, Twin
-from twinadmin.registry.services import RegistryError, creator_create, twin_create
+from twinadmin.registry.services import RegistryError, creator_create, orphan_register_as_twin, twin_create
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -112,10 +120,45 @@ def twin_detail(request: HttpRequest, creator_id: str, twin_id: str) -> HttpResp
     return render(request, "registry/twin_detail.html", {"twin": twin, "creator": twin.creator})
 
 
+@require_GET
+@role_required()
+def drift_report(request: HttpRequest) -> HttpResponse:
+    report = drift_report_build()
+    ctx = {"report": report, "limit": PAGE_LIMIT, "last_job": Job.objects.filter(kind="drift_report").first()}
+    return render(request, "registry/drift.html", ctx)
+
+
+@require_POST
+@role_required(OPERATORS)
+def drift_run(request: HttpRequest) -> HttpResponse:
+    job = job_create(kind="drift_report", user=request.user)
+    return _to_job(request, job)
+
+
+@require_POST
+@role_required(OPERATORS)
+def orphan_register(request: HttpRequest) -> HttpResponse:
+    form = OrphanRegisterForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(" ".join(e for errs in form.errors.values() for e in errs))
+    try:
+        twin = orphan_register_as_twin(
+            namespace=form.cleaned_data["namespace"], name=form.cleaned_data["name"]
+        )
+    except RegistryError as exc:
+        return HttpResponseBadRequest(str(exc))
+    messages.success(request, f"Registered {twin.namespace} as twin {twin.twin_id}.")
+    return redirect("registry-twin-detail", creator_id=twin.creator.creator_id, twin_id=twin.twin_id)
+
+
+def _to_job(request: HttpRequest, job: Job) -> HttpResponse:
+    if request.htmx:
+        return HttpResponseClientRedirect(job.get_absolute_url())
+    return redirect(job.get_absolute_url())
+
+
 @require_POST
 @role_required(OPERATORS)
 def index_refresh(request: HttpRequest) -> HttpResponse:
     job = job_create(kind="refresh_index", user=request.user)
-    if request.htmx:
-        return HttpResponseClientRedirect(job.get_absolute_url())
-    return redirect(job.get_absolute_url())
+    return _to_job(request, job)
