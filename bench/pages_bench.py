@@ -75,6 +75,7 @@ def main() -> None:
         ("creators, page 200", reverse("registry-list-creators"), {"page": 200}),
         ("creators, search (htmx)", reverse("registry-list-creators"), {"q": "c00042"}),
         ("creator detail", reverse("registry-creator-detail", args=["c00042"]), {}),
+        ("drift report page", reverse("registry-drift-report"), {}),
     ]
     print(f"{'page':<28} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'queries':>8}")
     for label, url, params in pages:
@@ -90,6 +91,19 @@ def main() -> None:
         times.sort()
         p95 = times[max(0, int(round(0.95 * len(times))) - 1)]
         print(f"{label:<28} {statistics.median(times):8.1f} {p95:8.1f} {times[-1]:8.1f} {len(queries):8d}")
+
+    from twinadmin.registry.drift import drift_report_build
+
+    times = []
+    for _ in range(5):
+        with CaptureQueriesContext(connection) as queries:
+            start = time.perf_counter()
+            report = drift_report_build()
+            times.append((time.perf_counter() - start) * 1000)
+    print(
+        f"drift report (all rows, no refresh): median {statistics.median(times):.0f} ms, "
+        f"{len(queries)} queries; counts {report.counts}"
+    )
 
 
 def seed(n_creators: int, n_namespaces: int) -> tuple[int, int, int]:

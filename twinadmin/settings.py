@@ -3,6 +3,7 @@ environment (or a `.env` file beside manage.py), parsed by django-environ. The d
 embedded stack: SQLite and a local vector store under var/, and a Celery broker on the file
 system, so one command runs everything on a fresh machine."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -93,7 +94,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that a real worker process in the integration tests sees the
     # test database too.
     DATABASES["default"]["TEST"] = {
-        "NAME": env.str("TEST_SQLITE_PATH", default=str(VAR_DIR / "test.sqlite3"))
+        # One file per process: two pytest sessions in one checkout must not share it.
+        "NAME": env.str("TEST_SQLITE_PATH", default=str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 
 from twinadmin.registry.codec import NamespaceKind
 from twinadmin.registry.models import Creator, IndexNamespace, IndexSnapshot, Twin
@@ -109,15 +109,20 @@ def drift_report_build() -> DriftReport:
         .values_list("creator__creator_id", "twin_id", "vector_count")
     ]
 
-    # Registry counts that disagree with the index's (refresh counts fixes them).
+    # Registry counts that disagree with the index's (refresh counts fixes them). Two scans
+    # compared in memory: as a correlated subquery this took ~20 s on SQLite at 12,000 twins.
+    index_counts = {
+        (c, t): n
+        for c, t, n in IndexNamespace.objects.filter(kind=NamespaceKind.TWIN).values_list(
+            "creator_id", "twin_id", "vector_count"
+        )
+    }
     report.stale_counts = [
-        {"creator_id": c, "twin_id": t, "registry_count": n, "index_count": i}
-        for c, t, n, i in Twin.objects.filter(status=Twin.Status.ACTIVE)
-        .annotate(index_count=Subquery(ns_of_twin.values("vector_count")[:1]))
-        .filter(index_count__isnull=False)
-        .filter(Q(vector_count__isnull=True) | ~Q(vector_count=F("index_count")))
+        {"creator_id": c, "twin_id": t, "registry_count": n, "index_count": index_counts[(c, t)]}
+        for c, t, n in Twin.objects.filter(status=Twin.Status.ACTIVE)
         .order_by("creator__creator_id", "twin_id")
-        .values_list("creator__creator_id", "twin_id", "vector_count", "index_count")
+        .values_list("creator__creator_id", "twin_id", "vector_count")
+        if (c, t) in index_counts and n != index_counts[(c, t)]
     ]
 
     # Legacy layout still in the index; `migrated_to` names the twin that came from it, if any.
