@@ -124,3 +124,16 @@ def test_a_lost_head_row_is_rebuilt_from_the_newest_entry():
     nxt = _record()
     assert nxt.seq == last.seq + 1 and nxt.prev_hash == last.entry_hash
     assert audit_chain_verify().ok
+
+
+def test_time_never_runs_backwards_along_the_chain(monkeypatch):
+    """A clock stepped back (NTP, a lagging host) must not put an entry before its predecessor."""
+    later = dt.datetime(2026, 5, 1, 12, 0, 0, 500, tzinfo=dt.UTC)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: later)
+    first = _record()
+    monkeypatch.setattr("django.utils.timezone.now", lambda: later - dt.timedelta(minutes=5))
+    second = _record()
+    assert second.at == first.at == later
+    monkeypatch.setattr("django.utils.timezone.now", lambda: later + dt.timedelta(seconds=1))
+    assert _record().at == later + dt.timedelta(seconds=1)
+    assert audit_chain_verify().ok

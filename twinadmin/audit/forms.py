@@ -40,7 +40,7 @@ class AuditFilterForm(forms.Form):
         """Keyword arguments for selectors.audit_entry_filter."""
         data = self.cleaned_data
         return {
-            "action": (data["action"] or "").strip(),
+            "action": (data["action"] or "").strip().lower(),  # actions are always lowercase
             "actor": (data["actor"] or "").strip(),
             "creator_id": (data["creator"] or "").strip(),
             "target_type": data["target_type"] or "",

@@ -67,14 +67,21 @@ class AuditEntry(models.Model):
         verbose_name_plural = "audit entries"
         # Each filter of the auditor pages is an index ending in seq, so "the newest 50 entries
         # with action X older than seq N" is one index range scan, however many rows match.
+        # On PostgreSQL the action index uses pattern ops, so `action LIKE 'x%'` (the prefix
+        # filter) can use it under any collation; other databases ignore opclasses.
         indexes = [
-            models.Index(fields=["action", "seq"], name="audit_action_seq"),
+            models.Index(
+                fields=["action", "seq"],
+                name="audit_action_seq",
+                opclasses=["varchar_pattern_ops", "int8_ops"],
+            ),
             models.Index(fields=["actor", "seq"], name="audit_actor_seq"),
             models.Index(fields=["creator_id", "seq"], name="audit_creator_seq"),
-            models.Index(fields=["target_type", "target_id", "seq"], name="audit_target_seq"),
+            models.Index(fields=["target_type", "seq"], name="audit_target_type_seq"),
+            models.Index(fields=["target_id", "seq"], name="audit_target_id_seq"),
             models.Index(fields=["outcome", "seq"], name="audit_outcome_seq"),
             models.Index(fields=["correlation_id", "seq"], name="audit_correlation_seq"),
-            models.Index(fields=["at"], name="audit_at"),
+            models.Index(fields=["at", "seq"], name="audit_at_seq"),
         ]
 
     def __str__(self) -> str:
@@ -105,6 +112,8 @@ class AuditHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON)
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    # The newest entry's timestamp: the next may not be earlier (see audit_record).
+    last_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"audit head #{self.last_seq} {self.last_hash[:12]}"

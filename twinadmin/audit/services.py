@@ -85,11 +85,16 @@ def audit_record(
         head = _lock_head()
         entry.seq = head.last_seq + 1
         entry.prev_hash = head.last_hash
-        # Taken under the lock, so timestamps never run backwards along the chain on one host.
-        entry.at = timezone.now()
+        # Never earlier than the entry before: a clock stepped back (NTP) or a host whose clock
+        # lags must not make time run backwards along the chain. Auditors read the log in time
+        # order, and the date filters rely on it (selectors.audit_entry_filter).
+        now = timezone.now()
+        entry.at = max(now, head.last_at) if head.last_at else now
         entry.entry_hash = entry.compute_hash()
         entry.save()
-        AuditHead.objects.filter(pk=head.pk).update(last_seq=entry.seq, last_hash=entry.entry_hash)
+        AuditHead.objects.filter(pk=head.pk).update(
+            last_seq=entry.seq, last_hash=entry.entry_hash, last_at=entry.at
+        )
     return entry
 
 
@@ -106,10 +111,10 @@ def _lock_head() -> AuditHead:
         return head
     # First append ever (or after a test flush). Two first writers may race here: the insert
     # ignores the conflict and both then queue on the row lock.
-    last = AuditEntry.objects.order_by("-seq").values_list("seq", "entry_hash").first()
-    seq, digest = last if last else (0, GENESIS_HASH)
+    last = AuditEntry.objects.order_by("-seq").values_list("seq", "entry_hash", "at").first()
+    seq, digest, at = last if last else (0, GENESIS_HASH, None)
     AuditHead.objects.bulk_create(
-        [AuditHead(pk=AuditHead.SINGLETON, last_seq=seq, last_hash=digest)], ignore_conflicts=True
+        [AuditHead(pk=AuditHead.SINGLETON, last_seq=seq, last_hash=digest, last_at=at)], ignore_conflicts=True
     )
     return AuditHead.objects.select_for_update().get(pk=AuditHead.SINGLETON)
 
