@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("twinadmin.registry.urls")),
     path("jobs/", include("twinadmin.jobs.urls")),
+    path("migrations/", include("migrations_app.urls")),
     path("audit/", include("twinadmin.audit.urls")),
     path("accounts/", include("twinadmin.accounts.urls")),
     path("admin/", admin.site.urls),

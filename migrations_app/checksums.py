@@ -1,0 +1,65 @@
+"""Content checksums: one digest per vector over (id, float32 values, metadata), and an
+order-independent sum of them per namespace.
+
+The per-vector digest makes "equal" exact: values are hashed as their little-endian float32
+bytes (not as text), metadata as Pinecone-normalised canonical JSON (numbers as doubles, null
+fields dropped), so a vector read back from Pinecone, the local store or a Parquet backup hashes
+the same only when it is the same. The namespace checksum adds digests modulo 2**256, so it can be
+accumulated batch by batch in any order (listing order differs between backends; copies run
+concurrently) and still be compared across source, target and backup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from twinadmin.vectors import Vector
+from twinadmin.vectors.limits import normalize_metadata
+
+ALGORITHM = "sha256-sum-v1"
+DIGEST_BYTES = 32
+_MODULUS = 1 << 256
+
+
+def canonical_metadata(metadata: dict[str, Any] | None) -> str | None:
+    return normalize_metadata(metadata)[1]
+
+
+def digest(vector_id: str, values: np.ndarray, metadata_json: str | None) -> bytes:
+    h = hashlib.sha256()
+    h.update(vector_id.encode("utf-8"))
+    h.update(b"\x00")
+    h.update(np.ascontiguousarray(values, dtype="<f4").tobytes())
+    if metadata_json is None:
+        h.update(b"\x00N")
+    else:
+        h.update(b"\x00J")
+        h.update(metadata_json.encode("utf-8"))
+    return h.digest()
+
+
+def vector_digest(vector: Vector) -> bytes:
+    return digest(vector.id, vector.values, canonical_metadata(vector.metadata))
+
+
+@dataclass
+class NamespaceChecksum:
+    """Running count and sum of per-vector digests."""
+
+    count: int = 0
+    total: int = 0
+
+    def add(self, vector_digest: bytes) -> None:
+        self.count += 1
+        self.total = (self.total + int.from_bytes(vector_digest, "big")) % _MODULUS
+
+    def add_all(self, digests: list[bytes]) -> None:
+        for d in digests:
+            self.add(d)
+
+    def hexdigest(self) -> str:
+        return f"{self.total:064x}"

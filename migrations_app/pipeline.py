@@ -1,0 +1,807 @@
+"""The migration engine: one `Executor` runs one phase of one claimed run.
+
+Phases read what to do from the rows and write checkpoints back, so each is idempotent:
+
+- backup:  stream each source (list id pages -> fetch in batches) into a VDF backup;
+- copy:    stream the backup's row groups into the target (upserts are idempotent by id), the
+           row offset checkpointed after every batch, so a re-run continues where it stopped;
+- verify:  the target holds exactly the source's ids with equal per-vector digests, the source
+           still matches the backup, and the (lagging) counts agree;
+- cutover: registry twins, then - only when asked and only after verification - source deletion;
+- rollback: restore deleted sources from verified backups, delete targets, registry back.
+
+Work inside a batch runs on a small thread pool (I/O overlaps: HTTP round trips, SQLite, Parquet
+decoding); database writes stay on the calling thread. Every checkpoint is a conditional UPDATE
+on the run's runner token: a runner that was replaced (resume after a crash) stops there, and a
+cancel request takes effect there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from django.db import transaction
+from django.utils import timezone
+
+from migrations_app import checksums, conf, vdf
+from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
+from twinadmin.audit.services import audit_record
+from twinadmin.jobs.models import Job
+from twinadmin.registry import codec
+from twinadmin.registry.models import Creator, Twin
+from twinadmin.registry.services import twin_create
+from twinadmin.vectors import NotFound, VectorIndex
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+Item = MigrationItem
+Step = MigrationItem.Step
+Phase = NamespaceMigration.Phase
+ProgressFn = Callable[[MigrationItem, str, int, int], None]
+EXAMPLES = 50  # ids kept per kind of mismatch in a verification report
+JOB_SYNC_SECONDS = 1.0
+
+
+class Fenced(Exception):
+    """Another runner owns the run now (it was resumed after this one was presumed dead)."""
+
+
+class Cancelled(Exception):
+    """An operator (or an erasure) asked the run to stop; raised at a checkpoint."""
+
+
+class VerificationFailed(Exception):
+    """Counts, ids, values or metadata differ: nothing is cut over."""
+
+
+class RollbackRefused(Exception):
+    """A rollback precondition does not hold; nothing was written."""
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int) -> Iterator[R]:
+    """fn over items on `workers` threads, results in input order, at most 2 x workers in
+    flight: memory stays bounded however long `items` is."""
+    if workers <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    pending: deque[Future[R]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="migration") as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def namespace_count(index: VectorIndex, namespace: str) -> int:
+    try:
+        return index.describe_namespace(namespace).vector_count
+    except NotFound:
+        return 0
+
+
+class Executor:
+    def __init__(
+        self,
+        run: NamespaceMigration,
+        runner: str,
+        *,
+        index: VectorIndex,
+        on_progress: ProgressFn | None = None,
+    ) -> None:
+        self.run = run
+        self.runner = runner
+        self.index = index
+        self.on_progress = on_progress
+        self.actor = run.requested_by_name or None
+        self.batch = conf.batch_size(index)
+        self.workers = conf.concurrency(index)
+        self._job_synced = 0.0
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def heartbeat(self) -> None:
+        """Prove we still own the run; stop if we were replaced or asked to cancel."""
+        now = timezone.now()
+        updated = NamespaceMigration.objects.filter(
+            pk=self.run.pk, runner=self.runner, cancel_requested=False
+        ).update(heartbeat_at=now)
+        if updated == 1:
+            return
+        row = NamespaceMigration.objects.filter(pk=self.run.pk).values("runner", "cancel_requested").first()
+        if row is None or row["runner"] != self.runner:
+            raise Fenced(f"run {self.run.pk} is now owned by {row and row['runner']!r}")
+        raise Cancelled(f"run {self.run.pk} was cancelled")
+
+    def save(self, item: MigrationItem, **fields: Any) -> None:
+        for name, value in fields.items():
+            setattr(item, name, value)
+        item.updated_at = timezone.now()
+        MigrationItem.objects.filter(pk=item.pk).update(updated_at=item.updated_at, **fields)
+
+    def start_step(self, item: MigrationItem, step: str, *, done: int, total: int) -> None:
+        self.heartbeat()
+        self.save(
+            item, step=step, progress_done=done, progress_total=total, progress_started_at=timezone.now()
+        )
+        self.report(item, step, done, total, force=True)
+
+    def checkpoint(self, item: MigrationItem, *, done: int, **fields: Any) -> None:
+        self.heartbeat()
+        self.save(item, progress_done=done, **fields)
+        self.report(item, item.step, done, item.progress_total)
+
+    def report(self, item: MigrationItem, step: str, done: int, total: int, *, force: bool = False) -> None:
+        if self.on_progress is not None:
+            self.on_progress(item, step, done, total)
+        now = time.monotonic()
+        if self.run.job_id and (force or now - self._job_synced >= JOB_SYNC_SECONDS):
+            self._job_synced = now
+            Job.objects.filter(pk=self.run.job_id).update(
+                status=Job.Status.RUNNING,
+                progress_done=done,
+                progress_total=total,
+                message=f"{step} {item.source_namespace}: {done}/{total}"[:500],
+            )
+
+    def audit(
+        self,
+        action: str,
+        *,
+        target_type: str,
+        target_id: str,
+        outcome: str = "info",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        audit_record(
+            actor=self.actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            outcome=outcome,
+            details={"run": self.run.pk, **(details or {})},
+            creator_id=self.run.creator_id,
+            correlation_id=self.run.correlation_id,
+        )
+
+    def items(self) -> list[MigrationItem]:
+        return list(self.run.items.select_related("backup").order_by("position"))
+
+    # -- reading namespaces ---------------------------------------------------------------------
+
+    def id_groups(self, namespace: str) -> Iterator[list[str]]:
+        group: list[str] = []
+        for ids in self.index.iter_id_pages(namespace, page_size=min(100, self.batch)):
+            group.extend(ids)
+            while len(group) >= self.batch:
+                yield group[: self.batch]
+                group = group[self.batch :]
+        if group:
+            yield group
+
+    def read_namespace(self, namespace: str) -> Iterator[list]:
+        """The namespace's vectors in listing order, one fetched batch at a time (ids deleted
+        between listing and fetching are simply absent)."""
+
+        def load(ids: list[str]) -> list:
+            found = self.index.fetch(namespace, ids)
+            return [found[i] for i in ids if i in found]
+
+        yield from ordered_map(load, self.id_groups(namespace), workers=self.workers)
+
+    def namespace_checksum(
+        self, namespace: str, item: MigrationItem | None = None
+    ) -> checksums.NamespaceChecksum:
+        total = checksums.NamespaceChecksum()
+        for vectors in self.read_namespace(namespace):
+            total.add_all([checksums.vector_digest(v) for v in vectors])
+            if item is not None:
+                self.checkpoint(item, done=total.count)
+        return total
+
+    def poll_counts(self, expected: dict[str, int]) -> dict[str, Any]:
+        """Pinecone's counts lag writes and deletes: poll with backoff until they agree with
+        what listing found, or the deadline passes. Records what it saw."""
+        started = time.monotonic()
+        deadline = started + conf.count_deadline_seconds()
+        wait, polls, seen = 0.05, 0, {}
+        while True:
+            polls += 1
+            seen = {name: namespace_count(self.index, name) for name in expected}
+            if seen == expected:
+                break
+            if time.monotonic() + wait > deadline:
+                break
+            time.sleep(wait)
+            wait = min(wait * 2, 5.0)
+            self.heartbeat()
+        return {
+            "converged": seen == expected,
+            "expected": expected,
+            "observed": seen,
+            "polls": polls,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+
+    def wait_gone(self, namespace: str) -> bool:
+        """After a delete: no ids listed and the count at zero (polled, as counts lag)."""
+        deadline = time.monotonic() + conf.count_deadline_seconds()
+        wait = 0.05
+        while True:
+            listed = self.index.list_ids(namespace, limit=1).ids
+            if not listed and namespace_count(self.index, namespace) == 0:
+                return True
+            if time.monotonic() + wait > deadline:
+                return False
+            time.sleep(wait)
+            wait = min(wait * 2, 5.0)
+
+    # -- phases ---------------------------------------------------------------------------------
+
+    def execute(self, phase: str) -> None:
+        handlers = {
+            Phase.BACKUP: self.backup_phase,
+            Phase.COPY: self.copy_phase,
+            Phase.VERIFY: self.verify_phase,
+            Phase.CUTOVER: self.cutover_phase,
+            Phase.ROLLBACK: self.rollback_phase,
+        }
+        handlers[Phase(phase)]()
+
+    # backup ---------------------------------------------------------------------------------
+
+    def backup_phase(self) -> None:
+        for item in self.items():
+            backup = getattr(item, "backup", None)
+            if backup is not None and backup.complete and backup.status == NamespaceBackup.Status.AVAILABLE:
+                continue
+            self.backup_item(item, backup)
+
+    def backup_path(self, item: MigrationItem) -> Path:
+        return conf.backup_dir() / f"run-{self.run.pk}" / f"{item.position:03d}-{item.source_namespace}"
+
+    def backup_item(self, item: MigrationItem, backup: NamespaceBackup | None) -> None:
+        if backup is not None and backup.status == NamespaceBackup.Status.DELETED:
+            raise RuntimeError(f"the backup of {item.source_namespace} was deleted ({backup.deleted_reason})")
+        path = self.backup_path(item)
+        if backup is None:
+            backup = NamespaceBackup.objects.create(
+                run=self.run,
+                item=item,
+                creator_id=self.run.creator_id,
+                source_namespace=item.source_namespace,
+                path=str(path),
+                dimension=self.index.dimension,
+                metric=self.index.metric,
+            )
+            item.backup = backup
+        self.start_step(
+            item, Step.BACKING_UP, done=0, total=namespace_count(self.index, item.source_namespace)
+        )
+        writer = vdf.BackupWriter(
+            path,
+            namespace=item.source_namespace,
+            dimension=self.index.dimension,
+            metric=self.index.metric,
+            index_name=conf.index_name(),
+            extra={"run": self.run.pk, "creator_id": self.run.creator_id, "item": item.pk},
+        )
+        try:
+            for vectors in self.read_namespace(item.source_namespace):
+                writer.write(vectors)
+                self.checkpoint(item, done=writer.checksum.count)
+        except BaseException:
+            writer.abort()
+            raise
+        written = writer.close()
+        now = timezone.now()
+        NamespaceBackup.objects.filter(pk=backup.pk).update(
+            status=NamespaceBackup.Status.AVAILABLE,
+            complete=True,
+            vector_count=written.count,
+            checksum=written.checksum,
+            size_bytes=written.size_bytes,
+            completed_at=now,
+            expires_at=now + timedelta(days=conf.backup_retention_days()),
+        )
+        backup.refresh_from_db()
+        self.save(item, step=Step.BACKED_UP, total=written.count, progress_done=written.count)
+        self.audit(
+            "migration.backup.create",
+            target_type="backup",
+            target_id=str(backup.pk),
+            outcome="success",
+            details={
+                "namespace": item.source_namespace,
+                "vectors": written.count,
+                "checksum": written.checksum,
+                "size_bytes": written.size_bytes,
+            },
+        )
+
+    # copy -----------------------------------------------------------------------------------
+
+    def copy_phase(self) -> None:
+        for item in self.items():
+            if item.action != Item.Action.COPY:
+                continue
+            backup = self.available_backup(item)
+            if item.copied >= backup.vector_count and item.step not in (Step.BACKED_UP, Step.COPYING):
+                continue
+            self.copy_item(item, backup)
+
+    def available_backup(self, item: MigrationItem) -> NamespaceBackup:
+        backup = getattr(item, "backup", None)
+        if backup is None or not backup.complete or backup.status != NamespaceBackup.Status.AVAILABLE:
+            status = backup.status if backup else "missing"
+            raise RuntimeError(f"no usable backup of {item.source_namespace} ({status}); nothing was copied")
+        return backup
+
+    def copy_item(self, item: MigrationItem, backup: NamespaceBackup) -> None:
+        target = item.target_namespace
+        self.start_step(item, Step.COPYING, done=item.copied, total=backup.vector_count)
+
+        def upsert(batch: vdf.Batch) -> int:
+            if batch.vectors:
+                self.index.upsert(target, batch.vectors)
+            return batch.offset + len(batch.vectors)
+
+        # In-order completion: the checkpoint only ever names a prefix of the file that is
+        # fully written, whatever finished first on the pool.
+        for end in ordered_map(
+            upsert, vdf.iter_batches(Path(backup.path), start=item.copied), workers=self.workers
+        ):
+            self.checkpoint(item, done=end, copied=end)
+        self.save(item, step=Step.COPIED, copied=backup.vector_count, progress_done=backup.vector_count)
+
+    # verify ---------------------------------------------------------------------------------
+
+    def verify_phase(self) -> None:
+        failed = []
+        for item in self.items():
+            if item.verified:
+                continue
+            self.start_step(item, Step.VERIFYING, done=0, total=item.total)
+            if item.action == Item.Action.COPY:
+                report = self.verify_copy(item)
+            else:
+                report = self.verify_backup_only(item)
+            ok = report["ok"]
+            self.save(item, verified=ok, verification=report, step=Step.VERIFIED if ok else Step.FAILED)
+            self.audit(
+                "migration.verify",
+                target_type="namespace",
+                target_id=item.target_namespace or item.source_namespace,
+                outcome="success" if ok else "failure",
+                details={"source": item.source_namespace, **_summary(report)},
+            )
+            if not ok:
+                failed.append(item)
+        if failed:
+            detail = "; ".join(
+                f"{i.source_namespace}: {i.verification.get('reason', '')}" for i in failed[:5]
+            )
+            raise VerificationFailed(
+                f"verification failed for {len(failed)} namespace(s); nothing was cut over. {detail}"
+            )
+
+    def verify_copy(self, item: MigrationItem) -> dict[str, Any]:
+        started = time.monotonic()
+        source, target = item.source_namespace, item.target_namespace
+        backup = self.available_backup(item)
+        source_sum, target_sum = checksums.NamespaceChecksum(), checksums.NamespaceChecksum()
+        missing: list[str] = []
+        different: list[str] = []
+        n_missing = n_different = 0
+
+        def compare(ids: list[str]) -> list[tuple[str, bytes, bytes | None]]:
+            ours = self.index.fetch(source, ids)
+            theirs = self.index.fetch(target, ids)
+            out = []
+            for vector_id in ids:
+                vector = ours.get(vector_id)
+                if vector is None:
+                    continue  # deleted from the source since listing: the backup check shows it
+                copy = theirs.get(vector_id)
+                out.append(
+                    (
+                        vector_id,
+                        checksums.vector_digest(vector),
+                        checksums.vector_digest(copy) if copy else None,
+                    )
+                )
+            return out
+
+        for rows in ordered_map(compare, self.id_groups(source), workers=self.workers):
+            for vector_id, source_digest, target_digest in rows:
+                source_sum.add(source_digest)
+                if target_digest is None:
+                    n_missing += 1
+                    if len(missing) < EXAMPLES:
+                        missing.append(vector_id)
+                    continue
+                target_sum.add(target_digest)
+                if target_digest != source_digest:
+                    n_different += 1
+                    if len(different) < EXAMPLES:
+                        different.append(vector_id)
+            self.checkpoint(item, done=source_sum.count)
+
+        target_listed = sum(len(ids) for ids in self.index.iter_id_pages(target))
+        extra: list[str] = []
+        n_extra = target_listed - target_sum.count
+        if n_extra:
+            extra, n_extra = self.extra_ids(source, target)
+
+        file_check = None
+        if self.run.delete_source:  # the source will go: prove the backup restores exactly
+            file_check = vdf.verify_files(Path(backup.path))
+        source_matches_backup = (
+            source_sum.hexdigest() == backup.checksum and source_sum.count == backup.vector_count
+        )
+        counts = self.poll_counts({source: source_sum.count, target: target_listed})
+        reason = ""
+        if n_missing or n_different or n_extra:
+            reason = f"{n_missing} missing, {n_different} different, {n_extra} extra in the target"
+        elif not source_matches_backup:
+            reason = "the source changed after its backup was taken"
+        elif file_check is not None and not file_check.ok:
+            reason = f"backup files do not verify: {file_check.problem}"
+        elif not counts["converged"]:
+            reason = f"counts did not agree within the deadline: {counts['observed']} != {counts['expected']}"
+        return {
+            "ok": not reason,
+            "reason": reason,
+            "source_count": source_sum.count,
+            "target_count": target_listed,
+            "backup_count": backup.vector_count,
+            "missing": n_missing,
+            "different": n_different,
+            "extra": n_extra,
+            "examples": {"missing": missing, "different": different, "extra": extra},
+            "source_checksum": source_sum.hexdigest(),
+            "target_checksum": target_sum.hexdigest(),
+            "backup_checksum": backup.checksum,
+            "checksum_algorithm": checksums.ALGORITHM,
+            "backup_files_ok": None if file_check is None else file_check.ok,
+            "counts": counts,
+            "duration_seconds": round(time.monotonic() - started, 3),
+        }
+
+    def extra_ids(self, source: str, target: str) -> tuple[list[str], int]:
+        """Ids in the target that the source does not hold (only looked for when the counts
+        say there are some)."""
+        examples: list[str] = []
+        count = 0
+        for ids in self.index.iter_id_pages(target):
+            present = self.index.fetch(source, ids)
+            for vector_id in ids:
+                if vector_id not in present:
+                    count += 1
+                    if len(examples) < EXAMPLES:
+                        examples.append(vector_id)
+        return examples, count
+
+    def verify_backup_only(self, item: MigrationItem) -> dict[str, Any]:
+        """A namespace that will be deleted, not copied: its backup must restore it exactly."""
+        started = time.monotonic()
+        backup = self.available_backup(item)
+        source_sum = self.namespace_checksum(item.source_namespace, item)
+        file_check = vdf.verify_files(Path(backup.path))
+        counts = self.poll_counts({item.source_namespace: source_sum.count})
+        reason = ""
+        if source_sum.hexdigest() != backup.checksum or source_sum.count != backup.vector_count:
+            reason = "the source changed after its backup was taken"
+        elif not file_check.ok:
+            reason = f"backup files do not verify: {file_check.problem}"
+        elif not counts["converged"]:
+            reason = f"counts did not agree within the deadline: {counts['observed']} != {counts['expected']}"
+        return {
+            "ok": not reason,
+            "reason": reason,
+            "source_count": source_sum.count,
+            "target_count": 0,
+            "backup_count": backup.vector_count,
+            "missing": 0,
+            "different": 0,
+            "extra": 0,
+            "examples": {"missing": [], "different": [], "extra": []},
+            "source_checksum": source_sum.hexdigest(),
+            "backup_checksum": backup.checksum,
+            "checksum_algorithm": checksums.ALGORITHM,
+            "backup_files_ok": file_check.ok,
+            "counts": counts,
+            "duration_seconds": round(time.monotonic() - started, 3),
+        }
+
+    # cut-over -------------------------------------------------------------------------------
+
+    def cutover_phase(self) -> None:
+        items = self.items()
+        unverified = [i.source_namespace for i in items if not i.verified]
+        if unverified:
+            raise VerificationFailed(f"not verified, so not cut over: {', '.join(unverified[:10])}")
+        for item in items:
+            if item.step == Step.CUT_OVER:
+                continue
+            self.start_step(item, Step.CUTTING_OVER, done=0, total=1)
+            if item.action == Item.Action.COPY:
+                self.register_target(item)
+                if self.run.delete_source:
+                    self.delete_source(item)
+            else:
+                self.delete_source(item)
+            self.save(item, step=Step.CUT_OVER, progress_done=1)
+
+    def register_target(self, item: MigrationItem) -> None:
+        """Registry rows for the target, in one transaction with the item's record of what the
+        registry held before (so a crash leaves both or neither, and rollback can undo it)."""
+        if item.twin_created or item.registry_before:
+            return  # done by an earlier attempt
+        count = int(item.verification.get("target_count", 0))
+        now = timezone.now()
+        with transaction.atomic():
+            creator = Creator.objects.select_for_update().get(creator_id=self.run.creator_id)
+            if creator.status != Creator.Status.ACTIVE:
+                raise RuntimeError(f"creator {creator.creator_id} is {creator.status}; not cut over")
+            if item.target_kind != Item.TargetKind.TWIN:
+                self.save(item, registry_before={"kind": "creator-wide"})
+                twin = None
+            else:
+                twin = Twin.objects.filter(creator=creator, twin_id=item.twin_id).first()
+                if twin is None:
+                    twin = twin_create(
+                        creator=creator,
+                        twin_id=item.twin_id,
+                        naming=item.twin_naming,
+                        name=item.twin_name,
+                        legacy_namespace=item.source_namespace,
+                    )
+                    self.save(item, twin_created=True, registry_before={"existed": False})
+                else:
+                    before = {
+                        "existed": True,
+                        "status": twin.status,
+                        "legacy_namespace": twin.legacy_namespace,
+                        "vector_count": twin.vector_count,
+                    }
+                    self.save(item, registry_before=before)
+                Twin.objects.filter(pk=twin.pk).update(
+                    status=Twin.Status.ACTIVE,
+                    legacy_namespace=item.source_namespace,
+                    vector_count=count,
+                    count_observed_at=now,
+                )
+        self.audit(
+            "migration.cutover.register",
+            target_type="twin" if twin else "namespace",
+            target_id=item.twin_id or item.target_namespace,
+            outcome="success",
+            details={
+                "namespace": item.target_namespace,
+                "legacy_namespace": item.source_namespace,
+                "vectors": count,
+                "registry_before": item.registry_before,
+            },
+        )
+
+    def delete_source(self, item: MigrationItem) -> None:
+        if item.source_deleted:
+            return
+        source = item.source_namespace
+        kind = codec.parse_namespace(source).kind
+        if kind not in (codec.NamespaceKind.LEGACY_UUID, codec.NamespaceKind.DEFAULT):
+            raise RuntimeError(f"refusing to delete {source}: it is {kind.value}, not a legacy namespace")
+        if not item.verified:
+            raise VerificationFailed(f"{source} is not verified; it is not deleted")
+        self.heartbeat()  # last fence check before the destructive call
+        before = namespace_count(self.index, source)
+        details = {"namespace": source, "vectors_before": before, "backup": item.backup.pk}
+        self.audit(
+            "migration.source.delete",
+            target_type="namespace",
+            target_id=source,
+            outcome="intent",
+            details=details,
+        )
+        try:
+            existed = self.index.delete_namespace(source)
+            gone = self.wait_gone(source)
+        except Exception as exc:
+            self.audit(
+                "migration.source.delete",
+                target_type="namespace",
+                target_id=source,
+                outcome="failure",
+                details={**details, "error": str(exc)[:500]},
+            )
+            raise
+        self.audit(
+            "migration.source.delete",
+            target_type="namespace",
+            target_id=source,
+            outcome="success" if gone else "failure",
+            details={**details, "existed": existed, "gone": gone},
+        )
+        if not gone:
+            raise RuntimeError(f"{source} still lists vectors after its deletion")
+        self.save(item, source_deleted=True)
+
+    # rollback -------------------------------------------------------------------------------
+
+    def rollback_phase(self) -> None:
+        creator = Creator.objects.filter(creator_id=self.run.creator_id).first()
+        check_creator_restorable(self.run.creator_id, creator)
+        items = [i for i in reversed(self.items()) if i.step != Step.ROLLED_BACK]
+        # Everything is checked before anything is written: backups restore exactly, and every
+        # target still holds only vectors that came from its backup (nothing written since).
+        for item in items:
+            if item.source_deleted and not item.restored:
+                backup = self.available_backup(item)
+                check = vdf.verify_files(Path(backup.path))
+                if not check.ok:
+                    raise RollbackRefused(
+                        f"backup of {item.source_namespace} does not verify: {check.problem}"
+                    )
+            if item.action == Item.Action.COPY and not item.target_deleted:
+                foreign = self.foreign_ids(item)
+                if foreign:
+                    raise RollbackRefused(
+                        f"{item.target_namespace} holds vectors that are not from its backup "
+                        f"(written after the copy?): {', '.join(foreign[:10])}; nothing was rolled back"
+                    )
+        for item in items:
+            self.start_step(item, Step.ROLLING_BACK, done=0, total=item.total)
+            if item.source_deleted and not item.restored:
+                self.restore_source(item)
+            if item.action == Item.Action.COPY and not item.target_deleted:
+                self.delete_target(item)
+            self.registry_back(item)
+            self.save(item, step=Step.ROLLED_BACK, active=False)
+        if self.run.created_creator and creator is not None and not creator.twins.exists():
+            Creator.objects.filter(pk=creator.pk).delete()
+            self.audit(
+                "migration.rollback.creator",
+                target_type="creator",
+                target_id=creator.creator_id,
+                outcome="success",
+                details={"removed": "created by this run, no twins left"},
+            )
+
+    def foreign_ids(self, item: MigrationItem) -> list[str]:
+        backup = getattr(item, "backup", None)
+        known: set[bytes] = set()
+        if backup is not None and backup.complete and backup.status == NamespaceBackup.Status.AVAILABLE:
+            for batch in vdf.iter_batches(Path(backup.path)):
+                known.update(batch.digests)
+        foreign = []
+        for vectors in self.read_namespace(item.target_namespace):
+            for vector in vectors:
+                if checksums.vector_digest(vector) not in known:
+                    foreign.append(vector.id)
+            if len(foreign) >= EXAMPLES:
+                break
+        return foreign
+
+    def restore_source(self, item: MigrationItem) -> None:
+        backup = self.available_backup(item)
+        source = item.source_namespace
+        details = {"namespace": source, "backup": backup.pk, "vectors": backup.vector_count}
+        self.audit(
+            "migration.rollback.restore",
+            target_type="namespace",
+            target_id=source,
+            outcome="intent",
+            details=details,
+        )
+
+        def upsert(batch: vdf.Batch) -> int:
+            if batch.vectors:
+                self.index.upsert(source, batch.vectors)
+            return batch.offset + len(batch.vectors)
+
+        for end in ordered_map(upsert, vdf.iter_batches(Path(backup.path)), workers=self.workers):
+            self.checkpoint(item, done=end)
+        restored = self.namespace_checksum(source)
+        counts = self.poll_counts({source: restored.count})
+        ok = restored.hexdigest() == backup.checksum and restored.count == backup.vector_count
+        self.audit(
+            "migration.rollback.restore",
+            target_type="namespace",
+            target_id=source,
+            outcome="success" if ok else "failure",
+            details={**details, "checksum": restored.hexdigest(), "counts": counts["observed"]},
+        )
+        if not ok:
+            raise RuntimeError(f"restored {source} does not match its backup's manifest checksum")
+        self.save(item, restored=True, source_deleted=False)
+
+    def delete_target(self, item: MigrationItem) -> None:
+        target = item.target_namespace
+        if not self.index.list_ids(target, limit=1).ids:
+            self.save(item, target_deleted=True)  # never written (the run stopped before copying)
+            return
+        parsed = codec.parse_namespace(target)
+        # Delete only what the parse and the plan both attribute to this run's target.
+        expected_twin = item.twin_id if item.target_kind == Item.TargetKind.TWIN else None
+        if not parsed.is_owned_by(self.run.creator_id) or parsed.twin_id != expected_twin:
+            raise RollbackRefused(f"{target} does not parse as this run's target; not deleted")
+        self.heartbeat()
+        before = namespace_count(self.index, target)
+        details = {"namespace": target, "vectors_before": before, "legacy_namespace": item.source_namespace}
+        self.audit(
+            "migration.rollback.delete_target",
+            target_type="namespace",
+            target_id=target,
+            outcome="intent",
+            details=details,
+        )
+        existed = self.index.delete_namespace(target)
+        gone = self.wait_gone(target)
+        self.audit(
+            "migration.rollback.delete_target",
+            target_type="namespace",
+            target_id=target,
+            outcome="success" if gone else "failure",
+            details={**details, "existed": existed, "gone": gone},
+        )
+        if not gone:
+            raise RuntimeError(f"{target} still lists vectors after its deletion")
+        self.save(item, target_deleted=True)
+
+    def registry_back(self, item: MigrationItem) -> None:
+        if item.target_kind != Item.TargetKind.TWIN or not (item.twin_created or item.registry_before):
+            return
+        with transaction.atomic():
+            twin = Twin.objects.filter(creator__creator_id=self.run.creator_id, twin_id=item.twin_id).first()
+            if twin is not None and item.twin_created:
+                twin.delete()
+                outcome = "removed"
+            elif twin is not None and item.registry_before.get("existed"):
+                before = item.registry_before
+                Twin.objects.filter(pk=twin.pk).update(
+                    status=before["status"],
+                    legacy_namespace=before["legacy_namespace"],
+                    vector_count=before["vector_count"],
+                )
+                outcome = "restored"
+            else:
+                outcome = "absent"
+            self.save(item, twin_created=False, registry_before={})
+        self.audit(
+            "migration.rollback.registry",
+            target_type="twin",
+            target_id=item.twin_id,
+            outcome="success",
+            details={"namespace": item.target_namespace, "twin": outcome},
+        )
+
+
+def check_creator_restorable(creator_id: str, creator: Creator | None) -> None:
+    """Data of an erased creator (or one being erased) is never written back."""
+    if creator is None:
+        raise RollbackRefused(f"creator {creator_id} is no longer registered; its data is not restored")
+    if creator.status != Creator.Status.ACTIVE:
+        raise RollbackRefused(f"creator {creator_id} is {creator.status}; its data is never restored")
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    keys = ("source_count", "target_count", "missing", "different", "extra", "source_checksum", "reason")
+    summary = {k: report.get(k) for k in keys}
+    summary["examples"] = {k: v[:10] for k, v in report.get("examples", {}).items()}
+    return summary

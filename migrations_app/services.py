@@ -1,0 +1,653 @@
+"""Writes of the migrations app: plans, runs, cancel / resume / roll back, backups.
+
+Runs execute phase by phase (`migration_phase_execute`): the Celery chain calls it once per
+phase, `migration_execute` calls it in this process for the commands. Either way a phase first
+claims the run with a conditional UPDATE (the attempt must match, no live runner may hold it),
+so duplicate deliveries do the work once and a stale delivery after a resume does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from migrations_app import conf, vdf
+from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
+from migrations_app.pipeline import (
+    Cancelled,
+    Executor,
+    Fenced,
+    ProgressFn,
+    RollbackRefused,
+    check_creator_restorable,
+)
+from migrations_app.planning import Plan, PlanError, plan_build
+from twinadmin.audit.services import actor_name, audit_record
+from twinadmin.jobs.models import Job
+from twinadmin.registry.models import Creator
+from twinadmin.registry.services import RegistryError, creator_create
+from twinadmin.vectors import RateLimited, TransientError, VectorIndex, get_index
+
+log = logging.getLogger(__name__)
+
+Run = NamespaceMigration
+Status = NamespaceMigration.Status
+Phase = NamespaceMigration.Phase
+JOB_KIND = "namespace_migration"
+
+_JOB_STATUS = {
+    Status.QUEUED: Job.Status.PENDING,
+    Status.RUNNING: Job.Status.RUNNING,
+    Status.ROLLING_BACK: Job.Status.RUNNING,
+    Status.SUCCEEDED: Job.Status.SUCCEEDED,
+    Status.ROLLED_BACK: Job.Status.SUCCEEDED,
+    Status.FAILED: Job.Status.FAILED,
+    Status.CANCELLED: Job.Status.CANCELLED,
+}
+
+__all__ = [
+    "MigrationStateError",
+    "PlanError",
+    "RollbackRefused",
+    "backup_delete",
+    "backups_for_creator",
+    "migration_cancel",
+    "migration_cancel_for_creator",
+    "migration_create",
+    "migration_enqueue",
+    "migration_execute",
+    "migration_phase_execute",
+    "migration_preview",
+    "migration_resume",
+    "migration_rollback",
+]
+
+
+class MigrationStateError(ValueError):
+    """The run is not in a state that allows this action; nothing was changed."""
+
+
+# -- plans and runs -----------------------------------------------------------------------------
+
+
+def migration_preview(*, index: VectorIndex | None = None, **plan_args: Any) -> Plan:
+    """The dry run: the plan as it would be saved, with its conflicts. Writes nothing."""
+    return plan_build(index=index or get_index(), **plan_args)
+
+
+def migration_create(
+    *,
+    actor: Any,
+    creator_id: str,
+    namespaces: list[str] | None = None,
+    default_policy: str = Run.DefaultPolicy.CREATOR,
+    naming: str = Run.Naming.UUID,
+    delete_source: bool = False,
+    create_creator: bool = False,
+    index: VectorIndex | None = None,
+) -> NamespaceMigration:
+    """Save a plan as a queued run (items, job row, the creator when confirmed). Refuses, having
+    written nothing, when the plan has errors or conflicts."""
+    plan = plan_build(
+        index=index or get_index(),
+        creator_id=creator_id,
+        namespaces=namespaces,
+        default_policy=default_policy,
+        naming=naming,
+        delete_source=delete_source,
+        create_creator=create_creator,
+    )
+    if not plan.ok:
+        raise PlanError("Plan refused: " + "; ".join(plan.problems))
+    user = actor if getattr(actor, "pk", None) else None
+    try:
+        with transaction.atomic():
+            created_creator = False
+            if not plan.creator_exists:
+                creator_create(creator_id=creator_id)
+                created_creator = True
+            job = Job.objects.create(kind=JOB_KIND, created_by=user, message="queued")
+            run = Run.objects.create(
+                creator_id=creator_id,
+                created_creator=created_creator,
+                naming=naming,
+                default_policy=default_policy,
+                delete_source=delete_source,
+                requested_by=user,
+                requested_by_name=actor_name(actor),
+                job=job,
+            )
+            Job.objects.filter(pk=job.pk).update(params={"run": run.pk}, correlation_id=run.correlation_id)
+            MigrationItem.objects.bulk_create(
+                [
+                    MigrationItem(
+                        run=run,
+                        position=position,
+                        source_namespace=row.source,
+                        action=row.action,
+                        target_namespace=row.target,
+                        target_kind=row.target_kind,
+                        twin_id=row.twin_id,
+                        twin_name=row.twin_name,
+                        twin_naming=row.twin_naming,
+                        source_count=row.source_count,
+                        progress_total=row.source_count,
+                    )
+                    for position, row in enumerate(plan.rows, start=1)
+                ]
+            )
+            audit_record(
+                actor=actor,
+                action="migration.plan.create",
+                target_type="run",
+                target_id=str(run.pk),
+                outcome="info",
+                creator_id=creator_id,
+                correlation_id=run.correlation_id,
+                details={
+                    "namespaces": len(plan.rows),
+                    "vectors": plan.vector_count,
+                    "twins": plan.twin_count,
+                    "naming": naming,
+                    "default_policy": default_policy,
+                    "delete_source": delete_source,
+                    "created_creator": created_creator,
+                    "kept": plan.kept,
+                },
+            )
+    except IntegrityError as exc:
+        # The partial unique indexes: another run took one of these namespaces meanwhile.
+        raise PlanError(f"Plan refused: another active run holds one of these namespaces ({exc}).") from None
+    except RegistryError as exc:
+        raise PlanError(f"Plan refused: {exc}") from None
+    return run
+
+
+def remaining_phases(run: NamespaceMigration) -> list[str]:
+    if run.phase == Phase.ROLLBACK:
+        return [Phase.ROLLBACK]
+    if run.phase == Phase.DONE:
+        return []
+    order = list(Run.FORWARD_PHASES)
+    return order[order.index(Phase(run.phase)) :]
+
+
+def migration_enqueue(*, run: NamespaceMigration) -> None:
+    """Hand the remaining phases to the workers as one Celery chain, once the rows commit."""
+    from celery import chain
+
+    from migrations_app.tasks import run_phase
+
+    signatures = [run_phase.si(run.pk, run.attempt, phase) for phase in remaining_phases(run)]
+    if signatures:
+        transaction.on_commit(lambda: chain(*signatures).apply_async())
+
+
+# -- claiming and executing ---------------------------------------------------------------------
+
+
+def new_runner_token() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _pid_is_dead(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            # A killed worker whose parent has not reaped it yet is a zombie: dead all the same.
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def runner_is_gone(run: NamespaceMigration) -> bool:
+    """Nobody is executing the run: no runner, its process on this host has died, or it has not
+    been heard of for MIGRATION_STALE_SECONDS (a runner on another host)."""
+    if not run.runner:
+        return True
+    host, _, rest = run.runner.partition(":")
+    pid = rest.partition(":")[0]
+    if host == socket.gethostname() and pid.isdigit() and _pid_is_dead(int(pid)):
+        return True
+    beat = run.heartbeat_at or run.started_at or run.created_at
+    return (timezone.now() - beat).total_seconds() > conf.stale_after_seconds()
+
+
+def run_claim(*, run_id: int, attempt: int, runner: str, phase: str) -> bool:
+    """Take the run for `runner`: a compare-and-swap on (attempt, status, current runner).
+    Returns False when another delivery holds it, or the run was resumed, finished or cancelled."""
+    rolling_back = phase == Phase.ROLLBACK
+    statuses = (Status.ROLLING_BACK,) if rolling_back else (Status.QUEUED, Status.RUNNING)
+    run = Run.objects.filter(pk=run_id, attempt=attempt, status__in=statuses).first()
+    if run is None:
+        return False
+    if run.job_id and Job.objects.filter(pk=run.job_id, status=Job.Status.CANCELLED).exists():
+        # Cancelled from the generic jobs page before it started.
+        _finish(run, run.runner, status=Status.CANCELLED, message="cancelled from the jobs page")
+        return False
+    if run.runner and not runner_is_gone(run):
+        return False
+    now = timezone.now()
+    claimed = Run.objects.filter(pk=run_id, attempt=attempt, status=run.status, runner=run.runner).update(
+        status=Status.ROLLING_BACK if rolling_back else Status.RUNNING,
+        runner=runner,
+        heartbeat_at=now,
+        started_at=run.started_at or now,
+        message=f"{phase} running",
+    )
+    if claimed:
+        _sync_job(run_id)
+    return claimed == 1
+
+
+def _sync_job(run_id: int) -> None:
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None or not run.job_id:
+        return
+    finished = run.status in (Status.SUCCEEDED, Status.ROLLED_BACK, Status.FAILED, Status.CANCELLED)
+    Job.objects.filter(pk=run.job_id).update(
+        status=_JOB_STATUS[Status(run.status)],
+        message=(run.message or run.status)[:500],
+        error=run.error,
+        started_at=run.started_at,
+        finished_at=run.finished_at if finished else None,
+        result={"run": run.pk, "status": run.status, "verified": run_verified(run)},
+    )
+
+
+def run_verified(run: NamespaceMigration) -> bool:
+    flags = list(run.items.values_list("verified", flat=True))
+    return bool(flags) and all(flags)
+
+
+def _finish(run: NamespaceMigration, runner: str, *, status: str, message: str = "", error: str = "") -> bool:
+    """Terminal (or resumable-failed) state, only if `runner` still owns the run."""
+    fields: dict[str, Any] = {
+        "status": status,
+        "runner": "",
+        "finished_at": timezone.now(),
+        "message": message[:500],
+        "error": error,
+    }
+    if status == Status.CANCELLED:
+        fields["cancel_requested"] = False
+    updated = Run.objects.filter(pk=run.pk, runner=runner).update(**fields)
+    if updated and status in (Status.SUCCEEDED, Status.CANCELLED, Status.ROLLED_BACK):
+        # Terminal: the sources (and targets) are free for another run.
+        run.items.update(active=False)
+    if updated:
+        _sync_job(run.pk)
+    return updated == 1
+
+
+def migration_phase_execute(
+    *,
+    run_id: int,
+    attempt: int,
+    phase: str,
+    runner: str | None = None,
+    index: VectorIndex | None = None,
+    on_progress: ProgressFn | None = None,
+    retryable: bool = False,
+) -> bool:
+    """Claim the run and execute one phase. True when the phase completed. Errors are recorded
+    on the run (FAILED, resumable), except transient index errors when `retryable` (the Celery
+    task retries them with backoff; the checkpoints make the retry continue, not restart)."""
+    runner = runner or new_runner_token()
+    if not run_claim(run_id=run_id, attempt=attempt, runner=runner, phase=phase):
+        log.info("run %s phase %s not claimed (attempt %s)", run_id, phase, attempt)
+        return False
+    run = Run.objects.get(pk=run_id)
+    if phase not in remaining_phases(run):
+        _release(run, runner)  # a redelivery of a phase that already completed
+        return True
+    if remaining_phases(run)[0] != phase:
+        _release(run, runner)
+        return False
+    executor = Executor(run, runner, index=index or get_index(), on_progress=on_progress)
+    try:
+        executor.execute(phase)
+    except Fenced:
+        log.warning("run %s: runner %s was replaced; stopping", run_id, runner)
+        return False
+    except Cancelled:
+        _finish(run, runner, status=Status.CANCELLED, message=f"cancelled during {phase}")
+        _audit_run(run, "migration.run.cancelled", outcome="success", details={"phase": phase})
+        return False
+    except (TransientError, RateLimited) as exc:
+        if retryable:
+            _release(run, runner, message=f"{phase}: retrying after {type(exc).__name__}")
+            raise
+        _fail(run, runner, phase, exc)
+        return False
+    except Exception as exc:  # recorded on the run and shown on its page
+        _fail(run, runner, phase, exc)
+        return False
+    _advance(run, runner, phase)
+    return True
+
+
+def _release(run: NamespaceMigration, runner: str, *, message: str = "") -> None:
+    fields: dict[str, Any] = {"runner": ""}
+    if message:
+        fields["message"] = message[:500]
+    Run.objects.filter(pk=run.pk, runner=runner).update(**fields)
+
+
+def _fail(run: NamespaceMigration, runner: str, phase: str, exc: BaseException) -> None:
+    log.warning("run %s failed in %s: %s", run.pk, phase, exc)
+    error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=4)}"
+    if _finish(run, runner, status=Status.FAILED, message=f"{phase} failed: {exc}"[:500], error=error):
+        _audit_run(
+            run, "migration.run.failed", outcome="failure", details={"phase": phase, "error": str(exc)[:500]}
+        )
+
+
+def _advance(run: NamespaceMigration, runner: str, phase: str) -> None:
+    if phase == Phase.ROLLBACK:
+        Run.objects.filter(pk=run.pk, runner=runner).update(phase=Phase.DONE)
+        if _finish(run, runner, status=Status.ROLLED_BACK, message="rolled back"):
+            _audit_run(run, "migration.rollback.finish", outcome="success")
+            _refresh_snapshot()
+        return
+    order = list(Run.FORWARD_PHASES)
+    following = order[order.index(Phase(phase)) + 1] if phase != Phase.CUTOVER else Phase.DONE
+    Run.objects.filter(pk=run.pk, runner=runner).update(phase=following, message=f"{phase} done")
+    if following == Phase.DONE:
+        if _finish(run, runner, status=Status.SUCCEEDED, message="cut over; every namespace verified"):
+            items = list(run.items.all())
+            _audit_run(
+                run,
+                "migration.run.finish",
+                outcome="success",
+                details={
+                    "namespaces": len(items),
+                    "verified": sum(1 for i in items if i.verified),
+                    "twins_created": sum(1 for i in items if i.twin_created),
+                    "sources_deleted": sum(1 for i in items if i.source_deleted),
+                },
+            )
+            _refresh_snapshot()
+    else:
+        _release(run, runner)
+        _sync_job(run.pk)
+
+
+def _refresh_snapshot() -> None:
+    """Pages read the registry's index snapshot: bring it up to date after the index changed."""
+    from twinadmin.registry.services import index_refresh
+
+    try:
+        index_refresh()
+    except Exception:  # the migration itself is done; a stale snapshot only says so
+        log.warning("index snapshot refresh after a migration failed", exc_info=True)
+
+
+def _audit_run(
+    run: NamespaceMigration, action: str, *, outcome: str, actor: Any = None, details: dict | None = None
+) -> None:
+    audit_record(
+        actor=actor if actor is not None else (run.requested_by_name or None),
+        action=action,
+        target_type="run",
+        target_id=str(run.pk),
+        outcome=outcome,
+        details={
+            "status": Run.objects.filter(pk=run.pk).values_list("status", flat=True).first(),
+            **(details or {}),
+        },
+        creator_id=run.creator_id,
+        correlation_id=run.correlation_id,
+    )
+
+
+def migration_execute(
+    *, run_id: int, index: VectorIndex | None = None, on_progress: ProgressFn | None = None
+) -> NamespaceMigration:
+    """Run every remaining phase in this process (what the commands do by default), through the
+    same claim and phase code a worker runs."""
+    runner = new_runner_token()
+    run = Run.objects.get(pk=run_id)
+    for phase in remaining_phases(run):
+        if not migration_phase_execute(
+            run_id=run_id,
+            attempt=run.attempt,
+            phase=phase,
+            runner=runner,
+            index=index,
+            on_progress=on_progress,
+        ):
+            break
+    run.refresh_from_db()
+    return run
+
+
+# -- operator actions ---------------------------------------------------------------------------
+
+
+def migration_cancel(*, run: NamespaceMigration, actor: Any) -> NamespaceMigration:
+    """Stop a run. Not started (or failed): cancelled at once, its namespaces released. Running:
+    flagged, and the runner stops at its next checkpoint (after the batch in flight)."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        immediate = run.status in (Status.QUEUED, Status.FAILED) or (
+            run.status in (Status.RUNNING, Status.ROLLING_BACK) and runner_is_gone(run)
+        )
+        if immediate:
+            Run.objects.filter(pk=run.pk).update(
+                status=Status.CANCELLED,
+                runner="",
+                cancel_requested=False,
+                finished_at=timezone.now(),
+                message="cancelled",
+            )
+            run.items.update(active=False)
+        elif run.status in (Status.RUNNING, Status.ROLLING_BACK):
+            Run.objects.filter(pk=run.pk).update(cancel_requested=True, message="cancel requested")
+        else:
+            raise MigrationStateError(f"Run {run.pk} is {run.status}; there is nothing to cancel.")
+    _sync_job(run.pk)
+    _audit_run(
+        run,
+        "migration.run.cancel",
+        actor=actor,
+        outcome="success" if immediate else "intent",
+        details={"immediate": immediate, "was": run.status},
+    )
+    run.refresh_from_db()
+    return run
+
+
+def migration_cancel_for_creator(*, creator_id: str, actor: Any) -> list[int]:
+    """Cancel every run that could still write this creator's namespaces (queued, running,
+    failed-but-resumable, rolling back). A running copy stops at its next checkpoint. Returns the
+    run ids."""
+    active = Run.objects.filter(creator_id=creator_id).filter(
+        Q(status__in=(Status.QUEUED, Status.RUNNING, Status.FAILED, Status.ROLLING_BACK))
+    )
+    ids = []
+    for run in active.order_by("pk"):
+        try:
+            migration_cancel(run=run, actor=actor)
+        except MigrationStateError:
+            continue  # finished meanwhile
+        ids.append(run.pk)
+    audit_record(
+        actor=actor,
+        action="migration.cancel_for_creator",
+        target_type="creator",
+        target_id=creator_id,
+        creator_id=creator_id,
+        outcome="success",
+        details={"runs": ids},
+    )
+    return ids
+
+
+def _hold_namespaces(run: NamespaceMigration, items: QuerySet) -> None:
+    try:
+        with transaction.atomic():
+            items.update(active=True)
+    except IntegrityError:
+        raise MigrationStateError(
+            f"Run {run.pk} cannot continue: another active run now holds one of its namespaces."
+        ) from None
+
+
+def migration_resume(*, run: NamespaceMigration, actor: Any, enqueue: bool = True) -> NamespaceMigration:
+    """Continue a failed, cancelled or abandoned (worker died) run from its checkpoints. The
+    attempt number goes up, which fences any runner of the previous attempt."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        abandoned = run.status in (Status.QUEUED, Status.RUNNING, Status.ROLLING_BACK) and runner_is_gone(run)
+        if run.status not in (Status.FAILED, Status.CANCELLED) and not abandoned:
+            if run.status in (Status.QUEUED, Status.RUNNING, Status.ROLLING_BACK):
+                raise MigrationStateError(
+                    f"Run {run.pk} is {run.status} and its worker is alive (last heartbeat "
+                    f"{run.heartbeat_at:%H:%M:%S}); cancel it first or wait."
+                    if run.heartbeat_at
+                    else f"Run {run.pk} is {run.status}; it will be picked up by a worker."
+                )
+            raise MigrationStateError(f"Run {run.pk} is {run.status}; there is nothing to resume.")
+        rolling_back = run.phase == Phase.ROLLBACK
+        creator = Creator.objects.filter(creator_id=run.creator_id).first()
+        if rolling_back:
+            try:
+                check_creator_restorable(run.creator_id, creator)
+            except RollbackRefused as exc:
+                raise MigrationStateError(str(exc)) from None
+        elif creator is None or creator.status != Creator.Status.ACTIVE:
+            state = creator.status if creator else "not registered"
+            raise MigrationStateError(f"Creator {run.creator_id} is {state}; the run is not resumed.")
+        pending = run.items.exclude(step=MigrationItem.Step.ROLLED_BACK)
+        _hold_namespaces(run, pending)
+        fields: dict[str, Any] = {
+            "status": Status.ROLLING_BACK if rolling_back else Status.QUEUED,
+            "attempt": run.attempt + 1,
+            "runner": "",
+            "cancel_requested": False,
+            "error": "",
+            "finished_at": None,
+            "message": "resumed",
+        }
+        if run.phase == Phase.CUTOVER and run.delete_source:
+            # Sources are about to be deleted: verify again what has not been cut over yet.
+            fields["phase"] = Phase.VERIFY
+            run.items.exclude(step=MigrationItem.Step.CUT_OVER).update(verified=None)
+        Run.objects.filter(pk=run.pk).update(**fields)
+    run.refresh_from_db()
+    _sync_job(run.pk)
+    _audit_run(
+        run,
+        "migration.run.resume",
+        actor=actor,
+        outcome="info",
+        details={"attempt": run.attempt, "phase": run.phase},
+    )
+    if enqueue:
+        migration_enqueue(run=run)
+    return run
+
+
+def migration_rollback(*, run: NamespaceMigration, actor: Any, enqueue: bool = True) -> NamespaceMigration:
+    """Queue the undo of a run: restore deleted sources from their (verified) backups, delete the
+    targets, return the registry to what it was. Refused for an erased creator, or when a backup
+    that must be restored is not available; the executor re-checks everything before writing."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        if not run.can_rollback:
+            raise MigrationStateError(
+                f"Run {run.pk} is {run.status}; only finished, failed or cancelled runs roll back."
+            )
+        creator = Creator.objects.filter(creator_id=run.creator_id).first()
+        try:
+            check_creator_restorable(run.creator_id, creator)
+        except RollbackRefused as exc:
+            raise MigrationStateError(str(exc)) from None
+        for item in run.items.filter(source_deleted=True, restored=False).select_related("backup"):
+            backup = getattr(item, "backup", None)
+            if backup is None or backup.status != NamespaceBackup.Status.AVAILABLE or not backup.complete:
+                state = backup.status if backup else "missing"
+                raise MigrationStateError(
+                    f"The backup of {item.source_namespace} is {state}: the deleted source cannot come back."
+                )
+        _hold_namespaces(run, run.items.exclude(step=MigrationItem.Step.ROLLED_BACK))
+        Run.objects.filter(pk=run.pk).update(
+            status=Status.ROLLING_BACK,
+            phase=Phase.ROLLBACK,
+            attempt=run.attempt + 1,
+            runner="",
+            cancel_requested=False,
+            error="",
+            finished_at=None,
+            message="rollback queued",
+        )
+    run.refresh_from_db()
+    _sync_job(run.pk)
+    _audit_run(run, "migration.rollback.start", actor=actor, outcome="intent")
+    if enqueue:
+        migration_enqueue(run=run)
+    return run
+
+
+# -- backups (the interface erasure uses) -------------------------------------------------------
+
+
+def backups_for_creator(*, creator_id: str) -> QuerySet[NamespaceBackup]:
+    """Every backup holding this creator's data whose files may still exist (incomplete ones
+    included: a worker killed mid-write leaves files too)."""
+    return NamespaceBackup.objects.filter(creator_id=creator_id).exclude(
+        status=NamespaceBackup.Status.DELETED
+    )
+
+
+def backup_delete(*, backup: NamespaceBackup, actor: Any, reason: str) -> NamespaceBackup:
+    """Remove a backup's files (and any partial directory) and mark it deleted. Audited before
+    and after; deleting a deleted backup changes nothing."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("a reason is required to delete a backup")
+    backup = NamespaceBackup.objects.get(pk=backup.pk)
+    if backup.status == NamespaceBackup.Status.DELETED:
+        return backup
+    details = {
+        "path": backup.path,
+        "namespace": backup.source_namespace,
+        "size_bytes": backup.size_bytes,
+        "reason": reason,
+    }
+    common = {
+        "actor": actor,
+        "action": "migration.backup.delete",
+        "target_type": "backup",
+        "target_id": str(backup.pk),
+        "creator_id": backup.creator_id,
+    }
+    audit_record(**common, outcome="intent", details=details)
+    try:
+        removed = vdf.remove_backup_files(backup.path)
+    except OSError as exc:
+        audit_record(**common, outcome="failure", details={**details, "error": str(exc)})
+        raise
+    NamespaceBackup.objects.filter(pk=backup.pk).update(
+        status=NamespaceBackup.Status.DELETED, deleted_at=timezone.now(), deleted_reason=reason[:500]
+    )
+    audit_record(**common, outcome="success", details={**details, "files_removed": removed})
+    backup.refresh_from_db()
+    return backup

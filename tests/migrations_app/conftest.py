@@ -1,0 +1,66 @@
+"""Fixtures for namespace migrations: the seed's legacy layout (805 vectors in 30 namespaces,
+376 in __default__, at dimension 8), backups under tmp, and the same index reached through the
+real pinecone SDK against the in-process Pinecone-compatible server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from twinadmin.registry.services import creator_create
+from twinadmin.vectors import get_index, reset_index_cache
+from twinadmin.vectors.local import LocalStore
+from twinadmin.vectors.seed import LegacySeed, generate_legacy_seed, legacy_index_seed
+from twinadmin.vectors.server import FaultConfig, LocalPineconeServer
+
+DIM = 8
+CREATOR = "sainath.no.1"
+
+
+@pytest.fixture(autouse=True)
+def _migration_settings(settings, tmp_path: Path) -> None:
+    settings.MIGRATION_BACKUP_DIR = tmp_path / "backups"
+    settings.MIGRATION_COUNT_DEADLINE_SECONDS = 10
+    settings.VECTOR_DIMENSION = DIM
+    settings.VECTOR_METRIC = "cosine"
+
+
+@pytest.fixture
+def seed_data() -> LegacySeed:
+    return generate_legacy_seed(dimension=DIM, seed=0)
+
+
+@pytest.fixture
+def seeded(seed_data: LegacySeed):
+    """The seed written into whatever get_index() is configured as (local store by default)."""
+    index = get_index()
+    legacy_index_seed(index=index, seed_data=seed_data)
+    return index
+
+
+@pytest.fixture
+def creator(db):
+    return creator_create(creator_id=CREATOR, display_name="Sainath (test creator)")
+
+
+@pytest.fixture
+def pinecone_local(settings, tmp_path: Path) -> Iterator[Callable[..., LocalPineconeServer]]:
+    """Start the local Pinecone server and point get_index() at it through the real SDK."""
+    servers: list[LocalPineconeServer] = []
+
+    def start(*, faults: FaultConfig | None = None, dimension: int = DIM) -> LocalPineconeServer:
+        store = LocalStore(tmp_path / f"server-{len(servers)}.sqlite3", dimension=dimension, metric="cosine")
+        server = LocalPineconeServer(store, faults=faults).start()
+        servers.append(server)
+        settings.VECTOR_BACKEND = "pinecone"
+        settings.PINECONE_API_KEY = "test-key"
+        settings.PINECONE_INDEX_HOST = server.url
+        reset_index_cache()
+        return server
+
+    yield start
+    reset_index_cache()
+    for server in servers:
+        server.stop()

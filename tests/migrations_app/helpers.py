@@ -1,0 +1,58 @@
+"""Assertions shared by the migration tests: what a user cares about is the index content."""
+
+from __future__ import annotations
+
+from twinadmin.registry import codec
+from twinadmin.vectors import Vector, VectorIndex
+
+
+def read_all(index: VectorIndex, namespace: str) -> dict[str, Vector]:
+    out: dict[str, Vector] = {}
+    for ids in index.iter_id_pages(namespace):
+        out.update(index.fetch(namespace, ids))
+    return out
+
+
+def assert_same_vectors(actual: dict[str, Vector], expected: list[Vector] | dict[str, Vector]) -> None:
+    """Same id set, and every vector equal: float32 bit-exact values and equal metadata."""
+    expected_map = expected if isinstance(expected, dict) else {v.id: v for v in expected}
+    missing, extra = set(expected_map) - set(actual), set(actual) - set(expected_map)
+    assert not missing and not extra, f"missing {sorted(missing)[:5]}, extra {sorted(extra)[:5]}"
+    changed = [i for i, v in expected_map.items() if actual[i] != _normalised(v)]
+    assert not changed, f"vectors differ: {changed[:5]}"
+
+
+def _normalised(vector: Vector) -> Vector:
+    """The seed writes integer metadata; Pinecone (and the local store) keep numbers as doubles."""
+    if vector.metadata is None:
+        return vector
+    metadata = {
+        k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        for k, v in vector.metadata.items()
+    }
+    return Vector(vector.id, vector.values, metadata)
+
+
+def twin_namespace(creator_id: str, source: str) -> str:
+    return codec.twin_namespace(creator_id, source.lower())
+
+
+def run_phases(run, *phases: str) -> bool:
+    """Execute phases one by one in this process, as the worker chain would."""
+    from migrations_app.services import migration_phase_execute
+
+    ok = True
+    for phase in phases:
+        ok = migration_phase_execute(run_id=run.pk, attempt=run.attempt, phase=phase)
+        run.refresh_from_db()
+        if not ok:
+            break
+    return ok
+
+
+def legacy_sources(index: VectorIndex) -> list[str]:
+    return sorted(
+        n
+        for n in index.describe_index_stats().namespaces
+        if codec.parse_namespace(n).kind.value == "legacy-uuid"
+    )

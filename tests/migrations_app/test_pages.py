@@ -1,0 +1,161 @@
+"""Pages: operators plan, preview (a dry run), start, cancel, resume and roll back; auditors and
+approvers read; destructive endpoints are POST-only; the run page polls until the run ends."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from migrations_app.models import NamespaceMigration
+from migrations_app.services import migration_create, migration_execute
+from tests.migrations_app.conftest import CREATOR
+from tests.migrations_app.helpers import legacy_sources
+from twinadmin.registry.models import Creator, Twin
+from twinadmin.registry.services import index_refresh
+
+pytestmark = pytest.mark.django_db
+Status = NamespaceMigration.Status
+
+
+@pytest.fixture
+def run(seeded, creator):
+    return migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:2])
+
+
+def _form(**extra):
+    return {"creator_id": CREATOR, "default_policy": "creator", "naming": "uuid", **extra}
+
+
+def test_anonymous_is_sent_to_login_and_nobody_gets_403(client, nobody, run):
+    assert client.get(reverse("migrations-list-runs")).status_code == 302
+    assert client.post(reverse("migrations-cancel-run", args=[run.pk])).status_code == 403
+    client.force_login(nobody)
+    assert client.get(reverse("migrations-run-detail", args=[run.pk])).status_code == 403
+
+
+@pytest.mark.parametrize("role", ["auditor", "approver"])
+def test_auditors_and_approvers_read_but_cannot_act(client, request, run, role):
+    client.force_login(request.getfixturevalue(role))
+    for name, args in [
+        ("migrations-list-runs", []),
+        ("migrations-discover-namespaces", []),
+        ("migrations-run-detail", [run.pk]),
+    ]:
+        response = client.get(reverse(name, args=args))
+        assert response.status_code == 200
+        assert b"migrations-create-run" not in response.content
+        assert b">Cancel<" not in response.content
+    assert client.get(reverse("migrations-create-run")).status_code == 403
+    for name in ("migrations-cancel-run", "migrations-resume-run", "migrations-rollback-run"):
+        assert client.post(reverse(name, args=[run.pk])).status_code == 403
+    assert client.post(reverse("migrations-create-run"), _form(action="start")).status_code == 403
+    run.refresh_from_db()
+    assert run.status == Status.QUEUED
+
+
+def test_destructive_endpoints_are_post_only(operator_client, run):
+    for name in ("migrations-cancel-run", "migrations-resume-run", "migrations-rollback-run"):
+        assert operator_client.get(reverse(name, args=[run.pk])).status_code == 405
+
+
+def test_preview_lists_every_source_and_target_and_writes_nothing(operator_client, seeded, creator):
+    response = operator_client.post(reverse("migrations-create-run"), _form(action="preview"))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Preview: 30 namespaces, 805 vectors, 29 twins" in body
+    assert body.count('data-source="') == 30
+    assert f"creator_{CREATOR}_twin_" in body and 'value="start"' in body
+    assert NamespaceMigration.objects.count() == 0
+
+
+def test_preview_shows_conflicts_and_start_is_refused(operator_client, seeded, creator):
+    source = legacy_sources(seeded)[0]
+    Twin.objects.create(creator=creator, twin_id=source)
+
+    preview = operator_client.post(reverse("migrations-create-run"), _form(action="preview"))
+    start = operator_client.post(reverse("migrations-create-run"), _form(action="start"))
+
+    assert 'data-conflict="1"' in preview.content.decode() and 'value="start"' not in preview.content.decode()
+    assert start.status_code == 400 and b"already registered" in start.content
+    assert NamespaceMigration.objects.count() == 0
+
+
+def test_a_missing_creator_needs_the_confirmation_box(operator_client, seeded):
+    refused = operator_client.post(reverse("migrations-create-run"), _form(action="start"))
+    assert refused.status_code == 400 and b"confirm that it should be created" in refused.content
+
+    started = operator_client.post(
+        reverse("migrations-create-run"), _form(action="start", create_creator="on")
+    )
+    assert started.status_code == 302
+    assert Creator.objects.filter(creator_id=CREATOR).exists()
+
+
+def test_done_when_from_the_page_29_twins_and_the_creator_namespace_verified(
+    operator_client, seeded, creator
+):
+    response = operator_client.post(reverse("migrations-create-run"), _form(action="start"))
+    run = NamespaceMigration.objects.get()
+    assert response.status_code == 302 and response["Location"] == run.get_absolute_url()
+    assert run.requested_by_name == "op" and run.status == Status.QUEUED
+    polling = operator_client.get(run.get_absolute_url(), HTTP_HX_REQUEST="true")
+    assert polling.status_code == 200 and b'hx-trigger="every 1s"' in polling.content
+
+    migration_execute(
+        run_id=run.pk
+    )  # what the worker's chain does (tests/migrations_app/integration runs it for real)
+
+    page = operator_client.get(run.get_absolute_url())
+    body = page.content.decode()
+    assert 'data-status="succeeded"' in body and 'data-verified="true"' in body
+    assert body.count('data-step="cut-over"') == 30
+    assert Twin.objects.filter(creator=creator).count() == 29
+    final = operator_client.get(run.get_absolute_url(), HTTP_HX_REQUEST="true")
+    assert final.status_code == 286  # htmx: swap this last fragment in and stop polling
+    assert b"<html" not in final.content and b"hx-trigger" not in final.content
+    index_refresh()
+    discover = operator_client.get(
+        reverse("migrations-discover-namespaces") + "?kind=legacy-uuid"
+    ).content.decode()
+    assert discover.count(f"creator_{CREATOR}_twin_") == 29
+
+
+def test_cancel_resume_and_rollback_buttons(operator_client, run):
+    detail = operator_client.get(run.get_absolute_url()).content.decode()
+    assert reverse("migrations-cancel-run", args=[run.pk]) in detail
+
+    operator_client.post(reverse("migrations-cancel-run", args=[run.pk]))
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED
+
+    operator_client.post(reverse("migrations-resume-run", args=[run.pk]))
+    run.refresh_from_db()
+    assert run.status == Status.QUEUED and run.attempt == 2
+    migration_execute(run_id=run.pk)
+
+    response = operator_client.post(reverse("migrations-rollback-run", args=[run.pk]), follow=True)
+    run.refresh_from_db()
+    assert run.status == Status.ROLLING_BACK
+    assert b"Rollback queued" in response.content
+
+
+def test_an_impossible_action_shows_why(operator_client, run):
+    response = operator_client.post(reverse("migrations-rollback-run", args=[run.pk]), follow=True)
+    assert b"only finished, failed or cancelled runs roll back" in response.content
+
+
+def test_verification_report_names_differing_ids(operator_client, seeded, creator):
+    import numpy as np
+
+    from tests.migrations_app.helpers import run_phases
+    from twinadmin.vectors import Vector
+
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+    run_phases(run, "backup", "copy")
+    item = run.items.get()
+    seeded.upsert(item.target_namespace, [Vector("tampered-id", np.ones(8, np.float32))])
+    run_phases(run, "verify")
+
+    body = operator_client.get(run.get_absolute_url()).content.decode()
+    assert 'data-status="failed"' in body and "tampered-id" in body and "1 extra in the target" in body

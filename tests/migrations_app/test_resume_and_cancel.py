@@ -1,0 +1,180 @@
+"""Runs are resumable and fenced: a cancelled or interrupted copy continues from its checkpoint
+(no vector lost, duplicated or altered), a stale delivery does nothing, a live run is not taken
+over, and cancelling stops a running copy at its next checkpoint."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+from django.utils import timezone
+
+from migrations_app.models import MigrationItem, NamespaceMigration
+from migrations_app.services import (
+    MigrationStateError,
+    migration_cancel,
+    migration_cancel_for_creator,
+    migration_create,
+    migration_execute,
+    migration_phase_execute,
+    migration_resume,
+)
+from tests.migrations_app.conftest import CREATOR
+from tests.migrations_app.helpers import assert_same_vectors, legacy_sources, read_all, run_phases
+from twinadmin.audit.models import AuditEntry
+from twinadmin.vectors import get_index
+
+pytestmark = pytest.mark.django_db
+Status = NamespaceMigration.Status
+
+
+@pytest.fixture
+def small_batches(settings):
+    settings.MIGRATION_BATCH_SIZE = 7  # many checkpoints per namespace
+
+
+def _cancel_during_copy(after: int):
+    """A progress callback (what the command's bar gets) that cancels once `after` vectors of
+    some namespace were copied: the operator pressing Cancel mid-copy."""
+    seen = {}
+
+    def on_progress(item, step, done, total):
+        if step == MigrationItem.Step.COPYING and done >= after and not seen:
+            seen["item"], seen["done"] = item.pk, done
+            migration_cancel(run=item.run, actor="cli:test")
+
+    return on_progress, seen
+
+
+def test_cancel_mid_copy_then_resume_continues_from_the_checkpoint(seeded, seed_data, creator, small_batches):
+    sources = legacy_sources(seeded)[:3]
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=sources)
+    on_progress, seen = _cancel_during_copy(after=7)
+
+    run = migration_execute(run_id=run.pk, on_progress=on_progress)
+
+    assert run.status == Status.CANCELLED and run.phase == "copy"
+    stopped = MigrationItem.objects.get(pk=seen["item"])
+    # Stopped at the next checkpoint: one more batch at most, never the whole namespace.
+    assert 7 <= stopped.copied <= 14 < stopped.total
+    assert not any(run.items.values_list("active", flat=True))  # cancelled: namespaces released
+
+    resumed_at = {}
+
+    def record(item, step, done, total):
+        if step == MigrationItem.Step.COPYING:
+            resumed_at.setdefault(item.pk, done)
+
+    run = migration_resume(run=run, actor="cli:test", enqueue=False)
+    run = migration_execute(run_id=run.pk, on_progress=record)
+
+    assert run.status == Status.SUCCEEDED and run.attempt == 2
+    assert resumed_at[stopped.pk] == stopped.copied  # continued, not restarted
+    index = get_index()
+    for item in run.items.all():
+        assert item.verified
+        assert_same_vectors(
+            read_all(index, item.target_namespace), seed_data.namespaces[item.source_namespace]
+        )
+
+
+def test_a_delivery_of_an_older_attempt_does_nothing(seeded, creator):
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+    on_progress, _ = _cancel_during_copy(after=1)
+    migration_execute(run_id=run.pk, on_progress=on_progress)
+    run = migration_resume(run=run, actor="cli:test", enqueue=False)
+
+    assert migration_phase_execute(run_id=run.pk, attempt=1, phase="copy") is False
+
+    run.refresh_from_db()
+    assert (run.status, run.runner, run.attempt) == (Status.QUEUED, "", 2)
+
+
+def test_a_redelivered_phase_that_already_ran_is_a_no_op(seeded, creator):
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+    assert run_phases(run, "backup", "copy")
+    backups = AuditEntry.objects.filter(action="migration.backup.create").count()
+
+    assert migration_phase_execute(run_id=run.pk, attempt=run.attempt, phase="backup") is True
+
+    assert AuditEntry.objects.filter(action="migration.backup.create").count() == backups
+    run.refresh_from_db()
+    assert run.phase == "verify"
+
+
+def test_a_run_with_a_live_runner_is_not_taken_over(seeded, creator):
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+    live = f"{socket.gethostname()}:{os.getpid()}:someone"  # this very process: alive
+    NamespaceMigration.objects.filter(pk=run.pk).update(
+        status=Status.RUNNING, runner=live, heartbeat_at=timezone.now()
+    )
+
+    assert migration_phase_execute(run_id=run.pk, attempt=run.attempt, phase="backup") is False
+    with pytest.raises(MigrationStateError, match="its worker is alive"):
+        migration_resume(run=run, actor="cli:test", enqueue=False)
+
+
+def test_a_run_whose_worker_died_is_resumed(seeded, seed_data, creator):
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+    dead = f"{socket.gethostname()}:999999999:gone"  # no such process
+    NamespaceMigration.objects.filter(pk=run.pk).update(
+        status=Status.RUNNING, runner=dead, heartbeat_at=timezone.now()
+    )
+
+    run = migration_execute(run_id=migration_resume(run=run, actor="cli:test", enqueue=False).pk)
+
+    assert run.status == Status.SUCCEEDED
+
+
+def test_a_silent_runner_on_another_host_is_taken_over_once_stale(seeded, creator, settings):
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+    NamespaceMigration.objects.filter(pk=run.pk).update(
+        status=Status.RUNNING,
+        runner="other-host:1:x",
+        heartbeat_at=timezone.now() - timezone.timedelta(seconds=60),
+    )
+    with pytest.raises(MigrationStateError):
+        migration_resume(run=run, actor="cli:test", enqueue=False)
+
+    settings.MIGRATION_STALE_SECONDS = 30
+    assert migration_resume(run=run, actor="cli:test", enqueue=False).status == Status.QUEUED
+
+
+def test_cancel_for_creator_stops_a_running_copy_at_its_next_checkpoint(seeded, creator, small_batches):
+    other = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[1:2])
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+    cancelled = []
+
+    def erase_now(item, step, done, total):
+        if step == MigrationItem.Step.COPYING and done and not cancelled:
+            cancelled.extend(migration_cancel_for_creator(creator_id=CREATOR, actor="cli:erase"))
+
+    run = migration_execute(run_id=run.pk, on_progress=erase_now)
+
+    assert sorted(cancelled) == sorted([run.pk, other.pk])
+    assert run.status == Status.CANCELLED
+    item = run.items.get()
+    assert 0 < item.copied < item.total
+    other.refresh_from_db()
+    assert other.status == Status.CANCELLED  # queued: cancelled at once
+    entry = AuditEntry.objects.get(action="migration.cancel_for_creator")
+    assert (entry.actor, entry.creator_id, sorted(entry.details["runs"])) == (
+        "cli:erase",
+        CREATOR,
+        sorted(cancelled),
+    )
+    # A cancelled run may not be resumed onto a creator being erased.
+    from twinadmin.registry.models import Creator
+
+    Creator.objects.filter(pk=creator.pk).update(status=Creator.Status.ERASURE_PENDING)
+    with pytest.raises(MigrationStateError, match="erasure-pending"):
+        migration_resume(run=run, actor="cli:test", enqueue=False)
+
+
+def test_cancel_of_a_finished_run_is_refused(seeded, creator):
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+    run = migration_execute(run_id=run.pk)
+    with pytest.raises(MigrationStateError, match="nothing to cancel"):
+        migration_cancel(run=run, actor="cli:test")
+    assert migration_cancel_for_creator(creator_id=CREATOR, actor="cli:test") == []
