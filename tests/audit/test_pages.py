@@ -9,6 +9,8 @@ from django.urls import reverse
 from tests.audit.conftest import JOB_B
 from twinadmin.audit.models import AuditEntry
 from twinadmin.audit.selectors import PAGE_SIZE
+from twinadmin.jobs.models import Job
+from twinadmin.jobs.services import job_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -149,12 +151,20 @@ def test_chain_block_shows_the_head_and_the_verify_button_checks_it(auditor_clie
     head = AuditEntry.objects.get(seq=len(log)).entry_hash
     body = auditor_client.get(LIST).content.decode()
     assert head in body and reverse("audit-verify-chain") in body
-    response = auditor_client.post(reverse("audit-verify-chain"), HTTP_HX_REQUEST="true")
-    body = response.content.decode()
-    assert response.status_code == 200 and "<html" not in body
+    verify = reverse("audit-verify-chain")
+    response = auditor_client.post(verify, HTTP_HX_REQUEST="true")
+    job = Job.objects.get(kind="audit_verify")
+    assert response.status_code == 200 and response["HX-Redirect"] == job.get_absolute_url()
+    assert job_execute(job_id=job.pk).result["ok"] is True
+    body = auditor_client.get(verify, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in body
     assert 'data-ok="true"' in body and f"{len(log)} entries re-hashed" in body
     tamper("UPDATE {table} SET actor = 'mallory' WHERE seq = 3")
-    body = auditor_client.post(reverse("audit-verify-chain")).content.decode()
+    response = auditor_client.post(verify)
+    job = Job.objects.filter(kind="audit_verify").first()
+    assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
+    job_execute(job_id=job.pk)
+    body = auditor_client.get(verify).content.decode()
     assert 'data-ok="false"' in body and "#3</a>" in body and "content changed" in body
     assert "<html" in body  # without HTMX, a whole page
 

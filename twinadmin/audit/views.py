@@ -1,16 +1,18 @@
 import json
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS, role_required
 from twinadmin.audit import selectors
 from twinadmin.audit.exports import EXPORTERS
 from twinadmin.audit.forms import AuditExportForm, AuditFilterForm
 from twinadmin.audit.models import AuditEntry
-from twinadmin.audit.services import audit_chain_verify
+from twinadmin.jobs.models import Job
+from twinadmin.jobs.services import job_create
 
 # Read-only for every role: auditors above all, but operators and approvers may check their work.
 AUDIT_READERS = (AUDITORS, OPERATORS, APPROVERS)
@@ -78,8 +80,14 @@ def entry_export(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @role_required(*AUDIT_READERS)
 def chain_verify(request: HttpRequest) -> HttpResponse:
-    """GET shows the head; POST walks the whole chain (seconds at a million entries) and shows
-    the result. Read-only either way."""
-    report = audit_chain_verify() if request.method == "POST" else None
-    ctx = {"head": selectors.audit_chain_head(), "report": report}
+    """GET shows the head and the last verification; POST starts a walk of the whole chain as a
+    job (seconds at a million entries) and sends the browser to its progress page. Verifying is
+    read-only, so every audit reader may start one."""
+    if request.method == "POST":
+        job = job_create(kind="audit_verify", user=request.user)
+        if request.htmx:
+            return HttpResponseClientRedirect(job.get_absolute_url())
+        return redirect(job.get_absolute_url())
+    last = Job.objects.filter(kind="audit_verify", status=Job.Status.SUCCEEDED).first()
+    ctx = {"head": selectors.audit_chain_head(), "report": last.result if last else None, "last_job": last}
     return render(request, _partial(request, "audit/chain_verify.html", "chain"), ctx)
