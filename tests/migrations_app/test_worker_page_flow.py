@@ -1,0 +1,77 @@
+"""Done when, from the page, on a real worker: an operator starts the seed's migration, the
+Celery chain runs it (local store, and the real SDK against pinecone_local), and the run page -
+polled as htmx polls it - ends verified with 29 twins and the creator-wide namespace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from migrations_app.models import NamespaceMigration
+from tests.integration.conftest import wait_until
+from tests.migrations_app.conftest import CREATOR, DIM
+from twinadmin.accounts.roles import OPERATORS
+from twinadmin.jobs.models import Job
+from twinadmin.registry.models import Twin
+from twinadmin.vectors import get_index, reset_index_cache
+from twinadmin.vectors.local import LocalStore
+from twinadmin.vectors.seed import generate_legacy_seed, legacy_index_seed
+from twinadmin.vectors.server import LocalPineconeServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.parametrize("backend", ["local", "sdk"])
+def test_operator_starts_the_seed_migration_from_the_page(
+    backend, start_worker, client, django_user_model, tmp_path: Path, settings
+):
+    settings.MIGRATION_BACKUP_DIR = tmp_path / "backups"
+    env = {"MIGRATION_BACKUP_DIR": str(settings.MIGRATION_BACKUP_DIR)}
+    server = None
+    if backend == "local":
+        settings.VECTOR_LOCAL_PATH = tmp_path / "shared.sqlite3"
+        env |= {"VECTOR_BACKEND": "local", "VECTOR_LOCAL_PATH": str(settings.VECTOR_LOCAL_PATH)}
+    else:
+        server = LocalPineconeServer(
+            LocalStore(tmp_path / "server.sqlite3", dimension=DIM, metric="cosine")
+        ).start()
+        settings.VECTOR_BACKEND, settings.PINECONE_API_KEY, settings.PINECONE_INDEX_HOST = (
+            "pinecone",
+            "k",
+            server.url,
+        )
+        env |= {"VECTOR_BACKEND": "pinecone", "PINECONE_API_KEY": "k", "PINECONE_INDEX_HOST": server.url}
+    reset_index_cache()
+    try:
+        legacy_index_seed(index=get_index(), seed_data=generate_legacy_seed(dimension=DIM))
+        worker = start_worker(env=env)
+        user = django_user_model.objects.create_user(username="mig-op", password="pw")
+        user.groups.add(Group.objects.get_or_create(name=OPERATORS)[0])
+        client.force_login(user)
+
+        form = {"creator_id": CREATOR, "create_creator": "on", "default_policy": "creator", "naming": "uuid"}
+        response = client.post(reverse("migrations-create-run"), {**form, "action": "start"})
+        run = NamespaceMigration.objects.get()
+        assert response.status_code == 302
+
+        def finished():
+            poll = client.get(run.get_absolute_url(), HTTP_HX_REQUEST="true")
+            return poll if poll.status_code == 286 else None
+
+        last = wait_until(
+            finished, timeout=90, interval=0.3, what=lambda: f"the run to end:\n{worker.log_tail()}"
+        )
+        body = last.content.decode()
+        assert 'data-status="succeeded"' in body and 'data-verified="true"' in body, body
+        assert body.count('data-step="cut-over"') == 30
+        assert Twin.objects.filter(creator__creator_id=CREATOR).count() == 29
+        assert get_index().describe_namespace(f"creator_{CREATOR}").vector_count == 376
+        assert Job.objects.get(pk=run.job_id).status == Job.Status.SUCCEEDED
+        assert "migrations.run_phase" in worker.log()
+    finally:
+        reset_index_cache()
+        if server is not None:
+            server.stop()
