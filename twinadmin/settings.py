@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "twinadmin.audit",
     "twinadmin.vectors",
     "twinadmin.registry",
+    "twinadmin.erasure",
     "migrations_app",
 ]
 

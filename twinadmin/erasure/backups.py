@@ -1,0 +1,58 @@
+"""Erasure's side of namespace migrations: cancel the creator's migrations first (so no copy
+writes their namespaces again), and delete every backup holding their data. The migrations app
+owns migrations and backups; this module calls its services and records what they did."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from migrations_app.models import NamespaceBackup
+from migrations_app.services import backup_delete, backups_for_creator, migration_cancel_for_creator
+from twinadmin.erasure.models import ErasureBackup, ErasureRequest
+
+_ACTIONS = {
+    NamespaceBackup.Status.DELETED: ErasureBackup.Action.DELETED,
+    NamespaceBackup.Status.NEVER_RESTORABLE: ErasureBackup.Action.NEVER_RESTORABLE,
+}
+
+
+def migrations_cancel(*, creator_id: str, actor: Any) -> list[int]:
+    """Cancel every migration run that could still write the creator's namespaces."""
+    return migration_cancel_for_creator(creator_id=creator_id, actor=actor)
+
+
+def backups_handle(*, erasure: ErasureRequest, actor: Any) -> list[ErasureBackup]:
+    """Delete every backup of the creator's data (restorable or not: a partial one still holds
+    vectors on disk) and record each on the request, with its status before and its expiry.
+    Idempotent: a retry records the backups it still finds and keeps the earlier records."""
+    recorded = {b.backup_ref: b for b in erasure.backups.all()}
+    handled = []
+    for backup in backups_for_creator(creator_id=erasure.creator_id):
+        ref = str(backup.pk)
+        status_before = recorded[ref].status_before if ref in recorded else backup.status
+        error = ""
+        try:
+            backup = backup_delete(backup=backup, actor=actor, reason=f"erasure request #{erasure.pk}")
+        except Exception as exc:  # recorded and shown; verification then fails the request
+            error = f"{type(exc).__name__}: {exc}"
+        row, _ = ErasureBackup.objects.update_or_create(
+            request=erasure,
+            backup_ref=ref,
+            defaults={
+                "source_namespace": backup.source_namespace,
+                "path": backup.path,
+                "size_bytes": backup.size_bytes,
+                "checksum": backup.checksum,
+                "status_before": status_before,
+                "action": ErasureBackup.Action.FAILED if error else _ACTIONS.get(backup.status, "failed"),
+                "expires_at": backup.expires_at,
+                "error": error,
+            },
+        )
+        handled.append(row)
+    return handled
+
+
+def backups_remaining(*, creator_id: str) -> list[str]:
+    """Backups of the creator whose files may still exist (verification wants none)."""
+    return [str(pk) for pk in backups_for_creator(creator_id=creator_id).values_list("pk", flat=True)]
