@@ -6,6 +6,7 @@ urlpatterns = [
     path("jobs/", include("twinadmin.jobs.urls")),
     path("migrations/", include("migrations_app.urls")),
     path("audit/", include("twinadmin.audit.urls")),
+    path("erasure/", include("twinadmin.erasure.urls")),
     path("accounts/", include("twinadmin.accounts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,31 @@
+from django import forms
+
+_CONFIRM_ATTRS = {"autocomplete": "off", "spellcheck": "false"}
+
+
+class TwinDeleteForm(forms.Form):
+    confirm = forms.CharField(
+        label="Type the twin id to confirm", max_length=200, widget=forms.TextInput(attrs=_CONFIRM_ATTRS)
+    )
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ErasureRequestForm(forms.Form):
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    ticket_reference = forms.CharField(
+        label="External ticket reference", max_length=200, required=False, help_text="e.g. the DSAR ticket"
+    )
+    confirm = forms.CharField(
+        label="Type the creator id to confirm", max_length=200, widget=forms.TextInput(attrs=_CONFIRM_ATTRS)
+    )
+
+
+class RejectForm(forms.Form):
+    note = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RequestFilterForm(forms.Form):
+    STATES = [("open", "Awaiting approval"), ("approved", "Approved"), ("done", "Done"), ("all", "All")]
+
+    state = forms.ChoiceField(choices=STATES, required=False)
+    page = forms.IntegerField(required=False, min_value=1)
