@@ -120,3 +120,29 @@ def test_the_list_page_filters_by_state(erased, operator, auditor, client):
     done_page = client.get(reverse("erasure-list-requests"), {"state": "done"}).content.decode()
     assert ">a.10<" in open_page and ">a.1<" not in open_page
     assert ">a.1<" in done_page and ">a.10<" not in done_page
+
+
+def test_a_job_that_ended_without_closing_the_request_offers_a_retry(
+    creator_a1, index, operator, approver, client, monkeypatch
+):
+    erasure = erasure_request_file(creator_id="a.1", reason="r", confirm="a.1", actor=operator)
+    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure.refresh_from_db()
+
+    def listing_down(*args, **kwargs):
+        from twinadmin.vectors.errors import TransientError
+
+        raise TransientError("index unreachable")
+
+    monkeypatch.setattr(type(index), "list_namespaces", listing_down)
+    assert run_job(erasure.job_id).status == Job.Status.FAILED
+    monkeypatch.undo()
+    client.force_login(operator)
+
+    page = client.get(erasure.get_absolute_url(), headers={"HX-Request": "true"})
+
+    assert page.status_code == 286  # nothing is running: stop polling
+    assert b"index unreachable" in page.content and b"Retry erasure" in page.content
+    assert client.post(reverse("erasure-retry-request", args=[erasure.pk])).status_code == 302
+    erasure.refresh_from_db()
+    assert erasure.attempts == 2 and erasure.status == "approved"
