@@ -21,6 +21,7 @@ import collections
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -89,6 +90,11 @@ def fill(store, counts: dict[str, int]) -> float:
     return time.perf_counter() - started
 
 
+def route(record: dict) -> tuple[str, str]:
+    path = record["path"]
+    return record["method"], "/namespaces/{name}" if path.startswith("/namespaces/") else path
+
+
 def read_log(path: Path, since: float) -> list[dict]:
     with path.open(encoding="utf-8") as fh:
         return [r for r in map(json.loads, fh) if r["ts"] >= since]
@@ -150,10 +156,7 @@ def scenario(tmp: str, label: str, args: argparse.Namespace, *, faults: dict) ->
     requests = read_log(log_path, since)
     erased = erasure.namespaces.count()
     left = store.counts()
-    by_route = collections.Counter(
-        (r["method"], "/namespaces/{name}" if r["path"].startswith("/namespaces/") else r["path"])
-        for r in requests
-    )
+    by_route = collections.Counter(route(r) for r in requests)
     failed = sum(1 for r in requests if r["status"] in (429, 503))
     answered = len(requests) - failed
     passes = erasure.verification.get("passes", [])
@@ -173,8 +176,12 @@ def scenario(tmp: str, label: str, args: argparse.Namespace, *, faults: dict) ->
     )
     print(f"time: {seconds:.2f} s for the whole job (discover, delete, verify in {rounds} round(s), close)")
     print(f"data-plane requests: {len(requests)} sent, {answered} answered, {failed} refused (429/503)")
+    durations = collections.defaultdict(list)
+    for r in requests:
+        durations[route(r)].append(r["duration_ms"])
+    print(f"  {'':<6} {'':<24} {'count':>6} {'server ms p50':>14}")
     for (method, path), n in sorted(by_route.items(), key=lambda kv: -kv[1]):
-        print(f"  {method:<6} {path:<24} {n:>6}")
+        print(f"  {method:<6} {path:<24} {n:>6} {statistics.median(durations[(method, path)]):>14.1f}")
     constant = answered - 2 * erased
     print(
         f"answered per erased namespace: {answered / erased:.3f}  "
