@@ -162,6 +162,19 @@ if VECTOR_BACKEND == "pinecone":
     if not (PINECONE_INDEX_HOST or PINECONE_INDEX_NAME):
         raise ImproperlyConfigured("VECTOR_BACKEND=pinecone needs PINECONE_INDEX_HOST or PINECONE_INDEX_NAME")
 
+# Namespace migrations (migrations_app/conf.py). 0 = chosen per backend: batches of 1,000 with 2
+# in flight on the local store, 100 with 8 in flight over HTTP.
+MIGRATION_BACKUP_DIR = env.path("MIGRATION_BACKUP_DIR", default=VAR_DIR / "backups")
+MIGRATION_BACKUP_RETENTION_DAYS = env.int("MIGRATION_BACKUP_RETENTION_DAYS", default=30)
+MIGRATION_BATCH_SIZE = env.int("MIGRATION_BATCH_SIZE", default=0)
+MIGRATION_CONCURRENCY = env.int("MIGRATION_CONCURRENCY", default=0)
+MIGRATION_STALE_SECONDS = env.float("MIGRATION_STALE_SECONDS", default=300.0)
+MIGRATION_COUNT_DEADLINE_SECONDS = env.float("MIGRATION_COUNT_DEADLINE_SECONDS", default=120.0)
+# Erasure (twinadmin/erasure). 0 = 1 request in flight on the local store, 8 over HTTP.
+ERASURE_VERIFY_TIMEOUT_SECONDS = env.float("ERASURE_VERIFY_TIMEOUT_SECONDS", default=120.0)
+ERASURE_LEASE_SECONDS = env.float("ERASURE_LEASE_SECONDS", default=330.0)
+ERASURE_CONCURRENCY = env.int("ERASURE_CONCURRENCY", default=0)
+
 # How old the stored index snapshot may be before the overview offers a refresh.
 INDEX_SNAPSHOT_MAX_AGE_SECONDS = env.int("INDEX_SNAPSHOT_MAX_AGE_SECONDS", default=300)
 
