@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "twinadmin.audit",
     "twinadmin.vectors",
     "twinadmin.registry",
+    "twinadmin.search",
     "twinadmin.erasure",
     "migrations_app",
 ]

@@ -1,0 +1,14 @@
+"""Job kinds owned by search."""
+
+from twinadmin.jobs.handlers import job_handler
+from twinadmin.jobs.models import Job
+from twinadmin.search.latency import KIND, latency_report_run, report_summary
+
+
+@job_handler(KIND)
+def query_latency_job(job: Job) -> dict:
+    report = latency_report_run(job=job)
+    summary = report_summary(report)
+    # The job row keeps the overall figures; per-namespace rows live on the report.
+    summary.pop("namespaces")
+    return summary

@@ -1,0 +1,301 @@
+"""Multi-twin search: one query over several of a creator's namespaces, merged by score, with
+every hit keeping the namespace (and twin) it came from.
+
+Pinecone's SDK has `query_namespaces`, but its merged matches do not say which namespace each
+came from; here every namespace is queried on its own (concurrently, through a bounded pool) and
+the merge keeps the attribution. Input is validated completely before the first request: a bad
+vector, filter, top_k, creator or twin raises SearchInputError and queries nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+from twinadmin.search.errors import SearchBackendError, SearchInputError
+from twinadmin.search.pool import MAX_WORKERS, search_pool
+from twinadmin.search.selectors import Target, search_targets
+from twinadmin.vectors import InvalidRequest, Vector, VectorError, VectorIndex, get_index, limits
+from twinadmin.vectors.filters import compile_filter
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_TOP_K = limits.MAX_TOP_K
+
+
+# -- input parsing, shared by the page's form and the commands ----------------------------------
+
+
+def parse_vector(raw: str | Sequence[Any]) -> list[float]:
+    """A pasted vector: a JSON array of numbers (or such a list already parsed)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise SearchInputError(f"The vector is not valid JSON: {exc}.") from None
+    if not isinstance(raw, list) or not raw:
+        raise SearchInputError("The vector must be a non-empty JSON array of numbers, e.g. [0.1, -0.2, …].")
+    bad = next((v for v in raw if isinstance(v, bool) or not isinstance(v, int | float)), None)
+    if bad is not None:
+        raise SearchInputError(f"The vector must hold only numbers; found {json.dumps(bad)[:40]}.")
+    if not all(math.isfinite(v) for v in raw):
+        raise SearchInputError("The vector holds NaN or infinite values.")
+    return [float(v) for v in raw]
+
+
+def parse_filter(raw: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A metadata filter in Pinecone's language ($eq, $in, $and, …), as JSON text or a mapping.
+    Empty means no filter. Validated here so a bad filter never reaches a namespace."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise SearchInputError(f"The filter is not valid JSON: {exc}.") from None
+    if not isinstance(raw, Mapping):
+        raise SearchInputError('The filter must be a JSON object, e.g. {"source": {"$eq": "notion"}}.')
+    try:
+        compile_filter(raw)
+    except InvalidRequest as exc:
+        raise SearchInputError(f"Bad filter: {exc}.") from None
+    return dict(raw) or None
+
+
+def parse_top_k(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOP_K:
+        raise SearchInputError(f"top_k must be a whole number from 1 to {MAX_TOP_K:,}, got {value!r}.")
+    return value
+
+
+def lower_is_better(metric: str) -> bool:
+    """Euclidean scores are (squared) distances: the closest hit has the lowest score. Cosine and
+    dot product are similarities: highest first."""
+    return metric == "euclidean"
+
+
+# -- results --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    namespace: str
+    twin_id: str | None  # None: the creator-wide namespace
+    metadata: dict[str, Any] | None = None
+
+    @property
+    def owner(self) -> str:
+        return self.twin_id if self.twin_id is not None else "creator-wide"
+
+
+@dataclass(frozen=True)
+class NamespaceTiming:
+    namespace: str
+    twin_id: str | None
+    matches: int
+    latency_ms: float
+
+    @property
+    def owner(self) -> str:
+        return self.twin_id if self.twin_id is not None else "creator-wide"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    creator_id: str
+    metric: str
+    top_k: int
+    filter: dict[str, Any] | None
+    query_id: str | None  # the vector id searched by, or None for a pasted vector
+    query_found_in: tuple[str, ...]  # namespaces holding `query_id`
+    hits: list[Hit]
+    namespaces: list[NamespaceTiming]
+    fetch_ms: float  # looking up `query_id`'s values (0 for a pasted vector)
+    query_ms: float  # wall time of the fan-out across namespaces
+    total_ms: float
+    concurrent: bool
+    workers: int = field(default=1)
+
+    @property
+    def slowest_ms(self) -> float:
+        return max((n.latency_ms for n in self.namespaces), default=0.0)
+
+    @property
+    def sum_ms(self) -> float:
+        """What the namespaces' queries cost one after another (compare with query_ms)."""
+        return sum(n.latency_ms for n in self.namespaces)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "creator_id": self.creator_id,
+            "metric": self.metric,
+            "top_k": self.top_k,
+            "filter": self.filter,
+            "query_id": self.query_id,
+            "query_found_in": list(self.query_found_in),
+            "concurrent": self.concurrent,
+            "workers": self.workers,
+            "fetch_ms": round(self.fetch_ms, 3),
+            "query_ms": round(self.query_ms, 3),
+            "total_ms": round(self.total_ms, 3),
+            "namespaces": [
+                {
+                    "namespace": n.namespace,
+                    "twin_id": n.twin_id,
+                    "owner": n.owner,
+                    "matches": n.matches,
+                    "latency_ms": round(n.latency_ms, 3),
+                }
+                for n in self.namespaces
+            ],
+            "hits": [
+                {
+                    "rank": rank,
+                    "id": h.id,
+                    "score": h.score,
+                    "namespace": h.namespace,
+                    "twin_id": h.twin_id,
+                    "owner": h.owner,
+                    "metadata": h.metadata,
+                }
+                for rank, h in enumerate(self.hits, start=1)
+            ],
+        }
+
+
+# -- fan-out --------------------------------------------------------------------------------------
+
+
+def fan_out(fn: Callable[[T], R], items: Sequence[T], *, concurrent: bool) -> list[R]:
+    """`fn` over `items`, results in input order. Concurrently through the shared bounded pool,
+    or one after another. The first failure is raised after every call has finished, so no
+    thread is still querying when the caller reports the error."""
+    if not concurrent or len(items) < 2:
+        return [fn(item) for item in items]
+    futures: list[Future[R]] = [search_pool().submit(fn, item) for item in items]
+    errors = [f.exception() for f in futures]
+    first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        raise first
+    return [f.result() for f in futures]
+
+
+def merge_hits(per_namespace: Sequence[Sequence[Hit]], *, metric: str, top_k: int) -> list[Hit]:
+    """The overall top_k by score in the metric's order. Ties break by namespace position, then
+    id, so the merge never depends on which namespace answered first."""
+    sign = 1.0 if lower_is_better(metric) else -1.0
+    ranked = [
+        (sign * hit.score, position, hit.id, hit)
+        for position, hits in enumerate(per_namespace)
+        for hit in hits
+    ]
+    ranked.sort(key=lambda row: row[:3])
+    return [row[3] for row in ranked[:top_k]]
+
+
+def _query_vector_for_id(
+    index: VectorIndex, targets: list[Target], vector_id: str, *, concurrent: bool
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The stored values of `vector_id`, looked up in every selected namespace. The same id in
+    two namespaces with different values would make the query ambiguous: refuse, naming them."""
+    try:
+        limits.validate_id(vector_id, "vector id")
+    except InvalidRequest as exc:
+        raise SearchInputError(f"{exc}.") from None
+
+    def fetch(target: Target) -> Vector | None:
+        return index.fetch(target.namespace, [vector_id]).get(vector_id)
+
+    try:
+        found = fan_out(fetch, targets, concurrent=concurrent)
+    except VectorError as exc:
+        raise SearchBackendError(f"Looking up vector {vector_id!r} failed: {exc}") from exc
+    holders = [(t.namespace, v) for t, v in zip(targets, found, strict=True) if v is not None]
+    if not holders:
+        names = ", ".join(t.namespace for t in targets)
+        raise SearchInputError(f"Vector id {vector_id!r} was not found in the selected namespaces ({names}).")
+    first = holders[0][1].values
+    if any(not np.array_equal(v.values, first) for _, v in holders[1:]):
+        names = ", ".join(ns for ns, _ in holders)
+        raise SearchInputError(
+            f"Vector id {vector_id!r} has different values in {names}: select only one of them."
+        )
+    return first, tuple(ns for ns, _ in holders)
+
+
+def multi_twin_search(
+    *,
+    creator_id: str,
+    twin_ids: Sequence[str] | None = None,
+    include_shared: bool = True,
+    vector: str | Sequence[float] | np.ndarray | None = None,
+    vector_id: str | None = None,
+    top_k: int = 10,
+    filter: str | Mapping[str, Any] | None = None,
+    concurrent: bool = True,
+    index: VectorIndex | None = None,
+) -> SearchResult:
+    """Query the creator's selected namespaces (`twin_ids=None`: every active twin; plus the
+    creator-wide namespace unless `include_shared=False`) by a pasted `vector` or by the values of
+    the stored `vector_id`, and merge the hits by score."""
+    started = time.perf_counter()
+    targets = search_targets(creator_id=creator_id, twin_ids=twin_ids, include_shared=include_shared)
+    top_k = parse_top_k(top_k)
+    filter_dict = parse_filter(filter)
+    if (vector is None) == (vector_id is None or vector_id == ""):
+        raise SearchInputError("Search by a vector id or by a pasted vector (exactly one of them).")
+    index = index or get_index()
+
+    query_found_in: tuple[str, ...] = ()
+    looking_up = time.perf_counter()
+    if vector is not None:
+        values = vector if isinstance(vector, np.ndarray) else parse_vector(vector)
+        query = np.asarray(values, dtype=np.float32)
+        try:
+            limits.validate_values(query, index.dimension, index.metric, "query")
+        except InvalidRequest as exc:
+            raise SearchInputError(f"{exc}.") from None
+    else:
+        query, query_found_in = _query_vector_for_id(index, targets, vector_id or "", concurrent=concurrent)
+    fetched = time.perf_counter()
+
+    def run(target: Target) -> tuple[list[Hit], float]:
+        began = time.perf_counter()
+        matches = index.query(target.namespace, vector=query, top_k=top_k, filter=filter_dict)
+        spent = (time.perf_counter() - began) * 1000
+        hits = [Hit(m.id, m.score, target.namespace, target.twin_id, m.metadata) for m in matches]
+        return hits, spent
+
+    try:
+        answers = fan_out(run, targets, concurrent=concurrent)
+    except VectorError as exc:
+        raise SearchBackendError(f"The index failed while searching: {exc}") from exc
+    finished = time.perf_counter()
+    return SearchResult(
+        creator_id=creator_id,
+        metric=index.metric,
+        top_k=top_k,
+        filter=filter_dict,
+        query_id=vector_id if vector is None else None,
+        query_found_in=query_found_in,
+        hits=merge_hits([hits for hits, _ in answers], metric=index.metric, top_k=top_k),
+        namespaces=[
+            NamespaceTiming(t.namespace, t.twin_id, len(hits), spent)
+            for t, (hits, spent) in zip(targets, answers, strict=True)
+        ],
+        fetch_ms=(fetched - looking_up) * 1000 if vector is None else 0.0,
+        query_ms=(finished - fetched) * 1000,
+        total_ms=(finished - started) * 1000,
+        concurrent=concurrent and len(targets) > 1,
+        workers=min(MAX_WORKERS, len(targets)) if concurrent else 1,
+    )
