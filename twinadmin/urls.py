@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("twinadmin.registry.urls")),
     path("jobs/", include("twinadmin.jobs.urls")),
+    path("search/", include("twinadmin.search.urls")),
     path("migrations/", include("migrations_app.urls")),
     path("audit/", include("twinadmin.audit.urls")),
     path("erasure/", include("twinadmin.erasure.urls")),

@@ -1,0 +1,120 @@
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
+
+from twinadmin.accounts.roles import OPERATORS, role_required
+from twinadmin.registry.models import Creator
+from twinadmin.search import selectors
+from twinadmin.search.errors import SearchError
+from twinadmin.search.forms import CompareForm, CreatorPickForm, LatencyRunForm, MultiTwinSearchForm
+from twinadmin.search.latency import latency_report_create
+from twinadmin.search.services import multi_twin_search
+
+
+def _partial(request: HttpRequest, template: str, partial: str) -> str:
+    return f"{template}#{partial}" if request.htmx else template
+
+
+def _status(request: HttpRequest, form) -> int:
+    # htmx does not swap 4xx responses by default: the fragment carries the errors with a 200.
+    return 400 if form.errors and not request.htmx else 200
+
+
+@require_GET
+@role_required()
+def search_home(request: HttpRequest) -> HttpResponse:
+    form = CreatorPickForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        creator_id = form.cleaned_data["creator"]
+        if Creator.objects.filter(creator_id=creator_id).exists():
+            return redirect("search-search-twins", creator_id=creator_id)
+        form.add_error("creator", f"Unknown creator {creator_id!r}.")
+    return render(request, "search/home.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required()
+def search_twins(request: HttpRequest, creator_id: str) -> HttpResponse:
+    """Any role may search: it only reads. A POST renders the results; from htmx, only them."""
+    creator = get_object_or_404(Creator, creator_id=creator_id)
+    form = MultiTwinSearchForm(request.POST or None, twins=selectors.search_twin_choices(creator))
+    result = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = multi_twin_search(
+                creator_id=creator.creator_id,
+                twin_ids=data["twins"],
+                include_shared=data["include_shared"],
+                vector=data["vector"],
+                vector_id=data["vector_id"],
+                top_k=data["top_k"],
+                filter=data["filter"],
+            )
+        except SearchError as exc:
+            form.add_error(None, str(exc))
+    ctx = {"creator": creator, "form": form, "result": result}
+    template = _partial(request, "search/search.html", "results")
+    return render(request, template, ctx, status=_status(request, form))
+
+
+@require_GET
+@role_required()
+def report_list(request: HttpRequest) -> HttpResponse:
+    ctx = {"page": selectors.report_page(page=request.GET.get("page")), "form": LatencyRunForm()}
+    return render(request, "search/report_list.html", ctx)
+
+
+@require_POST
+@role_required(OPERATORS)
+def report_run(request: HttpRequest) -> HttpResponse:
+    form = LatencyRunForm(request.POST)
+    if form.is_valid():
+        try:
+            report = latency_report_create(params=form.cleaned_data, user=request.user)
+        except SearchError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if request.htmx:
+                return HttpResponseClientRedirect(report.get_absolute_url())
+            return redirect(report)
+    ctx = {"page": selectors.report_page(), "form": form}
+    return render(request, "search/report_list.html", ctx, status=400)
+
+
+@require_GET
+@role_required()
+def report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
+    report = selectors.report_get(report_id=report_id)
+    if report is None:
+        raise Http404("No such latency report.")
+    rows = selectors.report_rows(report) if report.succeeded else []
+    chart, left_out = selectors.report_chart(report, rows) if report.succeeded else ("", 0)
+    ctx = {"report": report, "rows": rows, "chart": chart, "left_out": left_out}
+    response = render(request, _partial(request, "search/report_detail.html", "report"), ctx)
+    if request.htmx and report.is_finished:
+        # 286: htmx swaps this last fragment in and stops polling.
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
+
+
+@require_GET
+@role_required()
+def report_compare(request: HttpRequest) -> HttpResponse:
+    # Both ids make a comparison; one alone (the report page's link) only fills the form in.
+    bound = "a" in request.GET and "b" in request.GET
+    form = CompareForm(request.GET if bound else None, initial=request.GET.dict())
+    comparison = None
+    if form.is_bound and form.is_valid():
+        a = selectors.report_get(report_id=form.cleaned_data["a"])
+        b = selectors.report_get(report_id=form.cleaned_data["b"])
+        for key, report in (("a", a), ("b", b)):
+            if report is None:
+                form.add_error(key, "No such report.")
+            elif not report.succeeded:
+                form.add_error(key, "This report has no figures (still running, or its job failed).")
+        if not form.errors:
+            comparison = selectors.report_compare(a, b)
+    ctx = {"form": form, "comparison": comparison, "recent": selectors.report_page().object_list}
+    return render(request, "search/compare.html", ctx, status=400 if form.errors else 200)
