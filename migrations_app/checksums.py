@@ -2,9 +2,10 @@
 order-independent sum of them per namespace.
 
 The per-vector digest makes "equal" exact: values are hashed as their little-endian float32
-bytes (not as text), metadata as Pinecone-normalised canonical JSON (numbers as doubles, null
-fields dropped), so a vector read back from Pinecone, the local store or a Parquet backup hashes
-the same only when it is the same. The namespace checksum adds digests modulo 2**256, so it can be
+bytes (not as text), metadata as canonical JSON (sorted keys, numbers as doubles, null fields
+dropped), so a vector read back from Pinecone, the local store or a Parquet backup hashes
+the same only when it is the same (metadata numbers are compared as doubles, as Pinecone stores
+them). The namespace checksum adds digests modulo 2**256, so it can be
 accumulated batch by batch in any order (listing order differs between backends; copies run
 concurrently) and still be compared across source, target and backup.
 """
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from twinadmin.vectors import Vector
-from twinadmin.vectors.limits import normalize_metadata
 
 ALGORITHM = "sha256-sum-v1"
 DIGEST_BYTES = 32
@@ -26,14 +27,26 @@ _MODULUS = 1 << 256
 
 
 def canonical_metadata(metadata: dict[str, Any] | None) -> str | None:
-    return normalize_metadata(metadata)[1]
+    """Metadata as Pinecone keeps it, in one canonical text: null fields dropped, integers as the
+    doubles Pinecone stores, keys sorted; None when nothing is left. (orjson: this runs once per
+    vector per read, and json.dumps was a third of the backup's time.)"""
+    if not metadata:
+        return None
+    clean = {
+        key: float(value) if type(value) is int else value
+        for key, value in metadata.items()
+        if value is not None
+    }
+    if not clean:
+        return None
+    return orjson.dumps(clean, option=orjson.OPT_SORT_KEYS).decode("utf-8")
 
 
 def digest(vector_id: str, values: np.ndarray, metadata_json: str | None) -> bytes:
     h = hashlib.sha256()
     h.update(vector_id.encode("utf-8"))
     h.update(b"\x00")
-    h.update(np.ascontiguousarray(values, dtype="<f4").tobytes())
+    h.update(np.ascontiguousarray(values, dtype="<f4"))  # the float32 bytes, hashed in place
     if metadata_json is None:
         h.update(b"\x00N")
     else:

@@ -18,7 +18,10 @@ cancel request takes effect there.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import platform
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -49,6 +52,27 @@ Phase = NamespaceMigration.Phase
 ProgressFn = Callable[[MigrationItem, str, int, int], None]
 EXAMPLES = 50  # ids kept per kind of mismatch in a verification report
 JOB_SYNC_SECONDS = 1.0
+
+
+def _load_libc() -> Any:
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+TRIM_EVERY_BYTES = 32 * 2**20
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc malloc_trim). Batches are allocated on pool
+    threads, each with its own malloc arena, and without this the process keeps every arena's
+    high-water mark: measured at 2 threads, ~100 MB more RSS for a 1536-dimension copy."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 class Fenced(Exception):
@@ -112,6 +136,8 @@ class Executor:
         self.batch = conf.batch_size(index)
         self.workers = conf.concurrency(index)
         self._job_synced = 0.0
+        self._since_trim = 0
+        self._last_done = 0
 
     # -- checkpoints ----------------------------------------------------------------------------
 
@@ -135,6 +161,7 @@ class Executor:
         MigrationItem.objects.filter(pk=item.pk).update(updated_at=item.updated_at, **fields)
 
     def start_step(self, item: MigrationItem, step: str, *, done: int, total: int) -> None:
+        self._last_done = done
         self.heartbeat()
         self.save(
             item, step=step, progress_done=done, progress_total=total, progress_started_at=timezone.now()
@@ -145,6 +172,11 @@ class Executor:
         self.heartbeat()
         self.save(item, progress_done=done, **fields)
         self.report(item, item.step, done, item.progress_total)
+        self._since_trim += max(0, done - self._last_done) * self.index.dimension * 4
+        self._last_done = done
+        if self._since_trim >= TRIM_EVERY_BYTES:
+            self._since_trim = 0
+            release_freed_memory()
 
     def report(self, item: MigrationItem, step: str, done: int, total: int, *, force: bool = False) -> None:
         if self.on_progress is not None:
@@ -194,13 +226,15 @@ class Executor:
         if group:
             yield group
 
-    def read_namespace(self, namespace: str) -> Iterator[list]:
+    def read_namespace(self, namespace: str, transform: Callable[[list], Any] | None = None) -> Iterator[Any]:
         """The namespace's vectors in listing order, one fetched batch at a time (ids deleted
-        between listing and fetching are simply absent)."""
+        between listing and fetching are simply absent), each batch passed through `transform`
+        on the pool (hashing runs there, beside the fetches, not on the consuming thread)."""
 
-        def load(ids: list[str]) -> list:
+        def load(ids: list[str]) -> Any:
             found = self.index.fetch(namespace, ids)
-            return [found[i] for i in ids if i in found]
+            vectors = [found[i] for i in ids if i in found]
+            return transform(vectors) if transform else vectors
 
         yield from ordered_map(load, self.id_groups(namespace), workers=self.workers)
 
@@ -208,8 +242,8 @@ class Executor:
         self, namespace: str, item: MigrationItem | None = None
     ) -> checksums.NamespaceChecksum:
         total = checksums.NamespaceChecksum()
-        for vectors in self.read_namespace(namespace):
-            total.add_all([checksums.vector_digest(v) for v in vectors])
+        for batch in self.read_namespace(namespace, transform=vdf.hashed):
+            total.add_all(batch.digests)
             if item is not None:
                 self.checkpoint(item, done=total.count)
         return total
@@ -222,7 +256,9 @@ class Executor:
         wait, polls, seen = 0.05, 0, {}
         while True:
             polls += 1
-            seen = {name: namespace_count(self.index, name) for name in expected}
+            # One request for every namespace of the phase, not two per namespace.
+            observed = self.index.describe_index_stats().namespaces
+            seen = {name: observed.get(name, 0) for name in expected}
             if seen == expected:
                 break
             if time.monotonic() + wait > deadline:
@@ -264,53 +300,80 @@ class Executor:
         handlers[Phase(phase)]()
 
     # backup ---------------------------------------------------------------------------------
+    #
+    # Each phase streams all its namespaces through one pool: the units of namespace k+1 are
+    # listed and fetched while namespace k's are still in flight, so many small namespaces do
+    # not pay their round trips one after the other. Rows are written on this thread only.
 
     def backup_phase(self) -> None:
+        todo = []
         for item in self.items():
             backup = getattr(item, "backup", None)
             if backup is not None and backup.complete and backup.status == NamespaceBackup.Status.AVAILABLE:
                 continue
-            self.backup_item(item, backup)
+            if backup is not None and backup.status == NamespaceBackup.Status.DELETED:
+                raise RuntimeError(
+                    f"the backup of {item.source_namespace} was deleted ({backup.deleted_reason})"
+                )
+            if backup is None:
+                item.backup = NamespaceBackup.objects.create(
+                    run=self.run,
+                    item=item,
+                    creator_id=self.run.creator_id,
+                    source_namespace=item.source_namespace,
+                    path=str(self.backup_path(item)),
+                    dimension=self.index.dimension,
+                    metric=self.index.metric,
+                )
+            todo.append(item)
+        writers: dict[int, vdf.BackupWriter] = {}
+
+        def units() -> Iterator[tuple[MigrationItem, list[str] | None]]:
+            for item in todo:
+                for ids in self.id_groups(item.source_namespace):
+                    yield item, ids
+                yield item, None  # the namespace is fully listed
+
+        def load(unit: tuple[MigrationItem, list[str] | None]) -> tuple[MigrationItem, vdf.Batch | None]:
+            item, ids = unit
+            if ids is None:
+                return item, None
+            found = self.index.fetch(item.source_namespace, ids)
+            return item, vdf.hashed([found[i] for i in ids if i in found])
+
+        try:
+            for item, batch in ordered_map(load, units(), workers=self.workers):
+                writer = writers.get(item.pk)
+                if writer is None:
+                    writer = writers[item.pk] = self.open_backup(item)
+                if batch is None:
+                    self.close_backup(item, writers.pop(item.pk))
+                    continue
+                writer.write(batch)
+                self.checkpoint(item, done=writer.checksum.count)
+        except BaseException:
+            for writer in writers.values():
+                writer.abort()  # a partial backup is never left looking complete
+            raise
 
     def backup_path(self, item: MigrationItem) -> Path:
         return conf.backup_dir() / f"run-{self.run.pk}" / f"{item.position:03d}-{item.source_namespace}"
 
-    def backup_item(self, item: MigrationItem, backup: NamespaceBackup | None) -> None:
-        if backup is not None and backup.status == NamespaceBackup.Status.DELETED:
-            raise RuntimeError(f"the backup of {item.source_namespace} was deleted ({backup.deleted_reason})")
-        path = self.backup_path(item)
-        if backup is None:
-            backup = NamespaceBackup.objects.create(
-                run=self.run,
-                item=item,
-                creator_id=self.run.creator_id,
-                source_namespace=item.source_namespace,
-                path=str(path),
-                dimension=self.index.dimension,
-                metric=self.index.metric,
-            )
-            item.backup = backup
-        self.start_step(
-            item, Step.BACKING_UP, done=0, total=namespace_count(self.index, item.source_namespace)
-        )
-        writer = vdf.BackupWriter(
-            path,
+    def open_backup(self, item: MigrationItem) -> vdf.BackupWriter:
+        self.start_step(item, Step.BACKING_UP, done=0, total=item.source_count)
+        return vdf.BackupWriter(
+            Path(item.backup.path),
             namespace=item.source_namespace,
             dimension=self.index.dimension,
             metric=self.index.metric,
             index_name=conf.index_name(),
             extra={"run": self.run.pk, "creator_id": self.run.creator_id, "item": item.pk},
         )
-        try:
-            for vectors in self.read_namespace(item.source_namespace):
-                writer.write(vectors)
-                self.checkpoint(item, done=writer.checksum.count)
-        except BaseException:
-            writer.abort()
-            raise
+
+    def close_backup(self, item: MigrationItem, writer: vdf.BackupWriter) -> None:
         written = writer.close()
         now = timezone.now()
-        NamespaceBackup.objects.filter(pk=backup.pk).update(
+        NamespaceBackup.objects.filter(pk=item.backup.pk).update(
             status=NamespaceBackup.Status.AVAILABLE,
             complete=True,
             vector_count=written.count,
@@ -319,12 +382,12 @@ class Executor:
             completed_at=now,
             expires_at=now + timedelta(days=conf.backup_retention_days()),
         )
-        backup.refresh_from_db()
+        item.backup.refresh_from_db()
         self.save(item, step=Step.BACKED_UP, total=written.count, progress_done=written.count)
         self.audit(
             "migration.backup.create",
             target_type="backup",
-            target_id=str(backup.pk),
+            target_id=str(item.backup.pk),
             outcome="success",
             details={
                 "namespace": item.source_namespace,
@@ -337,13 +400,44 @@ class Executor:
     # copy -----------------------------------------------------------------------------------
 
     def copy_phase(self) -> None:
+        todo = []
         for item in self.items():
             if item.action != Item.Action.COPY:
                 continue
             backup = self.available_backup(item)
             if item.copied >= backup.vector_count and item.step not in (Step.BACKED_UP, Step.COPYING):
                 continue
-            self.copy_item(item, backup)
+            todo.append(item)
+
+        def units() -> Iterator[tuple[str, MigrationItem, vdf.Batch | None]]:
+            for item in todo:
+                for batch in vdf.iter_batches(Path(item.backup.path), start=item.copied):
+                    yield item.target_namespace, item, batch
+                yield item.target_namespace, item, None
+
+        started: set[int] = set()
+        for item, end in ordered_map(self.upsert_unit, units(), workers=self.workers):
+            if item.pk not in started:
+                started.add(item.pk)
+                self.start_step(item, Step.COPYING, done=item.copied, total=item.backup.vector_count)
+            if end is None:
+                total = item.backup.vector_count
+                self.save(item, step=Step.COPIED, copied=total, progress_done=total)
+            else:
+                self.checkpoint(item, done=end, copied=end)
+
+    def upsert_unit(
+        self, unit: tuple[str, MigrationItem, vdf.Batch | None]
+    ) -> tuple[MigrationItem, int | None]:
+        """Write one backup batch into `namespace`. Results come back in file order whatever
+        finished first on the pool, so the offset returned always ends a fully written prefix
+        of the file: the checkpoint a resumed copy starts from."""
+        namespace, item, batch = unit
+        if batch is None:
+            return item, None
+        if batch.vectors:
+            self.index.upsert(namespace, batch.vectors)
+        return item, batch.offset + len(batch.vectors)
 
     def available_backup(self, item: MigrationItem) -> NamespaceBackup:
         backup = getattr(item, "backup", None)
@@ -352,35 +446,61 @@ class Executor:
             raise RuntimeError(f"no usable backup of {item.source_namespace} ({status}); nothing was copied")
         return backup
 
-    def copy_item(self, item: MigrationItem, backup: NamespaceBackup) -> None:
-        target = item.target_namespace
-        self.start_step(item, Step.COPYING, done=item.copied, total=backup.vector_count)
-
-        def upsert(batch: vdf.Batch) -> int:
-            if batch.vectors:
-                self.index.upsert(target, batch.vectors)
-            return batch.offset + len(batch.vectors)
-
-        # In-order completion: the checkpoint only ever names a prefix of the file that is
-        # fully written, whatever finished first on the pool.
-        for end in ordered_map(
-            upsert, vdf.iter_batches(Path(backup.path), start=item.copied), workers=self.workers
-        ):
-            self.checkpoint(item, done=end, copied=end)
-        self.save(item, step=Step.COPIED, copied=backup.vector_count, progress_done=backup.vector_count)
-
     # verify ---------------------------------------------------------------------------------
 
     def verify_phase(self) -> None:
-        failed = []
-        for item in self.items():
-            if item.verified:
+        todo = [item for item in self.items() if not item.verified]
+        for item in todo:
+            self.available_backup(item)
+        started = time.monotonic()
+        states = {item.pk: _Comparison(item) for item in todo}
+        # Listing is sequential (pagination tokens): the targets' ids are counted on side
+        # threads while the sources are listed and compared, not after.
+        side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="migration-list")
+        target_counts = {
+            item.pk: side.submit(self.count_ids, item.target_namespace)
+            for item in todo
+            if item.action == Item.Action.COPY
+        }
+        side.shutdown(wait=False)
+
+        def units() -> Iterator[tuple[MigrationItem, list[str] | None]]:
+            for item in todo:
+                for ids in self.id_groups(item.source_namespace):
+                    yield item, ids
+                yield item, None
+
+        for item, rows in ordered_map(self.compare_unit, units(), workers=self.workers):
+            state = states[item.pk]
+            if not state.started:
+                state.started = True
+                self.start_step(item, Step.VERIFYING, done=0, total=item.total)
+            if rows is None:
                 continue
-            self.start_step(item, Step.VERIFYING, done=0, total=item.total)
+            state.add(rows)
+            self.checkpoint(item, done=state.source.count)
+
+        for item in todo:
+            state = states[item.pk]
+            if item.pk in target_counts:
+                state.target_listed = target_counts[item.pk].result()
+                if state.target_listed != state.target.count:
+                    state.extra_examples, state.extra = self.extra_ids(
+                        item.source_namespace, item.target_namespace
+                    )
+            if self.run.delete_source or item.action == Item.Action.DELETE:
+                # The source will go: prove the backup restores exactly.
+                state.file_check = vdf.verify_files(Path(item.backup.path))
+        expected: dict[str, int] = {}
+        for item in todo:
+            expected[item.source_namespace] = states[item.pk].source.count
             if item.action == Item.Action.COPY:
-                report = self.verify_copy(item)
-            else:
-                report = self.verify_backup_only(item)
+                expected[item.target_namespace] = states[item.pk].target_listed
+        counts = self.poll_counts(expected)
+
+        failed = []
+        for item in todo:
+            report = states[item.pk].report(counts, seconds=time.monotonic() - started)
             ok = report["ok"]
             self.save(item, verified=ok, verification=report, step=Step.VERIFIED if ok else Step.FAILED)
             self.audit(
@@ -400,88 +520,24 @@ class Executor:
                 f"verification failed for {len(failed)} namespace(s); nothing was cut over. {detail}"
             )
 
-    def verify_copy(self, item: MigrationItem) -> dict[str, Any]:
-        started = time.monotonic()
-        source, target = item.source_namespace, item.target_namespace
-        backup = self.available_backup(item)
-        source_sum, target_sum = checksums.NamespaceChecksum(), checksums.NamespaceChecksum()
-        missing: list[str] = []
-        different: list[str] = []
-        n_missing = n_different = 0
+    def count_ids(self, namespace: str) -> int:
+        return sum(len(ids) for ids in self.index.iter_id_pages(namespace))
 
-        def compare(ids: list[str]) -> list[tuple[str, bytes, bytes | None]]:
-            ours = self.index.fetch(source, ids)
-            theirs = self.index.fetch(target, ids)
-            out = []
-            for vector_id in ids:
-                vector = ours.get(vector_id)
-                if vector is None:
-                    continue  # deleted from the source since listing: the backup check shows it
-                copy = theirs.get(vector_id)
-                out.append(
-                    (
-                        vector_id,
-                        checksums.vector_digest(vector),
-                        checksums.vector_digest(copy) if copy else None,
-                    )
-                )
-            return out
-
-        for rows in ordered_map(compare, self.id_groups(source), workers=self.workers):
-            for vector_id, source_digest, target_digest in rows:
-                source_sum.add(source_digest)
-                if target_digest is None:
-                    n_missing += 1
-                    if len(missing) < EXAMPLES:
-                        missing.append(vector_id)
-                    continue
-                target_sum.add(target_digest)
-                if target_digest != source_digest:
-                    n_different += 1
-                    if len(different) < EXAMPLES:
-                        different.append(vector_id)
-            self.checkpoint(item, done=source_sum.count)
-
-        target_listed = sum(len(ids) for ids in self.index.iter_id_pages(target))
-        extra: list[str] = []
-        n_extra = target_listed - target_sum.count
-        if n_extra:
-            extra, n_extra = self.extra_ids(source, target)
-
-        file_check = None
-        if self.run.delete_source:  # the source will go: prove the backup restores exactly
-            file_check = vdf.verify_files(Path(backup.path))
-        source_matches_backup = (
-            source_sum.hexdigest() == backup.checksum and source_sum.count == backup.vector_count
-        )
-        counts = self.poll_counts({source: source_sum.count, target: target_listed})
-        reason = ""
-        if n_missing or n_different or n_extra:
-            reason = f"{n_missing} missing, {n_different} different, {n_extra} extra in the target"
-        elif not source_matches_backup:
-            reason = "the source changed after its backup was taken"
-        elif file_check is not None and not file_check.ok:
-            reason = f"backup files do not verify: {file_check.problem}"
-        elif not counts["converged"]:
-            reason = f"counts did not agree within the deadline: {counts['observed']} != {counts['expected']}"
-        return {
-            "ok": not reason,
-            "reason": reason,
-            "source_count": source_sum.count,
-            "target_count": target_listed,
-            "backup_count": backup.vector_count,
-            "missing": n_missing,
-            "different": n_different,
-            "extra": n_extra,
-            "examples": {"missing": missing, "different": different, "extra": extra},
-            "source_checksum": source_sum.hexdigest(),
-            "target_checksum": target_sum.hexdigest(),
-            "backup_checksum": backup.checksum,
-            "checksum_algorithm": checksums.ALGORITHM,
-            "backup_files_ok": None if file_check is None else file_check.ok,
-            "counts": counts,
-            "duration_seconds": round(time.monotonic() - started, 3),
-        }
+    def compare_unit(
+        self, unit: tuple[MigrationItem, list[str] | None]
+    ) -> tuple[MigrationItem, list[tuple[str, bytes, bytes | None]] | None]:
+        """(id, source digest, target digest or None) for a batch of source ids; a namespace
+        that is deleted rather than copied has no target to compare."""
+        item, ids = unit
+        if ids is None:
+            return item, None
+        ours = vdf.hashed(list(self.index.fetch(item.source_namespace, ids).values()))
+        theirs: dict[str, bytes] = {}
+        if item.action == Item.Action.COPY:
+            copies = vdf.hashed(list(self.index.fetch(item.target_namespace, ids).values()))
+            theirs = {v.id: d for v, d in zip(copies.vectors, copies.digests, strict=True)}
+        rows = [(v.id, d, theirs.get(v.id)) for v, d in zip(ours.vectors, ours.digests, strict=True)]
+        return item, rows
 
     def extra_ids(self, source: str, target: str) -> tuple[list[str], int]:
         """Ids in the target that the source does not hold (only looked for when the counts
@@ -496,38 +552,6 @@ class Executor:
                     if len(examples) < EXAMPLES:
                         examples.append(vector_id)
         return examples, count
-
-    def verify_backup_only(self, item: MigrationItem) -> dict[str, Any]:
-        """A namespace that will be deleted, not copied: its backup must restore it exactly."""
-        started = time.monotonic()
-        backup = self.available_backup(item)
-        source_sum = self.namespace_checksum(item.source_namespace, item)
-        file_check = vdf.verify_files(Path(backup.path))
-        counts = self.poll_counts({item.source_namespace: source_sum.count})
-        reason = ""
-        if source_sum.hexdigest() != backup.checksum or source_sum.count != backup.vector_count:
-            reason = "the source changed after its backup was taken"
-        elif not file_check.ok:
-            reason = f"backup files do not verify: {file_check.problem}"
-        elif not counts["converged"]:
-            reason = f"counts did not agree within the deadline: {counts['observed']} != {counts['expected']}"
-        return {
-            "ok": not reason,
-            "reason": reason,
-            "source_count": source_sum.count,
-            "target_count": 0,
-            "backup_count": backup.vector_count,
-            "missing": 0,
-            "different": 0,
-            "extra": 0,
-            "examples": {"missing": [], "different": [], "extra": []},
-            "source_checksum": source_sum.hexdigest(),
-            "backup_checksum": backup.checksum,
-            "checksum_algorithm": checksums.ALGORITHM,
-            "backup_files_ok": file_check.ok,
-            "counts": counts,
-            "duration_seconds": round(time.monotonic() - started, 3),
-        }
 
     # cut-over -------------------------------------------------------------------------------
 
@@ -609,38 +633,30 @@ class Executor:
             raise RuntimeError(f"refusing to delete {source}: it is {kind.value}, not a legacy namespace")
         if not item.verified:
             raise VerificationFailed(f"{source} is not verified; it is not deleted")
-        self.heartbeat()  # last fence check before the destructive call
-        before = namespace_count(self.index, source)
-        details = {"namespace": source, "vectors_before": before, "backup": item.backup.pk}
-        self.audit(
-            "migration.source.delete",
-            target_type="namespace",
-            target_id=source,
-            outcome="intent",
-            details=details,
-        )
-        try:
-            existed = self.index.delete_namespace(source)
-            gone = self.wait_gone(source)
-        except Exception as exc:
-            self.audit(
-                "migration.source.delete",
-                target_type="namespace",
-                target_id=source,
-                outcome="failure",
-                details={**details, "error": str(exc)[:500]},
-            )
-            raise
-        self.audit(
-            "migration.source.delete",
-            target_type="namespace",
-            target_id=source,
-            outcome="success" if gone else "failure",
-            details={**details, "existed": existed, "gone": gone},
-        )
-        if not gone:
-            raise RuntimeError(f"{source} still lists vectors after its deletion")
+        self.audited_delete(source, action="migration.source.delete", details={"backup": item.backup.pk})
         self.save(item, source_deleted=True)
+
+    def audited_delete(self, namespace: str, *, action: str, details: dict[str, Any]) -> None:
+        """Delete a namespace with an audit entry before and after (counts, outcome), then wait
+        until listing and the lagging count both show it gone."""
+        self.heartbeat()  # last fence and cancel check before the destructive call
+        details = {
+            "namespace": namespace,
+            "vectors_before": namespace_count(self.index, namespace),
+            **details,
+        }
+        common = {"target_type": "namespace", "target_id": namespace}
+        self.audit(action, **common, outcome="intent", details=details)
+        try:
+            existed = self.index.delete_namespace(namespace)
+            gone = self.wait_gone(namespace)
+        except Exception as exc:
+            self.audit(action, **common, outcome="failure", details={**details, "error": str(exc)[:500]})
+            raise
+        outcome = "success" if gone else "failure"
+        self.audit(action, **common, outcome=outcome, details={**details, "existed": existed, "gone": gone})
+        if not gone:
+            raise RuntimeError(f"{namespace} still lists vectors after its deletion")
 
     # rollback -------------------------------------------------------------------------------
 
@@ -687,12 +703,11 @@ class Executor:
         backup = getattr(item, "backup", None)
         known: set[bytes] = set()
         if backup is not None and backup.complete and backup.status == NamespaceBackup.Status.AVAILABLE:
-            for batch in vdf.iter_batches(Path(backup.path)):
-                known.update(batch.digests)
+            known.update(vdf.iter_digests(Path(backup.path)))
         foreign = []
-        for vectors in self.read_namespace(item.target_namespace):
-            for vector in vectors:
-                if checksums.vector_digest(vector) not in known:
+        for batch in self.read_namespace(item.target_namespace, transform=vdf.hashed):
+            for vector, vector_digest in zip(batch.vectors, batch.digests, strict=True):
+                if vector_digest not in known:
                     foreign.append(vector.id)
             if len(foreign) >= EXAMPLES:
                 break
@@ -710,12 +725,8 @@ class Executor:
             details=details,
         )
 
-        def upsert(batch: vdf.Batch) -> int:
-            if batch.vectors:
-                self.index.upsert(source, batch.vectors)
-            return batch.offset + len(batch.vectors)
-
-        for end in ordered_map(upsert, vdf.iter_batches(Path(backup.path)), workers=self.workers):
+        units = ((source, item, batch) for batch in vdf.iter_batches(Path(backup.path)))
+        for _, end in ordered_map(self.upsert_unit, units, workers=self.workers):
             self.checkpoint(item, done=end)
         restored = self.namespace_checksum(source)
         counts = self.poll_counts({source: restored.count})
@@ -741,27 +752,11 @@ class Executor:
         expected_twin = item.twin_id if item.target_kind == Item.TargetKind.TWIN else None
         if not parsed.is_owned_by(self.run.creator_id) or parsed.twin_id != expected_twin:
             raise RollbackRefused(f"{target} does not parse as this run's target; not deleted")
-        self.heartbeat()
-        before = namespace_count(self.index, target)
-        details = {"namespace": target, "vectors_before": before, "legacy_namespace": item.source_namespace}
-        self.audit(
-            "migration.rollback.delete_target",
-            target_type="namespace",
-            target_id=target,
-            outcome="intent",
-            details=details,
+        self.audited_delete(
+            target,
+            action="migration.rollback.delete_target",
+            details={"legacy_namespace": item.source_namespace},
         )
-        existed = self.index.delete_namespace(target)
-        gone = self.wait_gone(target)
-        self.audit(
-            "migration.rollback.delete_target",
-            target_type="namespace",
-            target_id=target,
-            outcome="success" if gone else "failure",
-            details={**details, "existed": existed, "gone": gone},
-        )
-        if not gone:
-            raise RuntimeError(f"{target} still lists vectors after its deletion")
         self.save(item, target_deleted=True)
 
     def registry_back(self, item: MigrationItem) -> None:
@@ -790,6 +785,81 @@ class Executor:
             outcome="success",
             details={"namespace": item.target_namespace, "twin": outcome},
         )
+
+
+class _Comparison:
+    """What verification found for one item so far (accumulated batch by batch)."""
+
+    def __init__(self, item: MigrationItem) -> None:
+        self.item = item
+        self.started = False
+        self.source = checksums.NamespaceChecksum()
+        self.target = checksums.NamespaceChecksum()
+        self.missing: list[str] = []
+        self.different: list[str] = []
+        self.n_missing = 0
+        self.n_different = 0
+        self.target_listed = 0
+        self.extra = 0
+        self.extra_examples: list[str] = []
+        self.file_check: vdf.FileCheck | None = None
+
+    def add(self, rows: list[tuple[str, bytes, bytes | None]]) -> None:
+        copy = self.item.action == Item.Action.COPY
+        for vector_id, source_digest, target_digest in rows:
+            self.source.add(source_digest)
+            if not copy:
+                continue
+            if target_digest is None:
+                self.n_missing += 1
+                if len(self.missing) < EXAMPLES:
+                    self.missing.append(vector_id)
+                continue
+            self.target.add(target_digest)
+            if target_digest != source_digest:
+                self.n_different += 1
+                if len(self.different) < EXAMPLES:
+                    self.different.append(vector_id)
+
+    def report(self, counts: dict[str, Any], *, seconds: float) -> dict[str, Any]:
+        item, backup = self.item, self.item.backup
+        names = [item.source_namespace] + ([item.target_namespace] if item.target_namespace else [])
+        mine = {
+            "converged": all(counts["observed"].get(n) == counts["expected"][n] for n in names),
+            "expected": {n: counts["expected"][n] for n in names},
+            "observed": {n: counts["observed"].get(n) for n in names},
+            "polls": counts["polls"],
+            "seconds": counts["seconds"],
+        }
+        reason = ""
+        if self.n_missing or self.n_different or self.extra:
+            reason = (
+                f"{self.n_missing} missing, {self.n_different} different, {self.extra} extra in the target"
+            )
+        elif self.source.hexdigest() != backup.checksum or self.source.count != backup.vector_count:
+            reason = "the source changed after its backup was taken"
+        elif self.file_check is not None and not self.file_check.ok:
+            reason = f"backup files do not verify: {self.file_check.problem}"
+        elif not mine["converged"]:
+            reason = f"counts did not agree within the deadline: {mine['observed']} != {mine['expected']}"
+        return {
+            "ok": not reason,
+            "reason": reason,
+            "source_count": self.source.count,
+            "target_count": self.target_listed,
+            "backup_count": backup.vector_count,
+            "missing": self.n_missing,
+            "different": self.n_different,
+            "extra": self.extra,
+            "examples": {"missing": self.missing, "different": self.different, "extra": self.extra_examples},
+            "source_checksum": self.source.hexdigest(),
+            "target_checksum": self.target.hexdigest() if item.target_namespace else "",
+            "backup_checksum": backup.checksum,
+            "checksum_algorithm": checksums.ALGORITHM,
+            "backup_files_ok": None if self.file_check is None else self.file_check.ok,
+            "counts": mine,
+            "duration_seconds": round(seconds, 3),
+        }
 
 
 def check_creator_restorable(creator_id: str, creator: Creator | None) -> None:

@@ -41,19 +41,40 @@ class BackupCorrupt(Exception):
     """The files do not hold what the manifest says (or there is no manifest)."""
 
 
+def vector_type(dimension: int) -> pa.DataType:
+    # Non-nullable all the way down: Parquet then stores no definition levels for the floats,
+    # which makes reading a row group about four times faster.
+    return pa.list_(pa.field("item", pa.float32(), nullable=False), dimension)
+
+
 def schema(dimension: int) -> pa.Schema:
     return pa.schema(
         [
-            ("id", pa.string()),
-            ("vector", pa.list_(pa.float32(), dimension)),
-            ("metadata", pa.string()),
-            ("checksum", pa.binary(checksums.DIGEST_BYTES)),
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("vector", vector_type(dimension), nullable=False),
+            pa.field("metadata", pa.string()),
+            pa.field("checksum", pa.binary(checksums.DIGEST_BYTES), nullable=False),
         ]
     )
 
 
 def data_dir(index_name: str, namespace: str) -> str:
     return f"{index_name}/{namespace}"
+
+
+@dataclass(frozen=True)
+class Batch:
+    vectors: list[Vector]
+    digests: list[bytes]
+    metadata: list[str | None]  # canonical JSON per vector
+    offset: int = 0  # row number of the first vector in the file (when read from one)
+
+
+def hashed(vectors: list[Vector]) -> Batch:
+    """Vectors with their canonical metadata and digests (the CPU part of a backup batch)."""
+    metadata = [checksums.canonical_metadata(v.metadata) for v in vectors]
+    digests = [checksums.digest(v.id, v.values, m) for v, m in zip(vectors, metadata, strict=True)]
+    return Batch(vectors=vectors, digests=digests, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -85,6 +106,7 @@ class BackupWriter:
         self.index_name = index_name
         self.extra = extra or {}
         self.checksum = checksums.NamespaceChecksum()
+        self._vector_type = vector_type(dimension)
         remove_backup_files(self.path)  # a retry starts from nothing
         self._relative_data = f"{data_dir(index_name, namespace)}/{DATA_FILE}"
         data_path = self.partial / self._relative_data
@@ -92,23 +114,25 @@ class BackupWriter:
         self._writer = pq.ParquetWriter(
             data_path,
             schema(dimension),
-            # Float noise does not compress; ids and metadata text do.
-            compression={"id": "zstd", "metadata": "zstd", "vector": "none", "checksum": "none"},
-            use_dictionary=["id", "metadata"],
+            # Float noise does not compress; ids and metadata text do, and lz4 costs a third of
+            # zstd's time for about the same size on this data.
+            compression={"id": "lz4", "metadata": "lz4", "vector": "none", "checksum": "none"},
+            use_dictionary=False,
             write_statistics=["id"],
         )
 
-    def write(self, vectors: list[Vector]) -> list[bytes]:
-        """Append one row group; returns the vectors' digests."""
+    def write(self, batch: Batch | list[Vector]) -> None:
+        """Append one row group (a Batch carries digests computed elsewhere, e.g. on a pool)."""
+        if not isinstance(batch, Batch):
+            batch = hashed(batch)
+        vectors, metadata, digests = batch.vectors, batch.metadata, batch.digests
         if not vectors:
-            return []
-        metadata = [checksums.canonical_metadata(v.metadata) for v in vectors]
-        digests = [checksums.digest(v.id, v.values, m) for v, m in zip(vectors, metadata, strict=True)]
+            return
         values = np.stack([v.values for v in vectors]).astype(np.float32, copy=False)
         table = pa.table(
             {
                 "id": pa.array([v.id for v in vectors], type=pa.string()),
-                "vector": pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), self.dimension),
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), type=self._vector_type),
                 "metadata": pa.array(metadata, type=pa.string()),
                 "checksum": pa.array(digests, type=pa.binary(checksums.DIGEST_BYTES)),
             },
@@ -116,7 +140,6 @@ class BackupWriter:
         )
         self._writer.write_table(table, row_group_size=len(vectors))
         self.checksum.add_all(digests)
-        return digests
 
     def abort(self) -> None:
         self._writer.close()
@@ -211,13 +234,6 @@ def row_count(path: Path) -> int:
     return pq.ParquetFile(_data_file(path, manifest)).metadata.num_rows
 
 
-@dataclass(frozen=True)
-class Batch:
-    offset: int  # row number of the first vector in the file
-    vectors: list[Vector]
-    digests: list[bytes]
-
-
 def iter_batches(path: Path, *, start: int = 0) -> Iterator[Batch]:
     """The backup's rows from row `start` on, one row group at a time."""
     manifest = read_manifest(path)
@@ -229,7 +245,9 @@ def iter_batches(path: Path, *, start: int = 0) -> Iterator[Batch]:
         if offset + rows <= start:
             offset += rows
             continue
-        table = parquet.read_row_group(group)
+        # One thread: arrow's pool threads each keep an allocator heap (+50 MB RSS measured),
+        # and the decode of one group is not what a copy waits on.
+        table = parquet.read_row_group(group, use_threads=False)
         skip = max(0, start - offset)
         if skip:
             table = table.slice(skip)
@@ -242,8 +260,20 @@ def iter_batches(path: Path, *, start: int = 0) -> Iterator[Batch]:
             Vector(vector_id, values[i], json.loads(meta) if meta is not None else None)
             for i, (vector_id, meta) in enumerate(zip(ids, metadata, strict=True))
         ]
-        yield Batch(offset=offset + skip, vectors=vectors, digests=digests)
+        yield Batch(vectors=vectors, digests=digests, metadata=metadata, offset=offset + skip)
         offset += rows
+
+
+def iter_digests(path: Path) -> Iterator[bytes]:
+    """Only the per-vector digests (the checksum column), one row group at a time."""
+    manifest = read_manifest(path)
+    parquet = pq.ParquetFile(_data_file(path, manifest))
+    for group in range(parquet.num_row_groups):
+        yield from (
+            parquet.read_row_group(group, columns=["checksum"], use_threads=False)
+            .column("checksum")
+            .to_pylist()
+        )
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from migrations_app.models import NamespaceMigration
 from migrations_app.progress import CommandProgress
 from migrations_app.selectors import run_items, run_report
+from migrations_app.services import migration_execute
 
 
 def get_run(run_id: int) -> NamespaceMigration:
@@ -57,3 +58,28 @@ def finish(command: BaseCommand, run: NamespaceMigration, *, ok_status: str, as_
     if run.status != ok_status:
         first = (run.error or run.message or run.status).splitlines()[0]
         raise CommandError(f"Run {run.pk} ended {run.status}: {first}")
+
+
+def execute_here_or_queued(
+    command: BaseCommand, run: NamespaceMigration, *, queued: bool, ok_status: str, as_json: bool
+) -> None:
+    """A queued run (--async) is reported as such; otherwise it runs here, through the same
+    phase code a worker runs, with progress, and the command fails unless it ends `ok_status`."""
+    if queued:
+        command.stdout.write(
+            json.dumps(run_report(run), sort_keys=True) if as_json else f"Run {run.pk} queued."
+        )
+        return
+    progress = progress_for(command, run, as_json=as_json)
+    try:
+        run = migration_execute(run_id=run.pk, on_progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    finish(command, run, ok_status=ok_status, as_json=as_json)
+
+
+def add_run_arguments(parser: CommandParser) -> None:
+    parser.add_argument("run_id", type=int)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--async", dest="run_async", action="store_true", help="hand it to the workers")

@@ -11,11 +11,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from migrations_app.management.commands._output import finish, progress_for
+from migrations_app.management.commands._output import execute_here_or_queued
 from migrations_app.models import NamespaceMigration
 from migrations_app.planning import PlanError
-from migrations_app.selectors import plan_report, run_report
-from migrations_app.services import migration_create, migration_enqueue, migration_execute, migration_preview
+from migrations_app.selectors import plan_report
+from migrations_app.services import migration_create, migration_enqueue, migration_preview
 from twinadmin.vectors import VectorError
 
 ACTOR = "cli:map_to_test_creator"
@@ -65,16 +65,8 @@ class Command(BaseCommand):
             raise CommandError(f"The vector index failed: {exc}") from None
         if options["run_async"]:
             migration_enqueue(run=run)
-            report = run_report(run)
-            self.stdout.write(json.dumps(report, sort_keys=True) if as_json else f"Run {run.pk} queued.")
-            return
-        progress = progress_for(self, run, as_json=as_json)
-        try:
-            run = migration_execute(run_id=run.pk, on_progress=progress)
-        finally:
-            if progress is not None:
-                progress.close()
-        finish(self, run, ok_status=NamespaceMigration.Status.SUCCEEDED, as_json=as_json)
+        ok = NamespaceMigration.Status.SUCCEEDED
+        execute_here_or_queued(self, run, queued=options["run_async"], ok_status=ok, as_json=as_json)
 
     def _dry_run(self, plan, *, as_json: bool) -> None:
         if as_json:

@@ -1,0 +1,51 @@
+"""Memory is bounded whatever the namespace size: backup, copy and verify hold a few batches at
+a time, so eight times the vectors must not mean more peak memory (Python allocations, traced)."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from migrations_app.services import migration_create, migration_phase_execute
+from tests.migrations_app.conftest import CREATOR
+from twinadmin.vectors import Vector, get_index
+
+pytestmark = pytest.mark.django_db
+DIM = 256
+SOURCES = {
+    200: "5a5a5a5a-0000-4c3a-9e0e-3c1f2a4b5d6e",
+    1_000: "0b9f7ac2-1111-4c3a-9e0e-3c1f2a4b5d6e",
+    8_000: "7d3e1a90-2222-4c3a-9e0e-3c1f2a4b5d6e",
+}
+
+
+def _peak_bytes(size: int) -> int:
+    index = get_index()
+    rng = np.random.default_rng(size)
+    for start in range(0, size, 1000):
+        n = min(1000, size - start)
+        values = rng.standard_normal((n, DIM)).astype(np.float32)
+        batch = [Vector(f"v{start + i:06d}", values[i], {"i": start + i}) for i in range(n)]
+        index.upsert(SOURCES[size], batch)
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=[SOURCES[size]])
+    tracemalloc.start()
+    try:
+        for phase in ("backup", "copy", "verify"):
+            assert migration_phase_execute(run_id=run.pk, attempt=run.attempt, phase=phase)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_peak_memory_does_not_grow_with_the_namespace(creator, settings):
+    settings.VECTOR_DIMENSION = DIM
+    settings.MIGRATION_BATCH_SIZE = 100
+
+    _peak_bytes(200)  # one-time allocations (imports, caches) out of the way first
+    small, large = _peak_bytes(1_000), _peak_bytes(8_000)
+
+    values_mb = 8_000 * DIM * 4 / 2**20  # the large namespace's raw float32 values: 7.8 MB
+    assert (large - small) / 2**20 < 1.0, (small, large)
+    assert large / 2**20 < values_mb / 4, (large, values_mb)
