@@ -560,6 +560,23 @@ class Executor:
         unverified = [i.source_namespace for i in items if not i.verified]
         if unverified:
             raise VerificationFailed(f"not verified, so not cut over: {', '.join(unverified[:10])}")
+        pending = [i for i in items if i.step != Step.CUT_OVER]
+        if pending:
+            self.audit(
+                "migration.cutover.start",
+                target_type="run",
+                target_id=str(self.run.pk),
+                outcome="intent",
+                details={
+                    "count": len(pending),
+                    "namespaces": [i.target_namespace or i.source_namespace for i in pending][:EXAMPLES],
+                    "sources_to_delete": [
+                        i.source_namespace
+                        for i in pending
+                        if self.run.delete_source or i.action == Item.Action.DELETE
+                    ][:EXAMPLES],
+                },
+            )
         for item in items:
             if item.step == Step.CUT_OVER:
                 continue

@@ -217,15 +217,15 @@ def _pid_is_dead(pid: int) -> bool:
 
 
 def runner_is_gone(run: NamespaceMigration) -> bool:
-    """Nobody is executing the run: no runner, its process on this host has died, or it has not
-    been heard of for MIGRATION_STALE_SECONDS (a runner on another host)."""
-    if not run.runner:
-        return True
-    host, _, rest = run.runner.partition(":")
-    pid = rest.partition(":")[0]
-    if host == socket.gethostname() and pid.isdigit() and _pid_is_dead(int(pid)):
-        return True
-    beat = run.heartbeat_at or run.started_at or run.created_at
+    """Nobody is executing the run and nobody will: its runner's process on this host has died,
+    or neither a runner nor a worker picking up its queued task has been heard of for
+    MIGRATION_STALE_SECONDS (a runner on another host, a message lost by the broker)."""
+    if run.runner:
+        host, _, rest = run.runner.partition(":")
+        pid = rest.partition(":")[0]
+        if host == socket.gethostname() and pid.isdigit() and _pid_is_dead(int(pid)):
+            return True
+    beat = run.heartbeat_at or run.created_at
     return (timezone.now() - beat).total_seconds() > conf.stale_after_seconds()
 
 
@@ -237,9 +237,12 @@ def run_claim(*, run_id: int, attempt: int, runner: str, phase: str) -> bool:
     run = Run.objects.filter(pk=run_id, attempt=attempt, status__in=statuses).first()
     if run is None:
         return False
-    if run.job_id and Job.objects.filter(pk=run.job_id, status=Job.Status.CANCELLED).exists():
-        # Cancelled from the generic jobs page before it started.
-        _finish(run, run.runner, status=Status.CANCELLED, message="cancelled from the jobs page")
+    if run.cancel_requested or (
+        run.job_id and Job.objects.filter(pk=run.job_id, status=Job.Status.CANCELLED).exists()
+    ):
+        # Cancelled between two phases, or from the generic jobs page before it started.
+        if not run.runner or runner_is_gone(run):
+            _finish(run, run.runner, status=Status.CANCELLED, message="cancelled")
         return False
     if run.runner and not runner_is_gone(run):
         return False
@@ -515,15 +518,15 @@ def migration_resume(*, run: NamespaceMigration, actor: Any, enqueue: bool = Tru
     attempt number goes up, which fences any runner of the previous attempt."""
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
-        abandoned = run.status in (Status.QUEUED, Status.RUNNING, Status.ROLLING_BACK) and runner_is_gone(run)
+        abandoned = run.status in Run.ACTIVE and runner_is_gone(run)
         if run.status not in (Status.FAILED, Status.CANCELLED) and not abandoned:
-            if run.status in (Status.QUEUED, Status.RUNNING, Status.ROLLING_BACK):
+            if run.status in Run.ACTIVE and run.runner:
                 raise MigrationStateError(
                     f"Run {run.pk} is {run.status} and its worker is alive (last heartbeat "
                     f"{run.heartbeat_at:%H:%M:%S}); cancel it first or wait."
-                    if run.heartbeat_at
-                    else f"Run {run.pk} is {run.status}; it will be picked up by a worker."
                 )
+            if run.status in Run.ACTIVE:
+                raise MigrationStateError(f"Run {run.pk} is {run.status}; a worker will pick it up.")
             raise MigrationStateError(f"Run {run.pk} is {run.status}; there is nothing to resume.")
         rolling_back = run.phase == Phase.ROLLBACK
         creator = Creator.objects.filter(creator_id=run.creator_id).first()

@@ -117,3 +117,19 @@ def test_a_second_run_is_refused_once_the_sources_are_mapped(seeded, capsys):
     with pytest.raises(Exception, match="already mapped to twin"):
         call_command("map_to_test_creator", CREATOR, "--json")
     assert NamespaceMigration.objects.count() == 1
+
+
+def test_semantic_twins_and_default_as_its_own_twin(seeded, seed_data, capsys):
+    report = _map(capsys, "--naming", "semantic", "--default-namespace", "twin")
+
+    assert report["verified"] is True
+    twins = Twin.objects.filter(creator__creator_id=CREATOR)
+    assert twins.count() == 30
+    default = twins.get(twin_id="default")
+    assert (default.legacy_namespace, default.naming, default.vector_count) == (
+        DEFAULT_NAMESPACE,
+        "semantic",
+        376,
+    )
+    assert all(t.twin_id == f"legacy-{t.legacy_namespace[:8]}" for t in twins.exclude(pk=default.pk))
+    assert_same_vectors(read_all(get_index(), default.namespace), seed_data.namespaces[DEFAULT_NAMESPACE])

@@ -178,3 +178,24 @@ def test_cancel_of_a_finished_run_is_refused(seeded, creator):
     with pytest.raises(MigrationStateError, match="nothing to cancel"):
         migration_cancel(run=run, actor="cli:test")
     assert migration_cancel_for_creator(creator_id=CREATOR, actor="cli:test") == []
+
+
+def test_a_queued_run_is_re_queued_only_once_no_worker_took_it(seeded, creator, settings):
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+    with pytest.raises(MigrationStateError, match="a worker will pick it up"):
+        migration_resume(run=run, actor="cli:test", enqueue=False)
+
+    settings.MIGRATION_STALE_SECONDS = 0  # the broker lost the message: nobody took it in time
+    assert migration_resume(run=run, actor="cli:test", enqueue=False).attempt == 2
+
+
+def test_cancel_between_two_phases_is_honoured_by_the_next_one(seeded, creator):
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+    assert run_phases(run, "backup")
+    NamespaceMigration.objects.filter(pk=run.pk).update(status=Status.RUNNING, heartbeat_at=timezone.now())
+
+    assert migration_cancel(run=run, actor="cli:test").cancel_requested  # no runner right now
+    assert migration_phase_execute(run_id=run.pk, attempt=run.attempt, phase="copy") is False
+
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED and run.items.get().copied == 0
