@@ -37,6 +37,7 @@ CASES = [
     ({"filter": "[1]"}, "must be a JSON object"),
     ({"filter": {"i": {"$regex": "x"}}}, "unknown operator '$regex'"),
     ({"filter": {"$and": []}}, "non-empty array"),
+    ({"workers": 0}, "workers must be"),
 ]
 
 

@@ -31,7 +31,7 @@ def test_search_twins_json_matches_brute_force_with_attribution(layout):
     assert [h["rank"] for h in data["hits"]] == list(range(1, 7))
     assert all(h["metadata"]["ns"] == h["namespace"] for h in data["hits"])
     assert [n["namespace"] for n in data["namespaces"]] == SEARCHED
-    assert data["concurrent"] is True and data["total_ms"] >= data["query_ms"] >= 0
+    assert data["workers"] == 1 and data["total_ms"] >= data["query_ms"] >= 0  # local store: one stream
 
 
 def test_search_twins_options(layout):
@@ -40,6 +40,11 @@ def test_search_twins_options(layout):
 
     assert data["query_id"] == "doc-002" and data["query_found_in"] == ["creator_acme_twin_t2"]
     assert data["concurrent"] is False
+    ones = json.dumps([1.0] * 8)
+    wide = json.loads(
+        _run("search_twins", CREATOR, "--vector", ones, "--twins", "t1,t2", "--workers", "3", "--json")
+    )
+    assert (wide["concurrent"], wide["workers"]) == (True, 3)
     assert {h["namespace"] for h in data["hits"]} == {"creator_acme_twin_t2"}
     assert {h["metadata"]["parity"] for h in data["hits"]} == {"even"}
     text = _run(*args)

@@ -31,13 +31,32 @@ def test_concurrent_equals_sequential(layout, metric, via, request):
             "filter": {"i": {"$ne": 3}},
             "index": index,
         }
-        concurrent = multi_twin_search(**args, concurrent=True)
+        concurrent = multi_twin_search(**args, concurrent=True, workers=4)
         sequential = multi_twin_search(**args, concurrent=False)
 
         assert _hits(concurrent) == _hits(sequential)
         assert [n.matches for n in concurrent.namespaces] == [n.matches for n in sequential.namespaces]
         assert concurrent.concurrent and not sequential.concurrent
-        assert concurrent.workers > 1 and sequential.workers == 1
+        assert concurrent.workers == 4 and sequential.workers == 1
+
+
+@pytest.mark.parametrize("workers", [2, 3, 8])
+def test_every_stream_width_gives_the_same_hits_by_id_too(layout, workers):
+    args = {"creator_id": CREATOR, "vector_id": "doc-014", "top_k": 30}  # doc-014: only t1 has it
+    assert multi_twin_search(**args, workers=workers).query_found_in == ("creator_acme_twin_t1",)
+    assert _hits(multi_twin_search(**args, workers=workers)) == _hits(
+        multi_twin_search(**args, concurrent=False)
+    )
+
+
+def test_the_backend_decides_the_default_width(layout, sdk_index):
+    # The local store is CPU-bound in this process: one namespace at a time. Over HTTP the round
+    # trips overlap: every namespace at once (4 here, within the pool's 8).
+    local = multi_twin_search(creator_id=CREATOR, vector=np.ones(8))
+    remote = multi_twin_search(creator_id=CREATOR, vector=np.ones(8), index=sdk_index)
+    assert (local.workers, local.concurrent) == (1, False)
+    assert (remote.workers, remote.concurrent) == (4, True)
+    assert _hits(local) == _hits(remote)
 
 
 @pytest.mark.django_db(transaction=True)  # the request threads read the registry on their own connections

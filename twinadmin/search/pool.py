@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 MAX_WORKERS = 8
 
@@ -30,3 +31,15 @@ def search_pool() -> ThreadPoolExecutor:
         if _pool is None or _pool[0] != os.getpid():
             _pool = (os.getpid(), ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="twin-search"))
         return _pool[1]
+
+
+def search_workers(index: Any) -> int:
+    """How many namespaces one search queries at a time by default.
+
+    Over the network (the Pinecone adapter) each query is mostly a round trip, and overlapping
+    them is the whole gain: MAX_WORKERS. The local store is in-process and CPU-bound: its threads
+    contend for the GIL (row decoding, JSON) and for OpenBLAS, and bench/search_bench.py measured
+    them slower than one after another, so it gets one stream unless a caller asks for more."""
+    from twinadmin.vectors.local import LocalStore
+
+    return 1 if isinstance(index, LocalStore) else MAX_WORKERS

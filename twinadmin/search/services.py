@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from twinadmin.search.errors import SearchBackendError, SearchInputError
-from twinadmin.search.pool import MAX_WORKERS, search_pool
+from twinadmin.search.pool import search_pool, search_workers
 from twinadmin.search.selectors import Target, search_targets
 from twinadmin.vectors import InvalidRequest, Vector, VectorError, VectorIndex, get_index, limits
 from twinadmin.vectors.filters import compile_filter
@@ -123,8 +123,8 @@ class SearchResult:
     fetch_ms: float  # looking up `query_id`'s values (0 for a pasted vector)
     query_ms: float  # wall time of the fan-out across namespaces
     total_ms: float
-    concurrent: bool
-    workers: int = field(default=1)
+    concurrent: bool  # more than one namespace queried at a time
+    workers: int = field(default=1)  # namespaces queried at a time
 
     @property
     def slowest_ms(self) -> float:
@@ -176,18 +176,26 @@ class SearchResult:
 # -- fan-out --------------------------------------------------------------------------------------
 
 
-def fan_out(fn: Callable[[T], R], items: Sequence[T], *, concurrent: bool) -> list[R]:
-    """`fn` over `items`, results in input order. Concurrently through the shared bounded pool,
-    or one after another. The first failure is raised after every call has finished, so no
-    thread is still querying when the caller reports the error."""
-    if not concurrent or len(items) < 2:
+def fan_out(fn: Callable[[T], R], items: Sequence[T], *, streams: int) -> list[R]:
+    """`fn` over `items`, results in input order, in at most `streams` concurrent streams on the
+    shared bounded pool (1: one after another, in this thread). The first failure is raised after
+    every call has finished, so no thread is still querying when the caller reports the error."""
+    streams = max(1, min(streams, len(items)))
+    if streams == 1:
         return [fn(item) for item in items]
-    futures: list[Future[R]] = [search_pool().submit(fn, item) for item in items]
+
+    def stream(start: int) -> list[R]:  # stream i takes items i, i + streams, ...
+        return [fn(item) for item in items[start::streams]]
+
+    futures: list[Future[list[R]]] = [search_pool().submit(stream, i) for i in range(streams)]
     errors = [f.exception() for f in futures]
     first = next((e for e in errors if e is not None), None)
     if first is not None:
         raise first
-    return [f.result() for f in futures]
+    results: list[R] = [None] * len(items)  # type: ignore[list-item]
+    for i, future in enumerate(futures):
+        results[i::streams] = future.result()
+    return results
 
 
 def merge_hits(per_namespace: Sequence[Sequence[Hit]], *, metric: str, top_k: int) -> list[Hit]:
@@ -204,7 +212,7 @@ def merge_hits(per_namespace: Sequence[Sequence[Hit]], *, metric: str, top_k: in
 
 
 def _query_vector_for_id(
-    index: VectorIndex, targets: list[Target], vector_id: str, *, concurrent: bool
+    index: VectorIndex, targets: list[Target], vector_id: str, *, streams: int
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """The stored values of `vector_id`, looked up in every selected namespace. The same id in
     two namespaces with different values would make the query ambiguous: refuse, naming them."""
@@ -217,7 +225,7 @@ def _query_vector_for_id(
         return index.fetch(target.namespace, [vector_id]).get(vector_id)
 
     try:
-        found = fan_out(fetch, targets, concurrent=concurrent)
+        found = fan_out(fetch, targets, streams=streams)
     except VectorError as exc:
         raise SearchBackendError(f"Looking up vector {vector_id!r} failed: {exc}") from exc
     holders = [(t.namespace, v) for t, v in zip(targets, found, strict=True) if v is not None]
@@ -243,11 +251,15 @@ def multi_twin_search(
     top_k: int = 10,
     filter: str | Mapping[str, Any] | None = None,
     concurrent: bool = True,
+    workers: int | None = None,
     index: VectorIndex | None = None,
 ) -> SearchResult:
     """Query the creator's selected namespaces (`twin_ids=None`: every active twin; plus the
     creator-wide namespace unless `include_shared=False`) by a pasted `vector` or by the values of
-    the stored `vector_id`, and merge the hits by score."""
+    the stored `vector_id`, and merge the hits by score.
+
+    `concurrent=False` queries one namespace after another; otherwise up to `workers` at a time
+    (default: what suits the backend, see search_workers). The hits are the same either way."""
     started = time.perf_counter()
     targets = search_targets(creator_id=creator_id, twin_ids=twin_ids, include_shared=include_shared)
     top_k = parse_top_k(top_k)
@@ -255,6 +267,9 @@ def multi_twin_search(
     if (vector is None) == (vector_id is None or vector_id == ""):
         raise SearchInputError("Search by a vector id or by a pasted vector (exactly one of them).")
     index = index or get_index()
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise SearchInputError(f"workers must be a whole number of at least 1, got {workers!r}.")
+    streams = min(len(targets), (workers or search_workers(index)) if concurrent else 1)
 
     query_found_in: tuple[str, ...] = ()
     looking_up = time.perf_counter()
@@ -266,7 +281,7 @@ def multi_twin_search(
         except InvalidRequest as exc:
             raise SearchInputError(f"{exc}.") from None
     else:
-        query, query_found_in = _query_vector_for_id(index, targets, vector_id or "", concurrent=concurrent)
+        query, query_found_in = _query_vector_for_id(index, targets, vector_id or "", streams=streams)
     fetched = time.perf_counter()
 
     def run(target: Target) -> tuple[list[Hit], float]:
@@ -277,7 +292,7 @@ def multi_twin_search(
         return hits, spent
 
     try:
-        answers = fan_out(run, targets, concurrent=concurrent)
+        answers = fan_out(run, targets, streams=streams)
     except VectorError as exc:
         raise SearchBackendError(f"The index failed while searching: {exc}") from exc
     finished = time.perf_counter()
@@ -296,6 +311,6 @@ def multi_twin_search(
         fetch_ms=(fetched - looking_up) * 1000 if vector is None else 0.0,
         query_ms=(finished - fetched) * 1000,
         total_ms=(finished - started) * 1000,
-        concurrent=concurrent and len(targets) > 1,
-        workers=min(MAX_WORKERS, len(targets)) if concurrent else 1,
+        concurrent=streams > 1,
+        workers=streams,
     )

@@ -22,6 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--top-k", type=int, default=10)
         parser.add_argument("--filter", help='metadata filter as JSON, e.g. \'{"source": {"$eq": "x"}}\'')
         parser.add_argument("--sequential", action="store_true", help="query namespaces one after another")
+        parser.add_argument(
+            "--workers", type=int, help="namespaces queried at a time (default: what suits the backend)"
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
@@ -38,6 +41,7 @@ class Command(BaseCommand):
                 top_k=options["top_k"],
                 filter=options["filter"],
                 concurrent=not options["sequential"],
+                workers=options["workers"],
             )
         except SearchError as exc:
             raise CommandError(str(exc)) from None
