@@ -138,7 +138,8 @@ def latency_chart(rows: Sequence[ChartRow], *, series_names: Sequence[str] = ())
             if bar.p95 is not None and not (bar.max is not None and bar.max > domain):
                 end = x(bar.max if bar.max is not None else bar.p95)
                 out.append(
-                    f'<text x="{end + 5:.1f}" y="{y + BAR_HEIGHT - 2}" fill="#475467">{_fmt(bar.p95)}</text>'
+                    f'<text x="{end + 5:.1f}" y="{y + BAR_HEIGHT - 2}" fill="#475467">'
+                    f"p95 {_fmt(bar.p95)}</text>"
                 )
             if bar.p50 is None:
                 out.append(
