@@ -152,6 +152,67 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=WORKER_STOP_TIMEOUT)
 
 
+def launch_worker(
+    *,
+    env: dict[str, str],
+    log_path: Path,
+    name: str,
+    concurrency: int = 1,
+    vector_path: Path | None = None,
+    vector_dimension: int = 0,
+) -> CeleryWorker:
+    """Start a real `celery -A twinadmin worker` on this run's test database and broker, with
+    `env` over this process's environment, in its own process group behind the orphan guard, and
+    wait until it is ready. The caller stops it with `_stop(worker.process)`."""
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": database_url(connections["default"].settings_dict),
+        "CELERY_BROKER_URL": _broker_url(),
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    celery = Path(sys.executable).with_name("celery")
+    command = [sys.executable, "-c", _ORPHAN_GUARD, str(os.getpid())]
+    command += [str(celery)] if celery.exists() else [sys.executable, "-m", "celery"]
+    command += [
+        "-A",
+        "twinadmin",
+        "worker",
+        "--pool=prefork",
+        f"--concurrency={concurrency}",
+        "-Q",
+        celery_app.conf.task_default_queue,
+        "--loglevel=INFO",
+        f"--hostname={name}-{uuid.uuid4().hex[:8]}@%h",
+        # No cluster chatter: mingle would wait a second for replies from other workers.
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+    ]
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=django_settings.BASE_DIR,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    worker = CeleryWorker(
+        process=process,
+        log_path=log_path,
+        vector_path=vector_path or Path(),
+        vector_dimension=vector_dimension,
+    )
+    try:
+        worker.wait_for_log(r"@\S+ ready\.", timeout=WORKER_START_TIMEOUT)
+    except BaseException:
+        _stop(process)
+        raise
+    return worker
+
+
 @pytest.fixture(scope="package")
 def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorker]:
     """One real worker for the integration package (scope: package, so it is gone before any
@@ -168,55 +229,24 @@ def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactor
 
     # Messages left by earlier runs (or by transactional tests before this package) would be
     # executed against this run's database: start from an empty queue.
-    db_url = database_url(connections["default"].settings_dict)
     celery_app.control.purge()
-
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "CELERY_BROKER_URL": broker,
-        "VECTOR_BACKEND": "local",
-        "VECTOR_LOCAL_PATH": str(vector_path),
-        "VECTOR_DIMENSION": str(WORKER_VECTOR_DIMENSION),
-        "VECTOR_METRIC": django_settings.VECTOR_METRIC,
-        "PYTHONUNBUFFERED": "1",
-    }
-    celery = Path(sys.executable).with_name("celery")
-    command = [sys.executable, "-c", _ORPHAN_GUARD, str(os.getpid())]
-    command += [str(celery)] if celery.exists() else [sys.executable, "-m", "celery"]
-    command += [
-        "-A",
-        "twinadmin",
-        "worker",
-        "--pool=prefork",
-        "--concurrency=2",
-        "-Q",
-        celery_app.conf.task_default_queue,
-        "--loglevel=INFO",
-        f"--hostname=itest-{uuid.uuid4().hex[:8]}@%h",
-        # No cluster chatter: one worker, and mingle would wait a second for replies.
-        "--without-mingle",
-        "--without-gossip",
-        "--without-heartbeat",
-    ]
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command,
-            cwd=django_settings.BASE_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    worker = CeleryWorker(
-        process=process, log_path=log_path, vector_path=vector_path, vector_dimension=WORKER_VECTOR_DIMENSION
+    worker = launch_worker(
+        env={
+            "VECTOR_BACKEND": "local",
+            "VECTOR_LOCAL_PATH": str(vector_path),
+            "VECTOR_DIMENSION": str(WORKER_VECTOR_DIMENSION),
+            "VECTOR_METRIC": django_settings.VECTOR_METRIC,
+        },
+        log_path=log_path,
+        name="itest",
+        concurrency=2,
+        vector_path=vector_path,
+        vector_dimension=WORKER_VECTOR_DIMENSION,
     )
     try:
-        worker.wait_for_log(r"@\S+ ready\.", timeout=WORKER_START_TIMEOUT)
         yield worker
     finally:
-        _stop(process)
+        _stop(worker.process)
 
 
 @pytest.fixture

@@ -74,76 +74,34 @@ def start_worker(django_db_setup, tmp_path: Path) -> Iterator[Callable[..., obje
     """Start real `celery -A twinadmin worker` processes (own process group, same test database,
     the broker from CELERY_BROKER_URL) with extra environment; all are stopped after the test.
     The test may SIGKILL one itself: that is the point of some of them."""
-    import os
-    import subprocess
-    import sys
-    import uuid
-
-    from django.db import connections
-
     from tests.integration.conftest import (
-        _ORPHAN_GUARD,
         REAL_BROKER_SCHEMES,
-        WORKER_START_TIMEOUT,
         CeleryWorker,
+        _broker_url,
         _stop,
-        database_url,
+        launch_worker,
     )
     from twinadmin.celery import app as celery_app
 
-    broker = str(celery_app.conf.broker_url or "")
-    if not broker.startswith(REAL_BROKER_SCHEMES):
+    if not _broker_url().startswith(REAL_BROKER_SCHEMES):
         pytest.skip("needs a real broker: CELERY_BROKER_URL=redis://... (scripts/test.sh sets one)")
     celery_app.control.purge()  # nothing from earlier tests may run against this database
     workers: list[CeleryWorker] = []
 
     def start(*, env: dict[str, str]) -> CeleryWorker:
-        log_path = tmp_path / f"worker-{len(workers)}.log"
-        full_env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.migrations_app.worker_settings",
-            "DATABASE_URL": database_url(connections["default"].settings_dict),
-            "CELERY_BROKER_URL": broker,
-            "VECTOR_DIMENSION": str(DIM),
-            "VECTOR_METRIC": "cosine",
-            "PYTHONUNBUFFERED": "1",
-            **env,
-        }
-        celery = Path(sys.executable).with_name("celery")
-        command = [sys.executable, "-c", _ORPHAN_GUARD, str(os.getpid())]
-        command += [str(celery)] if celery.exists() else [sys.executable, "-m", "celery"]
-        command += [
-            "-A",
-            "twinadmin",
-            "worker",
-            "--pool=prefork",
-            "--concurrency=1",
-            "--loglevel=INFO",
-            f"--hostname=mtest-{uuid.uuid4().hex[:8]}@%h",
-            "--without-mingle",
-            "--without-gossip",
-            "--without-heartbeat",
-        ]
-        from django.conf import settings as django_settings
-
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                command,
-                cwd=django_settings.BASE_DIR,
-                env=full_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        worker = CeleryWorker(
-            process=process,
-            log_path=log_path,
+        worker = launch_worker(
+            env={
+                "DJANGO_SETTINGS_MODULE": "tests.migrations_app.worker_settings",
+                "VECTOR_DIMENSION": str(DIM),
+                "VECTOR_METRIC": "cosine",
+                **env,
+            },
+            log_path=tmp_path / f"worker-{len(workers)}.log",
+            name="mtest",
             vector_path=Path(env.get("VECTOR_LOCAL_PATH", "")),
             vector_dimension=DIM,
         )
         workers.append(worker)
-        worker.wait_for_log(r"@\S+ ready\.", timeout=WORKER_START_TIMEOUT)
         return worker
 
     yield start
