@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "twinadmin.registry",
     "twinadmin.search",
     "twinadmin.erasure",
+    "twinadmin.drills",
     "migrations_app",
 ]
 
@@ -147,6 +148,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic checks (run by `celery beat`, or `worker --beat` as the Procfile does).
 CELERY_BEAT_SCHEDULE = {
     "drift-report-daily": {"task": "registry.scheduled_drift_report", "schedule": 24 * 3600},
+    "erasure-drill-daily": {"task": "drills.scheduled_erasure_drill", "schedule": 24 * 3600},
 }
 
 # --- Vector index -------------------------------------------------------------------------

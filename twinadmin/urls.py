@@ -8,6 +8,7 @@ urlpatterns = [
     path("migrations/", include("migrations_app.urls")),
     path("audit/", include("twinadmin.audit.urls")),
     path("erasure/", include("twinadmin.erasure.urls")),
+    path("drills/", include("twinadmin.drills.urls")),
     path("accounts/", include("twinadmin.accounts.urls")),
     path("admin/", admin.site.urls),
 ]

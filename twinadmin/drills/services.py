@@ -1,0 +1,285 @@
+"""The erasure drill: a scratch creator goes through the real twin-deletion and creator-erasure
+paths, so a broken erasure path is noticed before a real request arrives.
+
+Everything the drill writes is removed in a `finally`, whatever step failed: the scratch
+namespaces through the vector layer, the registry rows, and erasure rows left unfinished. The
+drill's completed twin-deletion and erasure rows stay: they are the receipts the erasure
+services' own audit entries point at. Audit entries are append-only and stay too; `drill.start`
+and `drill.end` share the drill job's correlation id and carry {"drill": true}.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from twinadmin.audit.services import audit_record
+from twinadmin.drills.models import DrillRun
+from twinadmin.erasure.leases import resumable_job_run
+from twinadmin.erasure.models import ErasureRequest, TwinDeletion
+from twinadmin.erasure.namespaces import has_ids, owned_namespaces
+from twinadmin.erasure.services import creator_remnants, erasure_from_shell, twin_deletion_request
+from twinadmin.jobs.models import Job
+from twinadmin.jobs.services import job_create, job_execute
+from twinadmin.registry import codec
+from twinadmin.registry.models import Creator, Twin
+from twinadmin.registry.services import creator_create, twin_create
+from twinadmin.vectors import get_index
+from twinadmin.vectors.types import Vector
+
+KIND_ERASURE_DRILL = "erasure_drill"
+# The erasure services record this as the approving shell command (as delete_creator does).
+DRILL_COMMAND = "test_deletion"
+TWINS = ("one", "two")
+VECTORS_PER_NAMESPACE = 3
+
+
+class DrillError(ValueError):
+    """The drill cannot start (bad or taken scratch id); nothing was written."""
+
+
+class DrillStepFailed(RuntimeError):
+    """A step's check did not hold."""
+
+
+def drill_creator_id() -> str:
+    return f"drill-{secrets.token_hex(4)}"
+
+
+def _checked_scratch_id(creator_id: str) -> str:
+    try:
+        codec.validate_creator_id(creator_id)
+    except codec.InvalidId as exc:
+        raise DrillError(str(exc)) from None
+    # The drill erases whatever it is given: never a creator (or data) that exists already.
+    if Creator.objects.filter(creator_id=creator_id).exists():
+        raise DrillError(f"Creator {creator_id!r} already exists; the drill only erases a scratch creator.")
+    if owned_namespaces(get_index(), creator_id):
+        raise DrillError(f"The index already holds namespaces of {creator_id!r}; pick another scratch id.")
+    return creator_id
+
+
+def erasure_drill_start(*, actor: Any, creator_id: str | None = None, enqueue: bool = True) -> DrillRun:
+    """Save a drill run and its job; with `enqueue`, the workers run it after commit."""
+    creator_id = _checked_scratch_id(creator_id or drill_creator_id())
+    user = None if isinstance(actor, str) or actor is None else actor
+    name = actor if isinstance(actor, str) else (actor.get_username() if actor else "system")
+    with transaction.atomic():
+        job = job_create(
+            kind=KIND_ERASURE_DRILL,
+            params={"actor": name, "creator_id": creator_id},
+            user=user,
+            enqueue=enqueue,
+        )
+        return DrillRun.objects.create(creator_id=creator_id, actor=name, job=job)
+
+
+def erasure_drill_run(*, actor: Any, creator_id: str | None = None) -> DrillRun:
+    """Run a drill here, now (the command and the scheduled task)."""
+    run = erasure_drill_start(actor=actor, creator_id=creator_id, enqueue=False)
+    job_execute(job_id=run.job_id)
+    run.refresh_from_db()
+    return run
+
+
+def _vectors(prefix: str, dimension: int, seed: int) -> list[Vector]:
+    rng = random.Random(seed)
+    return [
+        Vector(f"{prefix}-{i}", [rng.uniform(0.1, 1.0) for _ in range(dimension)], {"drill": True})
+        for i in range(VECTORS_PER_NAMESPACE)
+    ]
+
+
+def _present(name: str) -> bool:
+    return has_ids(get_index(), name)
+
+
+class _Steps:
+    """Times each step and records it on the run as it ends, so a crash still shows how far it got."""
+
+    def __init__(self, run: DrillRun) -> None:
+        self.run = run
+
+    def __call__(self, name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        began = time.perf_counter()
+        try:
+            detail = fn()
+        except Exception as exc:
+            self._record(name, False, began, {"error": f"{type(exc).__name__}: {exc}"})
+            raise
+        self._record(name, True, began, detail)
+        return detail
+
+    def _record(self, name: str, ok: bool, began: float, detail: dict[str, Any]) -> None:
+        seconds = round(time.perf_counter() - began, 4)
+        self.run.steps = [*self.run.steps, {"name": name, "ok": ok, "seconds": seconds, "detail": detail}]
+        DrillRun.objects.filter(pk=self.run.pk).update(steps=self.run.steps)
+
+
+def _drill(run: DrillRun, steps: _Steps) -> None:
+    cid = run.creator_id
+    reason = f"erasure drill #{run.pk}"
+    index = get_index()
+    wide = codec.creator_namespace(cid)
+    twin_ns = {t: codec.twin_namespace(cid, t) for t in TWINS}
+
+    def create() -> dict[str, Any]:
+        creator = creator_create(creator_id=cid, display_name=f"Erasure drill #{run.pk}")
+        for i, twin_id in enumerate(TWINS):
+            twin_create(creator=creator, twin_id=twin_id, name=f"drill {twin_id}")
+            index.upsert(twin_ns[twin_id], _vectors(twin_id, index.dimension, i))
+        index.upsert(wide, _vectors("wide", index.dimension, 99))
+        missing = [n for n in [wide, *twin_ns.values()] if not _present(n)]
+        if missing:
+            raise DrillStepFailed(f"written but not readable: {missing}")
+        return {
+            "creator_id": cid,
+            "namespaces": [wide, *twin_ns.values()],
+            "vectors": 3 * VECTORS_PER_NAMESPACE,
+        }
+
+    def delete_twin() -> dict[str, Any]:
+        deletion = twin_deletion_request(
+            creator_id=cid,
+            twin_id="one",
+            reason=reason,
+            confirm="one",
+            actor=f"cli:{DRILL_COMMAND}",
+            enqueue=False,
+        )
+        resumable_job_run(job_id=deletion.job_id, runner=f"cli:{DRILL_COMMAND}")
+        deletion.refresh_from_db()
+        if deletion.status != TwinDeletion.Status.VERIFIED:
+            raise DrillStepFailed(deletion.error or f"twin deletion #{deletion.pk} is {deletion.status}")
+        return {"deletion": deletion.pk, "job": deletion.job_id, "vectors_before": deletion.count_before}
+
+    def verify_twin() -> dict[str, Any]:
+        if _present(twin_ns["one"]):
+            raise DrillStepFailed(f"{twin_ns['one']} still holds vectors")
+        kept = [n for n in (wide, twin_ns["two"]) if not _present(n)]
+        if kept:
+            raise DrillStepFailed(f"deleting one twin also removed {kept}")
+        if Twin.objects.get(creator__creator_id=cid, twin_id="one").status != Twin.Status.DELETED:
+            raise DrillStepFailed("twin 'one' is not marked deleted")
+        return {"gone": twin_ns["one"], "untouched": [wide, twin_ns["two"]]}
+
+    def erase_creator() -> dict[str, Any]:
+        erasure = erasure_from_shell(creator_id=cid, reason=reason, command=DRILL_COMMAND)
+        resumable_job_run(job_id=erasure.job_id, runner=f"cli:{DRILL_COMMAND}")
+        erasure.refresh_from_db()
+        if erasure.status != ErasureRequest.Status.COMPLETED:
+            raise DrillStepFailed(erasure.last_error or f"erasure request #{erasure.pk} is {erasure.status}")
+        return {"request": erasure.pk, "job": erasure.job_id}
+
+    def verify_creator() -> dict[str, Any]:
+        remnants = creator_remnants(creator_id=cid)
+        if not remnants["clean"]:
+            raise DrillStepFailed(f"left behind: {remnants['namespaces']} {remnants['backups_remaining']}")
+        if Creator.objects.get(creator_id=cid).status != Creator.Status.ERASED:
+            raise DrillStepFailed("the creator is not marked erased")
+        return {"clean": True}
+
+    for name, fn in (
+        ("create", create),
+        ("delete_twin", delete_twin),
+        ("verify_twin", verify_twin),
+        ("erase_creator", erase_creator),
+        ("verify_creator", verify_creator),
+    ):
+        steps(name, fn)
+
+
+def _cleanup(creator_id: str) -> dict[str, Any]:
+    """Remove everything of the scratch creator, whatever state the drill left it in."""
+    index = get_index()
+    names = set(owned_namespaces(index, creator_id)) | {codec.creator_namespace(creator_id)}
+    names |= {codec.twin_namespace(creator_id, t) for t in TWINS}
+    deleted = sorted(n for n in names if index.delete_namespace(n))
+    with transaction.atomic():
+        # Unfinished erasure rows would sit in the approvers' queue for a creator that is gone.
+        ErasureRequest.objects.filter(creator_id=creator_id).exclude(
+            status=ErasureRequest.Status.COMPLETED
+        ).delete()
+        TwinDeletion.objects.filter(creator_id=creator_id).exclude(
+            status=TwinDeletion.Status.VERIFIED
+        ).delete()
+        twins, _ = Twin.objects.filter(creator__creator_id=creator_id).delete()
+        creators, _ = Creator.objects.filter(creator_id=creator_id).delete()
+    left = [n for n in names if has_ids(index, n)]
+    if left:
+        raise DrillStepFailed(f"cleanup could not remove {left}")
+    return {"namespaces_deleted": deleted, "registry_rows_deleted": twins + creators}
+
+
+def erasure_drill_execute(job: Job) -> dict[str, Any]:
+    """The job: run the drill, always clean up, record each step; the job fails when the drill did."""
+    run = DrillRun.objects.get(job=job)
+    actor = job.created_by or job.params.get("actor") or None
+    marker = {"drill": True, "run": run.pk, "scratch_creator": run.creator_id}
+    audit = {
+        "actor": actor,
+        # Audit targets are a fixed set: a drill is a run, named apart from migration runs.
+        "target_type": "run",
+        "target_id": f"drill-{run.pk}",
+        "creator_id": run.creator_id,
+        "correlation_id": job.correlation_id,
+    }
+    audit_record(action="drill.start", outcome="intent", details=marker, **audit)
+    run.status, run.started_at = DrillRun.Status.RUNNING, timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    steps = _Steps(run)
+    error = ""
+    try:
+        _drill(run, steps)
+    except Exception as exc:  # recorded on the run; cleanup still runs
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        try:
+            steps("cleanup", lambda: _cleanup(run.creator_id))
+        except Exception as exc:
+            error = error or f"{type(exc).__name__}: {exc}"
+    run.status = DrillRun.Status.FAILED if error else DrillRun.Status.PASSED
+    run.error, run.finished_at = error, timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    audit_record(
+        action="drill.end",
+        outcome="failure" if error else "success",
+        details={**marker, "passed": not error, "error": error[:500], "seconds": run.seconds},
+        **audit,
+    )
+    if error:
+        raise DrillStepFailed(error)
+    return {"run": run.pk, "passed": True, "seconds": run.seconds}
+
+
+# --- decision point ---------------------------------------------------------------------------
+
+
+def decision_keep_record(*, creator_id: str, actor: Any) -> None:
+    """Record "keep the migrated data" with what had been verified when it was decided."""
+    from twinadmin.drills.selectors import decision_summary
+
+    summary = decision_summary(creator_id=creator_id)
+    migration, drill = summary["migration"], summary["drill"]
+    audit_record(
+        actor=actor,
+        action="decision.keep",
+        target_type="creator",
+        target_id=creator_id,
+        creator_id=creator_id,
+        outcome="info",
+        details={
+            "decision": "keep-migrated-data",
+            "migration_run": migration.pk if migration else None,
+            "migration_verified": summary["migration_verified"],
+            "drill_run": drill.pk if drill else None,
+            "drill_passed": summary["drill_passed"],
+            "latency_reports": [r.pk for r in summary["reports"]],
+        },
+    )

@@ -1,0 +1,81 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
+
+from twinadmin.accounts.roles import OPERATORS, has_role, role_required
+from twinadmin.drills.forms import DecisionForm
+from twinadmin.drills.models import DrillRun
+from twinadmin.drills.selectors import DEFAULT_DECISION_CREATOR, decision_summary
+from twinadmin.drills.services import DrillError, decision_keep_record, erasure_drill_start
+from twinadmin.erasure.services import ErasureError, erasure_request_file
+
+START_FRESH_REASON = "Decision point: delete the test creator's data and start fresh."
+
+
+def _decision_url(creator_id: str) -> str:
+    return f"{reverse('drills-decision')}?{urlencode({'creator': creator_id})}"
+
+
+@require_GET
+@role_required()
+def drill_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(DrillRun.objects.select_related("job"), 50).get_page(request.GET.get("page"))
+    return render(
+        request, "drills/drill_list.html", {"page": page, "is_operator": has_role(request.user, OPERATORS)}
+    )
+
+
+@require_POST
+@role_required(OPERATORS)
+def drill_run(request: HttpRequest) -> HttpResponse:
+    try:
+        run = erasure_drill_start(actor=request.user)
+    except DrillError as exc:
+        messages.error(request, str(exc))
+        return redirect("drills-list-runs")
+    return redirect(run.job.get_absolute_url())
+
+
+@require_GET
+@role_required()
+def decision(request: HttpRequest) -> HttpResponse:
+    form = DecisionForm({"creator": request.GET.get("creator") or DEFAULT_DECISION_CREATOR})
+    creator_id = form.cleaned_data["creator"] if form.is_valid() else DEFAULT_DECISION_CREATOR
+    context = {**decision_summary(creator_id=creator_id), "is_operator": has_role(request.user, OPERATORS)}
+    return render(request, "drills/decision.html", context)
+
+
+@require_POST
+@role_required(OPERATORS)
+def decision_keep(request: HttpRequest) -> HttpResponse:
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("Invalid creator id.", status=400)
+    creator_id = form.cleaned_data["creator"]
+    decision_keep_record(creator_id=creator_id, actor=request.user)
+    messages.success(request, f"Recorded: keep the migrated data of {creator_id}.")
+    return redirect(_decision_url(creator_id))
+
+
+@require_POST
+@role_required(OPERATORS)
+def decision_start_fresh(request: HttpRequest) -> HttpResponse:
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("Invalid creator id.", status=400)
+    creator_id = form.cleaned_data["creator"]
+    try:
+        erasure = erasure_request_file(
+            creator_id=creator_id,
+            reason=form.cleaned_data["reason"] or START_FRESH_REASON,
+            confirm=creator_id,
+            actor=request.user,
+        )
+    except ErasureError as exc:
+        messages.error(request, str(exc))
+        return redirect(_decision_url(creator_id))
+    return redirect(erasure.get_absolute_url())
