@@ -10,10 +10,12 @@ Phases read what to do from the rows and write checkpoints back, so each is idem
 - cutover: registry twins, then - only when asked and only after verification - source deletion;
 - rollback: restore deleted sources from verified backups, delete targets, registry back.
 
-Work inside a batch runs on a small thread pool (I/O overlaps: HTTP round trips, SQLite, Parquet
-decoding); database writes stay on the calling thread. Every checkpoint is a conditional UPDATE
-on the run's runner token: a runner that was replaced (resume after a crash) stops there, and a
-cancel request takes effect there.
+Each phase streams the batches of all its namespaces through one small thread pool (HTTP round
+trips, SQLite reads, hashing and Parquet decoding overlap; results come back in order, at most
+2 x workers batches in flight, so memory is bounded by the batch size, not the namespace size).
+Database writes stay on the calling thread. Every checkpoint is a conditional UPDATE on the run's
+runner token: a runner that was replaced (resume after a crash) stops there, and a cancel request
+takes effect there.
 """
 
 from __future__ import annotations
@@ -301,9 +303,8 @@ class Executor:
 
     # backup ---------------------------------------------------------------------------------
     #
-    # Each phase streams all its namespaces through one pool: the units of namespace k+1 are
-    # listed and fetched while namespace k's are still in flight, so many small namespaces do
-    # not pay their round trips one after the other. Rows are written on this thread only.
+    # The units of namespace k+1 are listed and fetched while namespace k's are still in flight,
+    # so many small namespaces do not pay their round trips one after the other.
 
     def backup_phase(self) -> None:
         todo = []
