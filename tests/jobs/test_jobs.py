@@ -68,3 +68,36 @@ def test_job_pages_need_login(client):
     job = job_create(kind="test_count", enqueue=False)
     assert client.get(reverse("jobs-job-detail", args=[job.pk]), HTTP_HX_REQUEST="true").status_code == 403
     assert client.post(reverse("jobs-cancel-job", args=[job.pk])).status_code == 403
+
+
+@job_handler("test_flaky", retryable=True)
+def _flaky(job: Job) -> dict:
+    if "retry_of" not in job.params:
+        raise RuntimeError("first try fails")
+    return {"retried": job.params["retry_of"]}
+
+
+def test_a_failed_retryable_job_is_retried_as_a_new_job(client, operator):
+    failed = job_execute(job_id=job_create(kind="test_flaky", params={"x": 1}, enqueue=False).pk)
+    assert failed.status == Job.Status.FAILED and failed.can_retry
+    client.force_login(operator)
+    assert 'action="/jobs/' in client.get(reverse("jobs-list-jobs"), {"status": "failed"}).content.decode()
+    response = client.post(reverse("jobs-retry-job", args=[failed.pk]))
+    new = Job.objects.exclude(pk=failed.pk).get()
+    assert response["Location"] == new.get_absolute_url()
+    assert new.params == {"x": 1, "retry_of": failed.pk}
+    assert job_execute(job_id=new.pk).result == {"retried": failed.pk}
+    assert Job.objects.get(pk=failed.pk).status == Job.Status.FAILED  # the old row stays as it ended
+
+
+def test_only_failed_jobs_of_retryable_kinds_are_retried(client, operator, auditor):
+    not_retryable = job_execute(job_id=job_create(kind="test_fail", enqueue=False).pk)
+    succeeded = job_execute(job_id=job_create(kind="test_count", enqueue=False).pk)
+    flaky = job_execute(job_id=job_create(kind="test_flaky", enqueue=False).pk)
+    client.force_login(operator)
+    assert client.post(reverse("jobs-retry-job", args=[not_retryable.pk])).status_code == 400
+    assert client.post(reverse("jobs-retry-job", args=[succeeded.pk])).status_code == 400
+    client.force_login(auditor)
+    assert client.post(reverse("jobs-retry-job", args=[flaky.pk])).status_code == 403
+    assert client.get(reverse("jobs-retry-job", args=[flaky.pk])).status_code == 405
+    assert Job.objects.count() == 3

@@ -16,14 +16,25 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Job"], dict[str, Any]]
 _HANDLERS: dict[str, Handler] = {}
+_RETRYABLE: set[str] = set()
 
 
-def job_handler(kind: str) -> Callable[[Handler], Handler]:
+def job_handler(kind: str, *, retryable: bool = False) -> Callable[[Handler], Handler]:
+    """`retryable`: running the kind again with the same params is safe and useful (reads,
+    reports), so the jobs page offers Retry on a failed or cancelled one. Kinds with their own
+    resume/retry flow (migrations, erasure) leave it off and are retried from their own pages."""
+
     def register(fn: Handler) -> Handler:
         _HANDLERS[kind] = fn
+        if retryable:
+            _RETRYABLE.add(kind)
         return fn
 
     return register
+
+
+def is_retryable(kind: str) -> bool:
+    return kind in _RETRYABLE
 
 
 def get_handler(kind: str) -> Handler:

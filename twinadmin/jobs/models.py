@@ -53,6 +53,12 @@ class Job(models.Model):
         return self.status in self.FINISHED
 
     @property
+    def can_retry(self) -> bool:
+        from twinadmin.jobs.handlers import is_retryable
+
+        return self.status in (self.Status.FAILED, self.Status.CANCELLED) and is_retryable(self.kind)
+
+    @property
     def percent(self) -> int | None:
         if not self.progress_total:
             return None

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from twinadmin.jobs.handlers import get_handler
+from twinadmin.jobs.handlers import get_handler, is_retryable
 from twinadmin.jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -75,3 +75,18 @@ def job_cancel(*, job_id: int) -> bool:
         )
         == 1
     )
+
+
+class JobNotRetryable(ValueError):
+    pass
+
+
+def job_retry(*, job_id: int, user=None) -> Job:
+    """Run a failed or cancelled job of a retryable kind again, as a new job with the same params
+    (the old row stays as it ended, for the record)."""
+    job = Job.objects.get(pk=job_id)
+    if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+        raise JobNotRetryable(f"Job {job.pk} is {job.status}; only failed or cancelled jobs are retried.")
+    if not is_retryable(job.kind):
+        raise JobNotRetryable(f"Jobs of kind {job.kind!r} are resumed or retried from their own page.")
+    return job_create(kind=job.kind, params={**job.params, "retry_of": job.pk}, user=user)

@@ -1,12 +1,13 @@
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from twinadmin.accounts.roles import OPERATORS, role_required
+from twinadmin.jobs.handlers import known_kinds
 from twinadmin.jobs.models import Job
-from twinadmin.jobs.services import job_cancel
+from twinadmin.jobs.services import JobNotRetryable, job_cancel, job_retry
 
 
 @require_GET
@@ -14,10 +15,23 @@ from twinadmin.jobs.services import job_cancel
 def job_list(request: HttpRequest) -> HttpResponse:
     qs = Job.objects.select_related("created_by")
     kind = request.GET.get("kind", "")
+    status = request.GET.get("status", "")
     if kind:
         qs = qs.filter(kind=kind)
+    if status:
+        qs = qs.filter(status=status)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "jobs/job_list.html", {"page": page, "kind": kind})
+    params = request.GET.copy()
+    params.pop("page", None)
+    ctx = {
+        "page": page,
+        "kind": kind,
+        "status": status,
+        "query": params.urlencode(),
+        "kinds": known_kinds(),
+        "statuses": Job.Status.choices,
+    }
+    return render(request, "jobs/job_list.html", ctx)
 
 
 @require_GET
@@ -39,3 +53,14 @@ def job_cancel_view(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(Job, pk=job_id)
     job_cancel(job_id=job.pk)
     return redirect(job.get_absolute_url())
+
+
+@require_POST
+@role_required(OPERATORS)
+def job_retry_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_object_or_404(Job, pk=job_id)
+    try:
+        new = job_retry(job_id=job.pk, user=request.user)
+    except JobNotRetryable as exc:
+        return HttpResponseBadRequest(str(exc))
+    return redirect(new.get_absolute_url())

@@ -6,12 +6,12 @@ from twinadmin.registry.drift import drift_report_run
 from twinadmin.registry.services import index_refresh
 
 
-@job_handler("refresh_index")
+@job_handler("refresh_index", retryable=True)
 def refresh_index_job(job: Job) -> dict:
     return index_refresh()
 
 
-@job_handler("drift_report")
+@job_handler("drift_report", retryable=True)
 def drift_report_job(job: Job) -> dict:
     report = drift_report_run(refresh=job.params.get("refresh", True))
     # The job row keeps the summary; the page recomputes the lists from the stored snapshot.

@@ -5,7 +5,7 @@ from twinadmin.jobs.models import Job
 from twinadmin.search.latency import KIND, latency_report_run, report_summary
 
 
-@job_handler(KIND)
+@job_handler(KIND, retryable=True)
 def query_latency_job(job: Job) -> dict:
     report = latency_report_run(job=job)
     summary = report_summary(report)
