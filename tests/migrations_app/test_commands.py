@@ -82,3 +82,13 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise(seeded, creator):
 
     assert "\r[" in terminal.getvalue() and "100%" in terminal.getvalue() and "40/40" in terminal.getvalue()
     assert pipe.getvalue() == f"copying 1/1 {item.source_namespace}\n"
+
+
+def test_cancel_by_command_like_the_button(seeded, creator, capsys):
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+
+    call_command("migration_cancel", str(run.pk), "--json")
+
+    assert _json(capsys)["status"] == "cancelled"
+    with pytest.raises(CommandError, match="nothing to cancel"):
+        call_command("migration_cancel", str(run.pk))
