@@ -228,6 +228,14 @@ class Executor:
         if group:
             yield group
 
+    def source_units(self, items: list[MigrationItem]) -> Iterator[tuple[MigrationItem, list[str] | None]]:
+        """(item, batch of source ids) for every item in turn, then (item, None) once an item's
+        source is fully listed: one stream, so a pool works across namespaces."""
+        for item in items:
+            for ids in self.id_groups(item.source_namespace):
+                yield item, ids
+            yield item, None
+
     def read_namespace(self, namespace: str, transform: Callable[[list], Any] | None = None) -> Iterator[Any]:
         """The namespace's vectors in listing order, one fetched batch at a time (ids deleted
         between listing and fetching are simply absent), each batch passed through `transform`
@@ -329,12 +337,6 @@ class Executor:
             todo.append(item)
         writers: dict[int, vdf.BackupWriter] = {}
 
-        def units() -> Iterator[tuple[MigrationItem, list[str] | None]]:
-            for item in todo:
-                for ids in self.id_groups(item.source_namespace):
-                    yield item, ids
-                yield item, None  # the namespace is fully listed
-
         def load(unit: tuple[MigrationItem, list[str] | None]) -> tuple[MigrationItem, vdf.Batch | None]:
             item, ids = unit
             if ids is None:
@@ -343,7 +345,7 @@ class Executor:
             return item, vdf.hashed([found[i] for i in ids if i in found])
 
         try:
-            for item, batch in ordered_map(load, units(), workers=self.workers):
+            for item, batch in ordered_map(load, self.source_units(todo), workers=self.workers):
                 writer = writers.get(item.pk)
                 if writer is None:
                     writer = writers[item.pk] = self.open_backup(item)
@@ -465,13 +467,7 @@ class Executor:
         }
         side.shutdown(wait=False)
 
-        def units() -> Iterator[tuple[MigrationItem, list[str] | None]]:
-            for item in todo:
-                for ids in self.id_groups(item.source_namespace):
-                    yield item, ids
-                yield item, None
-
-        for item, rows in ordered_map(self.compare_unit, units(), workers=self.workers):
+        for item, rows in ordered_map(self.compare_unit, self.source_units(todo), workers=self.workers):
             state = states[item.pk]
             if not state.started:
                 state.started = True
