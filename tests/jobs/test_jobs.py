@@ -101,3 +101,12 @@ def test_only_failed_jobs_of_retryable_kinds_are_retried(client, operator, audit
     assert client.post(reverse("jobs-retry-job", args=[flaky.pk])).status_code == 403
     assert client.get(reverse("jobs-retry-job", args=[flaky.pk])).status_code == 405
     assert Job.objects.count() == 3
+
+
+def test_job_list_pages_through_htmx_fragments(auditor_client):
+    for _ in range(55):
+        job_create(kind="test_count", enqueue=False)
+    response = auditor_client.get(reverse("jobs-list-jobs"), {"page": 2}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body and 'id="rows"' in body
+    assert len(response.context["page"].object_list) == 5

@@ -31,7 +31,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
         "kinds": known_kinds(),
         "statuses": Job.Status.choices,
     }
-    return render(request, "jobs/job_list.html", ctx)
+    return render(request, "jobs/job_list.html#rows" if request.htmx else "jobs/job_list.html", ctx)
 
 
 @require_GET
