@@ -72,8 +72,9 @@ def pinecone_local(settings, tmp_path: Path) -> Iterator[Callable[..., LocalPine
 @pytest.fixture
 def start_worker(django_db_setup, tmp_path: Path) -> Iterator[Callable[..., object]]:
     """Start real `celery -A twinadmin worker` processes (own process group, same test database,
-    the broker from CELERY_BROKER_URL) with extra environment; all are stopped after the test.
-    The test may SIGKILL one itself: that is the point of some of them."""
+    the broker from CELERY_BROKER_URL) with extra environment (the settings read MIGRATION_* and
+    VECTOR_* from it); all are stopped after the test. The test may SIGKILL one itself: that is
+    the point of some of them."""
     from tests.integration.conftest import (
         REAL_BROKER_SCHEMES,
         CeleryWorker,
@@ -91,7 +92,8 @@ def start_worker(django_db_setup, tmp_path: Path) -> Iterator[Callable[..., obje
     def start(*, env: dict[str, str]) -> CeleryWorker:
         worker = launch_worker(
             env={
-                "DJANGO_SETTINGS_MODULE": "tests.migrations_app.worker_settings",
+                "DJANGO_SETTINGS_MODULE": "twinadmin.settings",
+            "MIGRATION_COUNT_DEADLINE_SECONDS": "30",
                 "VECTOR_DIMENSION": str(DIM),
                 "VECTOR_METRIC": "cosine",
                 **env,
