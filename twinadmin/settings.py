@@ -165,7 +165,7 @@ if VECTOR_BACKEND == "pinecone":
     if not (PINECONE_INDEX_HOST or PINECONE_INDEX_NAME):
         raise ImproperlyConfigured("VECTOR_BACKEND=pinecone needs PINECONE_INDEX_HOST or PINECONE_INDEX_NAME")
 
-# Namespace migrations (migrations_app/conf.py). 0 = chosen per backend: batches of 1,000 with 2
+# Namespace migrations (migrations_app/conf.py). 0 = chosen per backend: batches of 500 with 2
 # in flight on the local store, 100 with 8 in flight over HTTP.
 MIGRATION_BACKUP_DIR = env.path("MIGRATION_BACKUP_DIR", default=VAR_DIR / "backups")
 MIGRATION_BACKUP_RETENTION_DAYS = env.int("MIGRATION_BACKUP_RETENTION_DAYS", default=30)
