@@ -213,6 +213,38 @@ def launch_worker(
     return worker
 
 
+@contextlib.contextmanager
+def shared_vector_backend(
+    backend: str, *, tmp_path: Path, settings: Any, dimension: int
+) -> Iterator[dict[str, str]]:
+    """Point this test and the workers it starts at one vector index: a local store file
+    (`"local"`) or the real SDK against an in-process Pinecone-compatible server (`"sdk"`).
+    Yields the environment to start the workers with."""
+    from twinadmin.vectors import reset_index_cache
+    from twinadmin.vectors.local import LocalStore
+    from twinadmin.vectors.server import LocalPineconeServer
+
+    settings.VECTOR_DIMENSION, settings.VECTOR_METRIC = dimension, "cosine"
+    env = {"VECTOR_DIMENSION": str(dimension), "VECTOR_METRIC": "cosine"}
+    server = None
+    if backend == "local":
+        settings.VECTOR_BACKEND, settings.VECTOR_LOCAL_PATH = "local", tmp_path / "shared.sqlite3"
+        env |= {"VECTOR_BACKEND": "local", "VECTOR_LOCAL_PATH": str(settings.VECTOR_LOCAL_PATH)}
+    else:
+        store = LocalStore(tmp_path / "server.sqlite3", dimension=dimension, metric="cosine")
+        server = LocalPineconeServer(store).start()
+        settings.VECTOR_BACKEND, settings.PINECONE_API_KEY = "pinecone", "k"
+        settings.PINECONE_INDEX_HOST = server.url
+        env |= {"VECTOR_BACKEND": "pinecone", "PINECONE_API_KEY": "k", "PINECONE_INDEX_HOST": server.url}
+    reset_index_cache()
+    try:
+        yield env
+    finally:
+        reset_index_cache()
+        if server is not None:
+            server.stop()
+
+
 @pytest.fixture(scope="package")
 def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorker]:
     """One real worker for the integration package (scope: package, so it is gone before any

@@ -93,7 +93,7 @@ def start_worker(django_db_setup, tmp_path: Path) -> Iterator[Callable[..., obje
         worker = launch_worker(
             env={
                 "DJANGO_SETTINGS_MODULE": "twinadmin.settings",
-            "MIGRATION_COUNT_DEADLINE_SECONDS": "30",
+                "MIGRATION_COUNT_DEADLINE_SECONDS": "30",
                 "VECTOR_DIMENSION": str(DIM),
                 "VECTOR_METRIC": "cosine",
                 **env,

@@ -11,15 +11,13 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from migrations_app.models import NamespaceMigration
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import shared_vector_backend, wait_until
 from tests.migrations_app.conftest import CREATOR, DIM
 from twinadmin.accounts.roles import OPERATORS
 from twinadmin.jobs.models import Job
 from twinadmin.registry.models import Twin
-from twinadmin.vectors import get_index, reset_index_cache
-from twinadmin.vectors.local import LocalStore
+from twinadmin.vectors import get_index
 from twinadmin.vectors.seed import generate_legacy_seed, legacy_index_seed
-from twinadmin.vectors.server import LocalPineconeServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -30,22 +28,8 @@ def test_operator_starts_the_seed_migration_from_the_page(
 ):
     settings.MIGRATION_BACKUP_DIR = tmp_path / "backups"
     env = {"MIGRATION_BACKUP_DIR": str(settings.MIGRATION_BACKUP_DIR)}
-    server = None
-    if backend == "local":
-        settings.VECTOR_LOCAL_PATH = tmp_path / "shared.sqlite3"
-        env |= {"VECTOR_BACKEND": "local", "VECTOR_LOCAL_PATH": str(settings.VECTOR_LOCAL_PATH)}
-    else:
-        server = LocalPineconeServer(
-            LocalStore(tmp_path / "server.sqlite3", dimension=DIM, metric="cosine")
-        ).start()
-        settings.VECTOR_BACKEND, settings.PINECONE_API_KEY, settings.PINECONE_INDEX_HOST = (
-            "pinecone",
-            "k",
-            server.url,
-        )
-        env |= {"VECTOR_BACKEND": "pinecone", "PINECONE_API_KEY": "k", "PINECONE_INDEX_HOST": server.url}
-    reset_index_cache()
-    try:
+    with shared_vector_backend(backend, tmp_path=tmp_path, settings=settings, dimension=DIM) as backend_env:
+        env |= backend_env
         legacy_index_seed(index=get_index(), seed_data=generate_legacy_seed(dimension=DIM))
         worker = start_worker(env=env)
         user = django_user_model.objects.create_user(username="mig-op", password="pw")
@@ -71,7 +55,3 @@ def test_operator_starts_the_seed_migration_from_the_page(
         assert get_index().describe_namespace(f"creator_{CREATOR}").vector_count == 376
         assert Job.objects.get(pk=run.job_id).status == Job.Status.SUCCEEDED
         assert "migrations.run_phase" in worker.log()
-    finally:
-        reset_index_cache()
-        if server is not None:
-            server.stop()

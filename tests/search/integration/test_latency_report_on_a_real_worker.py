@@ -10,13 +10,11 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import shared_vector_backend, wait_until
 from tests.search.conftest import DIM, build_layout
 from twinadmin.accounts.roles import OPERATORS
 from twinadmin.search.models import LatencyReport, Recall
-from twinadmin.vectors import get_index, reset_index_cache
-from twinadmin.vectors.local import LocalStore
-from twinadmin.vectors.server import LocalPineconeServer
+from twinadmin.vectors import get_index
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -25,24 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def test_operator_runs_a_latency_report_on_the_worker(
     backend, start_worker, client, django_user_model, tmp_path: Path, settings
 ):
-    env = {"VECTOR_DIMENSION": str(DIM), "VECTOR_METRIC": "cosine"}
-    settings.VECTOR_DIMENSION, settings.VECTOR_METRIC = DIM, "cosine"
-    server = None
-    if backend == "local":
-        settings.VECTOR_LOCAL_PATH = tmp_path / "shared.sqlite3"
-        env |= {"VECTOR_BACKEND": "local", "VECTOR_LOCAL_PATH": str(settings.VECTOR_LOCAL_PATH)}
-    else:
-        server = LocalPineconeServer(
-            LocalStore(tmp_path / "server.sqlite3", dimension=DIM, metric="cosine")
-        ).start()
-        settings.VECTOR_BACKEND, settings.PINECONE_API_KEY, settings.PINECONE_INDEX_HOST = (
-            "pinecone",
-            "k",
-            server.url,
-        )
-        env |= {"VECTOR_BACKEND": "pinecone", "PINECONE_API_KEY": "k", "PINECONE_INDEX_HOST": server.url}
-    reset_index_cache()
-    try:
+    with shared_vector_backend(backend, tmp_path=tmp_path, settings=settings, dimension=DIM) as env:
         build_layout(get_index())
         start_worker(env=env)
         user = django_user_model.objects.create_user(username="lat-op", password="pw")
@@ -70,7 +51,3 @@ def test_operator_runs_a_latency_report_on_the_worker(
             assert report.recall == Recall.MEASURED and report.recall_at_k == pytest.approx(1.0)
         body = poll.content.decode()
         assert "<svg" in body and "creator_acme_twin_t2" in body and "every 1s" not in body
-    finally:
-        reset_index_cache()
-        if server is not None:
-            server.stop()
