@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.vectors.conftest import make_server  # noqa: F401  (fixture)
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin
 from twinadmin.vectors import get_index
