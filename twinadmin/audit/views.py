@@ -1,10 +1,9 @@
 import json
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
 
 from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS, role_required
 from twinadmin.audit import selectors
@@ -13,6 +12,7 @@ from twinadmin.audit.forms import AuditExportForm, AuditFilterForm
 from twinadmin.audit.models import AuditEntry
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_create
+from twinadmin.lib.htmx import partial_template, redirect_after_post
 
 # Read-only for every role: auditors above all, but operators and approvers may check their work.
 AUDIT_READERS = (AUDITORS, OPERATORS, APPROVERS)
@@ -24,10 +24,6 @@ def _filter_query(request: HttpRequest) -> str:
     for key in (*AuditFilterForm.CURSORS, "format"):
         params.pop(key, None)
     return params.urlencode()
-
-
-def _partial(request: HttpRequest, template: str, partial: str) -> str:
-    return f"{template}#{partial}" if request.htmx else template
 
 
 @require_GET
@@ -43,7 +39,7 @@ def entry_list(request: HttpRequest) -> HttpResponse:
         ctx["head"] = selectors.audit_chain_head()
     # htmx only swaps 2xx responses in: the fragment carries the errors itself.
     status = 400 if form.errors and not request.htmx else 200
-    return render(request, _partial(request, "audit/entry_list.html", "rows"), ctx, status=status)
+    return render(request, partial_template(request, "audit/entry_list.html", "rows"), ctx, status=status)
 
 
 @require_GET
@@ -85,9 +81,7 @@ def chain_verify(request: HttpRequest) -> HttpResponse:
     read-only, so every audit reader may start one."""
     if request.method == "POST":
         job = job_create(kind="audit_verify", user=request.user)
-        if request.htmx:
-            return HttpResponseClientRedirect(job.get_absolute_url())
-        return redirect(job.get_absolute_url())
+        return redirect_after_post(request, job.get_absolute_url())
     last = Job.objects.filter(kind="audit_verify", status=Job.Status.SUCCEEDED).first()
     ctx = {"head": selectors.audit_chain_head(), "report": last.result if last else None, "last_job": last}
-    return render(request, _partial(request, "audit/chain_verify.html", "chain"), ctx)
+    return render(request, partial_template(request, "audit/chain_verify.html", "chain"), ctx)

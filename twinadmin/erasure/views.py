@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling
 
 from twinadmin.accounts.roles import APPROVERS, OPERATORS, role_required
 from twinadmin.erasure import selectors
@@ -21,11 +21,8 @@ from twinadmin.erasure.services import (
     erasure_request_retry,
     twin_deletion_request,
 )
+from twinadmin.lib.htmx import redirect_after_post
 from twinadmin.registry.models import Creator, Twin
-
-
-def _redirect(request: HttpRequest, url: str) -> HttpResponse:
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 def _poll(request: HttpRequest, template: str, ctx: dict, *, finished: bool) -> HttpResponse:
@@ -101,7 +98,7 @@ def _act(
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Request #{erasure.pk} {done}.")
-    return _redirect(request, erasure.get_absolute_url())
+    return redirect_after_post(request, erasure.get_absolute_url())
 
 
 @require_POST
@@ -168,7 +165,7 @@ def twin_delete(request: HttpRequest, creator_id: str, twin_id: str) -> HttpResp
         except ErasureError as exc:
             form.add_error(None, str(exc))
         else:
-            return _redirect(request, deletion.get_absolute_url())
+            return redirect_after_post(request, deletion.get_absolute_url())
     ctx = {"form": form, "twin": twin, "creator": twin.creator}
     return render(request, "erasure/twin_delete.html", ctx, status=400 if form.errors else 200)
 

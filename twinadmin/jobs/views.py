@@ -8,6 +8,7 @@ from twinadmin.accounts.roles import OPERATORS, role_required
 from twinadmin.jobs.handlers import known_kinds
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import JobNotRetryable, job_cancel, job_retry
+from twinadmin.lib.htmx import partial_template
 
 
 @require_GET
@@ -31,7 +32,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
         "kinds": known_kinds(),
         "statuses": Job.Status.choices,
     }
-    return render(request, "jobs/job_list.html#rows" if request.htmx else "jobs/job_list.html", ctx)
+    return render(request, partial_template(request, "jobs/job_list.html", "rows"), ctx)
 
 
 @require_GET

@@ -2,11 +2,11 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from twinadmin.accounts.roles import OPERATORS, role_required
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_create
+from twinadmin.lib.htmx import partial_template, redirect_after_post
 from twinadmin.registry import selectors
 from twinadmin.registry.drift import PAGE_LIMIT, drift_report_build
 from twinadmin.registry.forms import (
@@ -24,11 +24,6 @@ def _query_without_page(request: HttpRequest) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return params.urlencode()
-
-
-def _partial(request: HttpRequest, template: str, partial: str) -> str:
-    """HTMX asks for a fragment of the same template; a plain GET gets the whole page."""
-    return f"{template}#{partial}" if request.htmx else template
 
 
 @require_GET
@@ -50,7 +45,7 @@ def namespace_list(request: HttpRequest) -> HttpResponse:
         kind=data.get("kind") or "", q=data.get("q") or "", page=data.get("page") or 1
     )
     ctx = {"form": form, "page": page, "rows": rows, "query": _query_without_page(request)}
-    return render(request, _partial(request, "registry/namespace_list.html", "rows"), ctx)
+    return render(request, partial_template(request, "registry/namespace_list.html", "rows"), ctx)
 
 
 @require_GET
@@ -63,7 +58,7 @@ def creator_list(request: HttpRequest) -> HttpResponse:
         q=data.get("q") or "", status=data.get("status") or "", page=data.get("page") or 1
     )
     ctx = {"form": form, "page": page, "query": _query_without_page(request)}
-    return render(request, _partial(request, "registry/creator_list.html", "rows"), ctx)
+    return render(request, partial_template(request, "registry/creator_list.html", "rows"), ctx)
 
 
 @require_http_methods(["GET", "POST"])
@@ -132,7 +127,7 @@ def drift_report(request: HttpRequest) -> HttpResponse:
 @role_required(OPERATORS)
 def drift_run(request: HttpRequest) -> HttpResponse:
     job = job_create(kind="drift_report", user=request.user)
-    return _to_job(request, job)
+    return redirect_after_post(request, job.get_absolute_url())
 
 
 @require_POST
@@ -151,14 +146,8 @@ def orphan_register(request: HttpRequest) -> HttpResponse:
     return redirect("registry-twin-detail", creator_id=twin.creator.creator_id, twin_id=twin.twin_id)
 
 
-def _to_job(request: HttpRequest, job: Job) -> HttpResponse:
-    if request.htmx:
-        return HttpResponseClientRedirect(job.get_absolute_url())
-    return redirect(job.get_absolute_url())
-
-
 @require_POST
 @role_required(OPERATORS)
 def index_refresh(request: HttpRequest) -> HttpResponse:
     job = job_create(kind="refresh_index", user=request.user)
-    return _to_job(request, job)
+    return redirect_after_post(request, job.get_absolute_url())

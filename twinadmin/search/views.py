@@ -1,19 +1,16 @@
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling
 
 from twinadmin.accounts.roles import OPERATORS, role_required
+from twinadmin.lib.htmx import partial_template, redirect_after_post
 from twinadmin.registry.models import Creator
 from twinadmin.search import selectors
 from twinadmin.search.errors import SearchError
 from twinadmin.search.forms import CompareForm, CreatorPickForm, LatencyRunForm, MultiTwinSearchForm
 from twinadmin.search.latency import latency_report_create
 from twinadmin.search.services import multi_twin_search
-
-
-def _partial(request: HttpRequest, template: str, partial: str) -> str:
-    return f"{template}#{partial}" if request.htmx else template
 
 
 def _status(request: HttpRequest, form) -> int:
@@ -55,7 +52,7 @@ def search_twins(request: HttpRequest, creator_id: str) -> HttpResponse:
         except SearchError as exc:
             form.add_error(None, str(exc))
     ctx = {"creator": creator, "form": form, "result": result}
-    template = _partial(request, "search/search.html", "results")
+    template = partial_template(request, "search/search.html", "results")
     return render(request, template, ctx, status=_status(request, form))
 
 
@@ -76,9 +73,7 @@ def report_run(request: HttpRequest) -> HttpResponse:
         except SearchError as exc:
             form.add_error(None, str(exc))
         else:
-            if request.htmx:
-                return HttpResponseClientRedirect(report.get_absolute_url())
-            return redirect(report)
+            return redirect_after_post(request, report.get_absolute_url())
     ctx = {"page": selectors.report_page(), "form": form}
     return render(request, "search/report_list.html", ctx, status=400)
 
@@ -92,7 +87,7 @@ def report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
     rows = selectors.report_rows(report) if report.succeeded else []
     chart, left_out = selectors.report_chart(report, rows) if report.succeeded else ("", 0)
     ctx = {"report": report, "rows": rows, "chart": chart, "left_out": left_out}
-    response = render(request, _partial(request, "search/report_detail.html", "report"), ctx)
+    response = render(request, partial_template(request, "search/report_detail.html", "report"), ctx)
     if request.htmx and report.is_finished:
         # 286: htmx swaps this last fragment in and stops polling.
         response.status_code = HttpResponseStopPolling.status_code
