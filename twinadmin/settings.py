@@ -159,6 +159,14 @@ VECTOR_METRIC = _choice("VECTOR_METRIC", "cosine", ("cosine", "dotproduct", "euc
 PINECONE_API_KEY = env.str("PINECONE_API_KEY", default="")
 PINECONE_INDEX_HOST = env.str("PINECONE_INDEX_HOST", default="")
 PINECONE_INDEX_NAME = env.str("PINECONE_INDEX_NAME", default="digital-twin-brain")
+# The adapter's own retries on 429/5xx, on top of the SDK's few: per call, at most this many
+# attempts within this many seconds (a long migration outlives a rate-limit storm).
+PINECONE_RETRY_ATTEMPTS = env.int("PINECONE_RETRY_ATTEMPTS", default=8)
+PINECONE_RETRY_DEADLINE_SECONDS = env.float("PINECONE_RETRY_DEADLINE_SECONDS", default=300.0)
+if PINECONE_RETRY_ATTEMPTS < 1 or PINECONE_RETRY_DEADLINE_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "PINECONE_RETRY_ATTEMPTS must be 1 or more and PINECONE_RETRY_DEADLINE_SECONDS positive"
+    )
 if VECTOR_BACKEND == "pinecone":
     if not PINECONE_API_KEY:
         raise ImproperlyConfigured("VECTOR_BACKEND=pinecone needs PINECONE_API_KEY")
@@ -177,6 +185,10 @@ MIGRATION_COUNT_DEADLINE_SECONDS = env.float("MIGRATION_COUNT_DEADLINE_SECONDS",
 ERASURE_VERIFY_TIMEOUT_SECONDS = env.float("ERASURE_VERIFY_TIMEOUT_SECONDS", default=120.0)
 ERASURE_LEASE_SECONDS = env.float("ERASURE_LEASE_SECONDS", default=330.0)
 ERASURE_CONCURRENCY = env.int("ERASURE_CONCURRENCY", default=0)
+# The erasure drill's cleanup keeps retrying a failing index this long before it reports leftovers.
+DRILL_CLEANUP_TIMEOUT_SECONDS = env.float("DRILL_CLEANUP_TIMEOUT_SECONDS", default=300.0)
+if DRILL_CLEANUP_TIMEOUT_SECONDS < 0:
+    raise ImproperlyConfigured("DRILL_CLEANUP_TIMEOUT_SECONDS cannot be negative")
 
 # How old the stored index snapshot may be before the overview offers a refresh.
 INDEX_SNAPSHOT_MAX_AGE_SECONDS = env.int("INDEX_SNAPSHOT_MAX_AGE_SECONDS", default=300)

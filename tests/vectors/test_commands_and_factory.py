@@ -63,6 +63,37 @@ def test_get_index_speaks_to_pinecone_when_configured(settings, make_server):
     assert server.store.describe_index_stats().namespaces == {"ns": 1}
 
 
+def test_the_adapter_retry_budget_comes_from_settings(settings, make_server):
+    server = make_server()
+    settings.VECTOR_BACKEND = "pinecone"
+    settings.PINECONE_INDEX_HOST = server.url
+    settings.PINECONE_API_KEY = "test-key"
+    settings.PINECONE_RETRY_ATTEMPTS = 3
+    settings.PINECONE_RETRY_DEADLINE_SECONDS = 7.5
+    first = get_index()
+    assert (first.retry.attempts, first.retry.deadline) == (3, 7.5)
+
+    settings.PINECONE_RETRY_ATTEMPTS = 1
+    assert get_index() is not first and get_index().retry.attempts == 1
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("PINECONE_RETRY_ATTEMPTS", "0", "PINECONE_RETRY_ATTEMPTS must be 1 or more"),
+        ("PINECONE_RETRY_DEADLINE_SECONDS", "-1", "PINECONE_RETRY_DEADLINE_SECONDS positive"),
+        ("DRILL_CLEANUP_TIMEOUT_SECONDS", "-5", "DRILL_CLEANUP_TIMEOUT_SECONDS cannot be negative"),
+    ],
+)
+def test_retry_settings_that_cannot_work_are_refused_at_startup(name, value, message):
+    env = {**os.environ, "DEBUG": "1", name: value}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "ImproperlyConfigured" in done.stderr and message in done.stderr
+
+
 def test_seed_legacy_recreates_the_seed_layout():
     out = json.loads(run("seed_legacy", "--json"))
 
@@ -159,6 +190,10 @@ def test_pinecone_local_command_serves_the_sdk(tmp_path):
             str(log_path),
             "--latency-ms",
             "1",
+            "--outage-namespace",
+            "down",
+            "--retry-after",
+            "0",
         ],
         cwd=ROOT,
         env=env,
@@ -175,11 +210,18 @@ def test_pinecone_local_command_serves_the_sdk(tmp_path):
         sdk_index.upsert(vectors=[("a", [0.0, 0.0, 0.0, 1.0]), ("b", [3.0, 0.0, 0.0, 1.0])], namespace="n")
         result = sdk_index.query(vector=[1.0, 0.0, 0.0, 1.0], top_k=2, namespace="n")
         assert [(m.id, m.score) for m in result.matches] == [("a", 1.0), ("b", 4.0)]  # squared distances
+        with pytest.raises(Exception, match="unavailable for upserts"):
+            sdk_index.upsert(vectors=[("c", [1.0, 0.0, 0.0, 0.0])], namespace="down")
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(10)
     deadline = time.monotonic() + 5
     while not log_path.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert [json.loads(x)["path"] for x in log_path.read_text().splitlines()] == ["/vectors/upsert", "/query"]
+    logged = [json.loads(x) for x in log_path.read_text().splitlines()]
+    assert [r["path"] for r in logged[:2]] == ["/vectors/upsert", "/query"]
+    # The outage: every attempt (the SDK retries a 503 itself) refused, and nothing written.
+    assert {(r["path"], r["namespace"], r["status"]) for r in logged[2:]} == {
+        ("/vectors/upsert", "down", 503)
+    }
     assert LocalStore(store_path).describe_index_stats().namespaces == {"n": 2}

@@ -188,6 +188,76 @@ def test_counts_lag_writes_and_deletes_then_converge(make_server):
     assert [ns.name for ns in index.iter_namespaces()] == []
 
 
+def test_an_outage_refuses_writes_to_its_namespaces_only_and_ends_when_its_time_is_up(make_server):
+    from twinadmin.vectors import TransientError
+    from twinadmin.vectors.pinecone_adapter import RetryPolicy
+
+    server = make_server()
+    index = adapter_for(server, retry=RetryPolicy(attempts=1, initial_wait=0, max_wait=0))
+    index.upsert("down", random_vectors(4))
+    index.upsert("up", random_vectors(4))
+    server.set_faults(outage_namespaces={"down"}, outage_seconds=1.5, retry_after=0.01)
+
+    with pytest.raises(TransientError, match="unavailable for deletes"):
+        index.delete_namespace("down")
+    with pytest.raises(TransientError):
+        index.upsert("down", random_vectors(1, prefix="new-"))
+    with pytest.raises(TransientError):
+        index.delete_ids("down", ["v-00000"])
+    # Reads of it, and writes elsewhere, still work; nothing refused was applied.
+    assert sorted(index.fetch("down", ["v-00000", "new-00000"])) == ["v-00000"]
+    assert index.delete_namespace("up") is True
+
+    assert wait_for(lambda: server.request_count(status=503) and _deleted(index, "down"), timeout=10)
+    assert index.fetch("down", ["v-00000"]) == {}
+
+
+def _deleted(index, namespace: str) -> bool:
+    from twinadmin.vectors import TransientError
+
+    try:
+        return index.delete_namespace(namespace)
+    except TransientError:
+        return False
+
+
+def test_an_outage_without_an_end_lasts_until_the_faults_change(make_server):
+    from twinadmin.vectors import TransientError
+    from twinadmin.vectors.pinecone_adapter import RetryPolicy
+
+    server = make_server(faults=FaultConfig(outage_namespaces=frozenset({""}), retry_after=0))
+    index = adapter_for(server, retry=RetryPolicy(attempts=1, initial_wait=0, max_wait=0))
+
+    with pytest.raises(TransientError):
+        index.upsert("__default__", random_vectors(2))
+    time.sleep(0.2)
+    with pytest.raises(TransientError):
+        index.upsert("", random_vectors(2))
+    server.set_faults(outage_namespaces=frozenset())
+    assert index.upsert("", random_vectors(2)) == 2
+    with pytest.raises(ValueError, match="not one string"):
+        FaultConfig(outage_namespaces="ns")
+    with pytest.raises(ValueError, match="some of delete, update, upsert"):
+        FaultConfig(outage_operations={"query"})
+
+
+def test_an_outage_can_refuse_deletes_only(make_server):
+    from twinadmin.vectors import TransientError
+    from twinadmin.vectors.pinecone_adapter import RetryPolicy
+
+    server = make_server(
+        faults=FaultConfig(
+            outage_namespaces=frozenset({"ns"}), outage_operations=frozenset({"delete"}), retry_after=0
+        )
+    )
+    index = adapter_for(server, retry=RetryPolicy(attempts=1, initial_wait=0, max_wait=0))
+
+    assert index.upsert("ns", random_vectors(2)) == 2
+    with pytest.raises(TransientError, match="unavailable for deletes"):
+        index.delete_namespace("ns")
+    assert len(index.fetch("ns", ["v-00000", "v-00001"])) == 2
+
+
 def test_request_log_counts_every_request(make_server, tmp_path):
     log = tmp_path / "requests.jsonl"
     server = make_server(request_log=log, faults=FaultConfig(latency_ms=5))

@@ -29,20 +29,27 @@ def _settings_key() -> tuple[Any, ...]:
         getattr(settings, "PINECONE_INDEX_HOST", ""),
         getattr(settings, "PINECONE_INDEX_NAME", ""),
         getattr(settings, "PINECONE_API_KEY", ""),
+        int(getattr(settings, "PINECONE_RETRY_ATTEMPTS", 8)),
+        float(getattr(settings, "PINECONE_RETRY_DEADLINE_SECONDS", 300.0)),
     )
 
 
 def build_index(key: tuple[Any, ...]) -> VectorIndex:
-    _pid, backend, local_path, dimension, metric, host, name, api_key = key
+    _pid, backend, local_path, dimension, metric, host, name, api_key, attempts, deadline = key
     if backend == "local":
         from .local import LocalStore
 
         return LocalStore(local_path, dimension=dimension, metric=metric)
     if backend == "pinecone":
-        from .pinecone_adapter import PineconeIndex
+        from .pinecone_adapter import PineconeIndex, RetryPolicy
 
         return PineconeIndex(
-            api_key=api_key, host=host or None, index_name=name or None, dimension=dimension, metric=metric
+            api_key=api_key,
+            host=host or None,
+            index_name=name or None,
+            dimension=dimension,
+            metric=metric,
+            retry=RetryPolicy(attempts=attempts, deadline=deadline),
         )
     raise ConfigurationError(f"VECTOR_BACKEND={backend!r} is not one of local, pinecone")
 

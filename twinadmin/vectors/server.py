@@ -6,8 +6,9 @@ vector bodies, snake_case namespace bodies, Pinecone's error JSON (`{"code", "me
 `http://127.0.0.1:PORT` with any API key.
 
 Fault injection makes it a test double for the hard parts of the real service: a share of
-requests answered 429 (with Retry-After) or 503, added latency, and stats/namespace counts that
-lag writes by N seconds (Pinecone's counts are eventually consistent). Faults are rolled before a
+requests answered 429 (with Retry-After) or 503, added latency, stats/namespace counts that lag
+writes by N seconds (Pinecone's counts are eventually consistent), and an outage refusing writes
+to chosen namespaces for a while. Faults are rolled before a
 request touches the store, so a failed request never half-applies.
 
 Built on the standard library's ThreadingHTTPServer: one thread per connection is plenty for a
@@ -47,6 +48,14 @@ API_VERSION = "2026-07"
 _GRPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 413: 3, 429: 8, 500: 13, 503: 14}
 
 
+_WRITE_ROUTES = {
+    ("POST", "/vectors/upsert"): "upsert",
+    ("POST", "/vectors/update"): "update",
+    ("POST", "/vectors/delete"): "delete",
+}
+WRITE_OPERATIONS = frozenset(_WRITE_ROUTES.values())
+
+
 @dataclass(frozen=True)
 class FaultConfig:
     """What the server does wrong on purpose. Shares are probabilities per request."""
@@ -57,12 +66,31 @@ class FaultConfig:
     count_lag_seconds: float = 0.0
     retry_after: float = 1.0  # seconds sent in Retry-After with 429 and 503
     seed: int | None = None
+    # A partial outage: every write of `outage_operations` (upsert, update, delete; a namespace
+    # delete is a delete) naming one of these namespaces is answered 503, from the first such
+    # request on for `outage_seconds` (0: until the faults are changed). Reads keep working.
+    outage_namespaces: frozenset[str] = frozenset()
+    outage_operations: frozenset[str] = WRITE_OPERATIONS
+    outage_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if not (0 <= self.fail_429 <= 1 and 0 <= self.fail_503 <= 1 and self.fail_429 + self.fail_503 <= 1):
             raise ValueError("fail_429 and fail_503 are shares between 0 and 1 that sum to at most 1")
-        if self.latency_ms < 0 or self.count_lag_seconds < 0 or self.retry_after < 0:
-            raise ValueError("latency, lag and retry_after cannot be negative")
+        if (
+            self.latency_ms < 0
+            or self.count_lag_seconds < 0
+            or self.retry_after < 0
+            or self.outage_seconds < 0
+        ):
+            raise ValueError("latency, lag, retry_after and outage_seconds cannot be negative")
+        if isinstance(self.outage_namespaces, str):
+            raise ValueError("outage_namespaces is a collection of namespace names, not one string")
+        names = frozenset(limits.normalize_namespace(name) for name in self.outage_namespaces)
+        object.__setattr__(self, "outage_namespaces", names)
+        operations = frozenset(self.outage_operations)
+        if isinstance(self.outage_operations, str) or not operations <= WRITE_OPERATIONS:
+            raise ValueError(f"outage_operations are some of {', '.join(sorted(WRITE_OPERATIONS))}")
+        object.__setattr__(self, "outage_operations", operations)
 
 
 class ApiError(Exception):
@@ -217,6 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
                 namespace = unquote(path[len("/namespaces/") :])
             else:
                 namespace = _namespace_from(body, query if body is None else None)
+            app.refuse_during_outage(method, path, namespace)
             status, payload = app.route(method, path, query, body, len(raw))
             self._send(status, payload)
         except ApiError as exc:
@@ -319,6 +348,7 @@ class LocalPineconeServer:
         self.faults = faults or FaultConfig()
         self._rng = random.Random(self.faults.seed)
         self._rng_lock = threading.Lock()
+        self._outage_began: float | None = None
         self._request_ids = itertools.count(1)
         self._records: list[_RequestRecord] = []
         self._records_lock = threading.Lock()
@@ -394,6 +424,9 @@ class LocalPineconeServer:
                 self._rng = random.Random(self.faults.seed)
         if self.faults.count_lag_seconds != old_lag:
             self.counts.reset()
+        if {"outage_namespaces", "outage_operations", "outage_seconds"} & set(changes):
+            with self._rng_lock:
+                self._outage_began = None
         return self.faults
 
     # -- request log ----------------------------------------------------------------------------
@@ -441,6 +474,30 @@ class LocalPineconeServer:
             raise ApiError(429, "Too many requests (injected by pinecone_local)", retry_after)
         if roll < faults.fail_429 + faults.fail_503:
             raise ApiError(503, "Service unavailable (injected by pinecone_local)", retry_after)
+
+    def refuse_during_outage(self, method: str, path: str, namespace: str) -> None:
+        """503 for a write to a namespace under an injected outage, before the store is touched."""
+        faults = self.faults
+        if not faults.outage_namespaces:
+            return
+        operation = "delete" if method == "DELETE" else _WRITE_ROUTES.get((method, path))
+        if operation not in faults.outage_operations:
+            return
+        if limits.normalize_namespace(namespace) not in faults.outage_namespaces:
+            return
+        now = time.monotonic()
+        with self._rng_lock:
+            if self._outage_began is None:
+                self._outage_began = now
+            began = self._outage_began
+        if faults.outage_seconds and now - began >= faults.outage_seconds:
+            return
+        raise ApiError(
+            503,
+            f"Namespace {limits.normalize_namespace(namespace)!r} is unavailable for {operation}s "
+            "(outage injected by pinecone_local)",
+            {"Retry-After": f"{faults.retry_after:g}"},
+        )
 
     def route(
         self,

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from twinadmin.vectors.errors import VectorError
 from twinadmin.vectors.local import LocalStore
-from twinadmin.vectors.server import FaultConfig, LocalPineconeServer
+from twinadmin.vectors.server import WRITE_OPERATIONS, FaultConfig, LocalPineconeServer
 
 
 class Command(BaseCommand):
@@ -33,6 +33,24 @@ class Command(BaseCommand):
             "--count-lag-seconds", type=float, default=0.0, help="stats/namespace counts lag writes by this"
         )
         parser.add_argument("--seed", type=int, default=None, help="seed for the fault RNG")
+        parser.add_argument(
+            "--outage-namespace",
+            action="append",
+            default=[],
+            metavar="NAMESPACE",
+            help="answer writes to this namespace 503 (repeatable)",
+        )
+        parser.add_argument(
+            "--outage-operations",
+            default=",".join(sorted(WRITE_OPERATIONS)),
+            help="which writes the outage refuses, comma-separated (default: all of them)",
+        )
+        parser.add_argument(
+            "--outage-seconds",
+            type=float,
+            default=0.0,
+            help="the outage ends this long after its first refused write (0: never)",
+        )
         parser.add_argument("--request-log", type=Path, default=None, help="append one JSON line per request")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -45,6 +63,9 @@ class Command(BaseCommand):
                 count_lag_seconds=options["count_lag_seconds"],
                 retry_after=options["retry_after"],
                 seed=options["seed"],
+                outage_namespaces=frozenset(options["outage_namespace"]),
+                outage_operations=frozenset(op.strip() for op in options["outage_operations"].split(",")),
+                outage_seconds=options["outage_seconds"],
             )
             store = LocalStore(
                 path,
