@@ -7,13 +7,27 @@ import pytest
 from tests.vectors.conftest import make_server  # noqa: F401  (fixture)
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin
-from twinadmin.vectors import get_index
+from twinadmin.vectors import get_index, reset_index_cache
 
 
 @pytest.fixture(autouse=True)
 def _quick_verification(settings):
     # A failed delete leaves a namespace in place; verification would poll for it this long.
     settings.ERASURE_VERIFY_TIMEOUT_SECONDS = 1
+
+
+@pytest.fixture
+def index_server(make_server, settings):  # noqa: F811  (the fixture imported above)
+    """get_index() speaks to an in-process `pinecone_local` through the real SDK. The adapter
+    makes one attempt per call (the SDK still retries a 503 a few times on its own), so a write
+    the server refuses surfaces to the drill at once instead of after minutes of backoff."""
+    server = make_server(dimension=settings.VECTOR_DIMENSION)
+    settings.VECTOR_BACKEND = "pinecone"
+    settings.PINECONE_API_KEY = "test-key"
+    settings.PINECONE_INDEX_HOST = server.url
+    settings.PINECONE_RETRY_ATTEMPTS = 1
+    reset_index_cache()
+    return server
 
 
 def leftovers(creator_id: str) -> dict:

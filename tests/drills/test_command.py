@@ -10,9 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from twinadmin.drills.models import DrillRun
+from twinadmin.registry import codec
 from twinadmin.registry.services import creator_create
-from twinadmin.vectors.errors import TransientError
-from twinadmin.vectors.local import LocalStore
 
 from .conftest import NOTHING, leftovers
 
@@ -37,13 +36,12 @@ def test_plain_output_lists_steps():
     assert "verify_creator" in text and ": passed" in text
 
 
-def test_a_failed_drill_exits_non_zero(monkeypatch):
-    def broken_upsert(self, namespace, vectors):
-        raise TransientError("503 Service Unavailable")
-
-    monkeypatch.setattr(LocalStore, "upsert", broken_upsert)
+def test_a_failed_drill_exits_non_zero(index_server):
+    index_server.set_faults(
+        outage_namespaces={codec.creator_namespace("drill-bad")}, outage_seconds=1, retry_after=0.01
+    )
     out = StringIO()
-    with pytest.raises(CommandError, match="503"):
+    with pytest.raises(CommandError, match="unavailable for upserts"):
         call_command("test_deletion", "--creator", "drill-bad", "--json", stdout=out)
     assert json.loads(out.getvalue())["passed"] is False
     assert leftovers("drill-bad") == NOTHING

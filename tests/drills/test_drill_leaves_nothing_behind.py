@@ -12,8 +12,6 @@ from twinadmin.erasure.models import ErasureRequest, TwinDeletion
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec
 from twinadmin.registry.services import creator_create
-from twinadmin.vectors.errors import TransientError
-from twinadmin.vectors.local import LocalStore
 
 from .conftest import NOTHING, leftovers
 
@@ -42,30 +40,29 @@ def test_a_passing_drill_leaves_nothing_and_is_marked_in_the_audit_log():
     assert marked[1].outcome == "success" and marked[1].details["passed"] is True
 
 
-def test_a_drill_whose_erasure_fails_midway_still_leaves_nothing(monkeypatch):
-    """The index refuses the creator-wide delete once (as a 503 surfaces after the adapter's
-    retries): the erasure cannot verify, the drill fails, and cleanup still removes it all."""
+def test_a_drill_whose_erasure_fails_midway_still_leaves_nothing(index_server):
+    """The index refuses to delete the creator-wide namespace for a few seconds, from the
+    erasure's first try: the erasure cannot finish, the drill fails, and its cleanup, retrying
+    until the outage is over, still removes it all."""
     wide = codec.creator_namespace("drill-fail")
-    real_delete = LocalStore.delete_namespace
-    refused = []
-
-    def flaky_delete(self, namespace):
-        if namespace == wide and not refused:
-            refused.append(namespace)
-            raise TransientError("503 Service Unavailable")
-        return real_delete(self, namespace)
-
-    monkeypatch.setattr(LocalStore, "delete_namespace", flaky_delete)
+    index_server.set_faults(
+        outage_namespaces={wide}, outage_operations={"delete"}, outage_seconds=3, retry_after=0.01
+    )
 
     run = erasure_drill_run(actor="cli:test_deletion", creator_id="drill-fail")
 
-    assert refused == [wide]
     assert run.status == DrillRun.Status.FAILED
     by_name = {s["name"]: s for s in run.steps}
     assert by_name["delete_twin"]["ok"] and by_name["verify_twin"]["ok"]
     assert by_name["erase_creator"]["ok"] is False
+    assert wide in run.error
     assert by_name["cleanup"]["ok"] is True
+    assert by_name["cleanup"]["detail"]["namespaces_deleted"] == [wide]  # the erasure had deleted the rest
     assert leftovers("drill-fail") == NOTHING
+    assert index_server.store.describe_index_stats().namespaces == {}
+    # The refusals happened on the server, to that namespace's deletes only.
+    assert index_server.request_count(path=f"/namespaces/{wide}", status=503) > 0
+    assert index_server.request_count(path="/vectors/upsert", status=503) == 0
     # No unfinished request is left in the approvers' queue for a creator that is gone.
     assert not ErasureRequest.objects.filter(creator_id="drill-fail").exists()
     assert run.job.status == Job.Status.FAILED
@@ -73,17 +70,32 @@ def test_a_drill_whose_erasure_fails_midway_still_leaves_nothing(monkeypatch):
     assert end.outcome == "failure" and end.details["drill"] is True and end.details["passed"] is False
 
 
-def test_a_drill_that_fails_while_creating_still_leaves_nothing(monkeypatch):
-    def broken_upsert(self, namespace, vectors):
-        raise TransientError("503 Service Unavailable")
-
-    monkeypatch.setattr(LocalStore, "upsert", broken_upsert)
+def test_a_drill_that_fails_while_creating_still_leaves_nothing(index_server):
+    twin_one = codec.twin_namespace("drill-early", "one")
+    index_server.set_faults(outage_namespaces={twin_one}, outage_seconds=2, retry_after=0.01)
 
     run = erasure_drill_run(actor="cli:test_deletion", creator_id="drill-early")
 
     assert run.status == DrillRun.Status.FAILED
     assert [(s["name"], s["ok"]) for s in run.steps] == [("create", False), ("cleanup", True)]
+    assert "unavailable for upserts" in run.steps[0]["detail"]["error"]
     assert leftovers("drill-early") == NOTHING
+    assert index_server.store.describe_index_stats().namespaces == {}
+
+
+def test_a_drill_whose_cleanup_cannot_finish_fails_and_names_what_is_left(index_server, settings):
+    """An outage that outlasts the cleanup's patience: the drill fails and says what it left
+    (and the drift report will show it); the registry rows are gone all the same."""
+    settings.DRILL_CLEANUP_TIMEOUT_SECONDS = 0.5
+    wide = codec.creator_namespace("drill-stuck")
+    index_server.set_faults(outage_namespaces={wide}, outage_operations={"delete"}, retry_after=0.01)
+
+    run = erasure_drill_run(actor="cli:test_deletion", creator_id="drill-stuck")
+
+    assert run.status == DrillRun.Status.FAILED
+    assert run.steps[-1]["name"] == "cleanup" and run.steps[-1]["ok"] is False
+    assert f"cleanup could not remove ['{wide}']" in run.steps[-1]["detail"]["error"]
+    assert leftovers("drill-stuck") == {"namespaces": [wide], "creators": 0, "twins": 0}
 
 
 def test_the_drill_refuses_an_existing_creator():

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import tenacity
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,6 +33,7 @@ from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin
 from twinadmin.registry.services import creator_create, twin_create
 from twinadmin.vectors import get_index
+from twinadmin.vectors.errors import RateLimited, TransientError
 from twinadmin.vectors.types import Vector
 
 KIND_ERASURE_DRILL = "erasure_drill"
@@ -196,25 +199,50 @@ def _drill(run: DrillRun, steps: _Steps) -> None:
 
 
 def _cleanup(creator_id: str) -> dict[str, Any]:
-    """Remove everything of the scratch creator, whatever state the drill left it in."""
+    """Remove everything of the scratch creator, whatever state the drill left it in.
+
+    The index part is retried with backoff for DRILL_CLEANUP_TIMEOUT_SECONDS: the failure that
+    broke the drill is often a passing one (an outage, rate limits), and a drill must not leave
+    its data behind because of it. Deleting a namespace is idempotent, so a retry repeats it all."""
     index = get_index()
     names = set(owned_namespaces(index, creator_id)) | {codec.creator_namespace(creator_id)}
     names |= {codec.twin_namespace(creator_id, t) for t in TWINS}
-    deleted = sorted(n for n in names if index.delete_namespace(n))
-    with transaction.atomic():
-        # Unfinished erasure rows would sit in the approvers' queue for a creator that is gone.
-        ErasureRequest.objects.filter(creator_id=creator_id).exclude(
-            status=ErasureRequest.Status.COMPLETED
-        ).delete()
-        TwinDeletion.objects.filter(creator_id=creator_id).exclude(
-            status=TwinDeletion.Status.VERIFIED
-        ).delete()
-        twins, _ = Twin.objects.filter(creator__creator_id=creator_id).delete()
-        creators, _ = Creator.objects.filter(creator_id=creator_id).delete()
-    left = [n for n in names if has_ids(index, n)]
-    if left:
-        raise DrillStepFailed(f"cleanup could not remove {left}")
-    return {"namespaces_deleted": deleted, "registry_rows_deleted": twins + creators}
+    deleted: set[str] = set()
+
+    def remove_from_index() -> None:
+        refused: list[str] = []
+        for name in sorted(names):
+            try:
+                if index.delete_namespace(name):
+                    deleted.add(name)
+            except (RateLimited, TransientError) as exc:  # the others are still worth deleting
+                refused.append(f"{name}: {exc}")
+        left = [n for n in sorted(names) if has_ids(index, n)]
+        if left:
+            raise DrillStepFailed(
+                f"cleanup could not remove {left}" + (f" ({'; '.join(refused)})" if refused else "")
+            )
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type((RateLimited, TransientError, DrillStepFailed)),
+        stop=tenacity.stop_after_delay(float(settings.DRILL_CLEANUP_TIMEOUT_SECONDS)),
+        wait=tenacity.wait_exponential(multiplier=0.1, max=5),
+        reraise=True,
+    )
+    try:
+        retrying(remove_from_index)
+    finally:
+        with transaction.atomic():
+            # Unfinished erasure rows would sit in the approvers' queue for a creator that is gone.
+            ErasureRequest.objects.filter(creator_id=creator_id).exclude(
+                status=ErasureRequest.Status.COMPLETED
+            ).delete()
+            TwinDeletion.objects.filter(creator_id=creator_id).exclude(
+                status=TwinDeletion.Status.VERIFIED
+            ).delete()
+            twins, _ = Twin.objects.filter(creator__creator_id=creator_id).delete()
+            creators, _ = Creator.objects.filter(creator_id=creator_id).delete()
+    return {"namespaces_deleted": sorted(deleted), "registry_rows_deleted": twins + creators}
 
 
 def erasure_drill_execute(job: Job) -> dict[str, Any]:
