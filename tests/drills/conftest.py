@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.vectors.conftest import make_server  # noqa: F401  (fixture)
+from tests.vectors.conftest import make_server, use_server  # noqa: F401  (make_server: a fixture)
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin
-from twinadmin.vectors import get_index, reset_index_cache
+from twinadmin.vectors import get_index
 
 
 @pytest.fixture(autouse=True)
@@ -18,15 +18,10 @@ def _quick_verification(settings):
 
 @pytest.fixture
 def index_server(make_server, settings):  # noqa: F811  (the fixture imported above)
-    """get_index() speaks to an in-process `pinecone_local` through the real SDK. The adapter
-    makes one attempt per call (the SDK still retries a 503 a few times on its own), so a write
-    the server refuses surfaces to the drill at once instead of after minutes of backoff."""
+    """get_index() speaks to an in-process `pinecone_local` through the real SDK, one adapter
+    attempt per call: a write the server refuses reaches the drill at once."""
     server = make_server(dimension=settings.VECTOR_DIMENSION)
-    settings.VECTOR_BACKEND = "pinecone"
-    settings.PINECONE_API_KEY = "test-key"
-    settings.PINECONE_INDEX_HOST = server.url
-    settings.PINECONE_RETRY_ATTEMPTS = 1
-    reset_index_cache()
+    use_server(settings, server)
     return server
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import Group
 
-from tests.vectors.conftest import make_server  # noqa: F401  (fixture)
+from tests.vectors.conftest import make_server, use_server  # noqa: F401  (make_server: a fixture)
 from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS
 from twinadmin.erasure.leases import resumable_job_run
 from twinadmin.jobs.models import Job
@@ -61,11 +61,22 @@ def run_job(job_id: int, runner: str | None = None) -> Job | None:
 
 
 @pytest.fixture
-def index(settings) -> VectorIndex:
+def index_server(make_server, settings):  # noqa: F811  (the fixture imported above)
+    """A test that asks for this gets `index` (and `creator_a1`) through the real SDK against
+    this local Pinecone server, whose faults it can then set: one adapter attempt per call."""
+    server = make_server(dimension=DIM)
+    use_server(settings, server)
+    return server
+
+
+@pytest.fixture
+def index(settings, request) -> VectorIndex:
     settings.VECTOR_DIMENSION = DIM
     # Fast verification in tests: the local store's counts never lag, and failure cases should
     # give up quickly.
     settings.ERASURE_VERIFY_TIMEOUT_SECONDS = 5
+    if "index_server" in request.fixturenames:
+        request.getfixturevalue("index_server")
     return get_index()
 
 

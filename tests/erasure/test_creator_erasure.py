@@ -138,22 +138,15 @@ def test_one_open_request_per_creator(creator_a1, operator):
 
 
 def test_a_failed_verification_keeps_the_request_open_and_a_retry_finishes_it(
-    creator_a1, index, operator, approver, monkeypatch, settings
+    index_server, creator_a1, index, operator, approver, settings
 ):
     erasure = _file(operator)
     erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
     erasure.refresh_from_db()
     # The index refuses to delete one namespace (an outage of that call, past the retries).
-    real_delete = type(index).delete_namespace
-
-    def flaky_delete(self, name):
-        if name == "creator_a.1_twin_t2":
-            from twinadmin.vectors.errors import TransientError
-
-            raise TransientError("503 Service Unavailable")
-        return real_delete(self, name)
-
-    monkeypatch.setattr(type(index), "delete_namespace", flaky_delete)
+    index_server.set_faults(
+        outage_namespaces={"creator_a.1_twin_t2"}, outage_operations={"delete"}, retry_after=0
+    )
     settings.ERASURE_VERIFY_TIMEOUT_SECONDS = 0.3
     job = run_job(erasure.job_id)
 
@@ -168,7 +161,8 @@ def test_a_failed_verification_keeps_the_request_open_and_a_retry_finishes_it(
         correlation_id=job.correlation_id, action="creator.erase.finish"
     ).outcome == ("failure")
 
-    monkeypatch.setattr(type(index), "delete_namespace", real_delete)
+    assert index_server.request_count(path="/namespaces/creator_a.1_twin_t2", status=503) > 0
+    index_server.set_faults(outage_namespaces=frozenset())  # the outage is over
     erasure_request_retry(erasure=erasure, actor=operator, enqueue=False)
     erasure.refresh_from_db()
     retry = run_job(erasure.job_id)

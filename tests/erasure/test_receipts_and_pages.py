@@ -123,26 +123,22 @@ def test_the_list_page_filters_by_state(erased, operator, auditor, client):
 
 
 def test_a_job_that_ended_without_closing_the_request_offers_a_retry(
-    creator_a1, index, operator, approver, client, monkeypatch
+    index_server, creator_a1, index, operator, approver, client
 ):
     erasure = erasure_request_file(creator_id="a.1", reason="r", confirm="a.1", actor=operator)
     erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
     erasure.refresh_from_db()
+    index_server.set_faults(fail_503=1.0, retry_after=0)  # the index is down
 
-    def listing_down(*args, **kwargs):
-        from twinadmin.vectors.errors import TransientError
-
-        raise TransientError("index unreachable")
-
-    monkeypatch.setattr(type(index), "list_namespaces", listing_down)
     assert run_job(erasure.job_id).status == Job.Status.FAILED
-    monkeypatch.undo()
+    index_server.set_faults(fail_503=0.0)
     client.force_login(operator)
 
     page = client.get(erasure.get_absolute_url(), headers={"HX-Request": "true"})
 
     assert page.status_code == 286  # nothing is running: stop polling
-    assert b"index unreachable" in page.content and b"Retry erasure" in page.content
+    assert b"Service unavailable (injected by pinecone_local)" in page.content
+    assert b"Retry erasure" in page.content
     assert client.post(reverse("erasure-retry-request", args=[erasure.pk])).status_code == 302
     erasure.refresh_from_db()
     assert erasure.attempts == 2 and erasure.status == "approved"

@@ -1,15 +1,27 @@
 """A runner that dies mid-erasure (worker killed) leaves its job RUNNING with a lease nobody
 renews. Until the lease expires nobody else touches it; then the next delivery continues the
 work as a new job from the checkpoints, without deleting anything twice, and the request ends
-verified. A stalled runner that wakes up after being taken over cannot close anything."""
+verified. A stalled runner that wakes up after being taken over cannot close anything.
+
+The dying runner is a real process, running the job as a worker does, SIGKILLed once it has
+checkpointed some deletes; it reaches the index through the SDK and a local Pinecone server
+slowed down enough to kill it between two deletes."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+from django.conf import settings as django_settings
+from django.db import connections
 from django.utils import timezone
 
+from tests.integration.conftest import database_url
 from twinadmin.audit.models import AuditEntry
 from twinadmin.erasure import leases
 from twinadmin.erasure.jobs import RESUMABLE_KINDS
@@ -18,13 +30,9 @@ from twinadmin.erasure.services import erasure_request_approve, erasure_request_
 from twinadmin.erasure.tasks import run_resumable_job
 from twinadmin.jobs.models import Job
 
-from .conftest import A1_NAMESPACES, NEIGHBOURS, counts_of, run_job
+from .conftest import A1_NAMESPACES, DIM, NEIGHBOURS, counts_of, run_job
 
 pytestmark = pytest.mark.django_db
-
-
-class WorkerKilled(BaseException):
-    """Like SIGKILL: nothing in the job gets to clean up (job_execute catches Exception only)."""
 
 
 def _approved(operator, approver):
@@ -34,17 +42,48 @@ def _approved(operator, approver):
     return erasure
 
 
-def _die_after(monkeypatch, index, deletes: int) -> None:
-    real = type(index).delete_namespace
-    calls = {"n": 0}
-
-    def delete(self, name):
-        if calls["n"] == deletes:
-            raise WorkerKilled
-        calls["n"] += 1
-        return real(self, name)
-
-    monkeypatch.setattr(type(index), "delete_namespace", delete)
+def _runner_killed(server, erasure, *, after_deletes: int) -> None:
+    """Run the erasure's job in another process, as a worker does, and SIGKILL it once it holds
+    the lease and has checkpointed `after_deletes` deletes (each request to the server is slow)."""
+    server.set_faults(latency_ms=300)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(connections["default"].settings_dict),
+        "VECTOR_BACKEND": "pinecone",
+        "PINECONE_API_KEY": "test-key",
+        "PINECONE_INDEX_HOST": server.url,
+        "VECTOR_DIMENSION": str(DIM),
+        "ERASURE_CONCURRENCY": "1",
+    }
+    code = (
+        f"from twinadmin.erasure.leases import resumable_job_run; resumable_job_run(job_id={erasure.job_id})"
+    )
+    runner = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (
+            JobLease.objects.filter(job_id=erasure.job_id, job__status=Job.Status.RUNNING)
+            .exclude(owner="")
+            .exists()
+            and erasure.namespaces.filter(status="deleted").count() >= after_deletes
+        ):
+            if runner.poll() is not None:
+                pytest.fail(f"the runner ended before it was killed:\n{runner.stdout.read().decode()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the runner did not get to {after_deletes} deletes in 60 s")
+            time.sleep(0.01)
+    finally:
+        os.killpg(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=20)
+        runner.stdout.close()
+    server.set_faults(latency_ms=0)
 
 
 def _expire_lease(job_id: int) -> None:
@@ -52,17 +91,16 @@ def _expire_lease(job_id: int) -> None:
     JobLease.objects.filter(job_id=job_id).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_job_whose_runner_died_is_continued_after_its_lease_expires(
-    creator_a1, index, operator, approver, monkeypatch
+    index_server, creator_a1, index, operator, approver
 ):
     erasure = _approved(operator, approver)
-    _die_after(monkeypatch, index, deletes=2)
-    with pytest.raises(WorkerKilled):
-        run_job(erasure.job_id)
-    monkeypatch.undo()
+    _runner_killed(index_server, erasure, after_deletes=2)
     first = Job.objects.get(pk=erasure.job_id)
     assert first.status == Job.Status.RUNNING
-    assert erasure.namespaces.filter(status="deleted").count() == 2
+    deleted_by_first = erasure.namespaces.filter(status="deleted").count()
+    assert 2 <= deleted_by_first < len(A1_NAMESPACES)
 
     # A redelivery while the lease still runs leaves it alone (its runner may be alive).
     assert run_job(first.pk).pk == first.pk
@@ -80,16 +118,17 @@ def test_a_job_whose_runner_died_is_continued_after_its_lease_expires(
     # Checkpoints: nothing deleted twice.
     assert dict(erasure.namespaces.values_list("name", "delete_calls")) == dict.fromkeys(A1_NAMESPACES, 1)
     resumed = AuditEntry.objects.get(correlation_id=successor.correlation_id, action="creator.erase.resume")
-    assert resumed.details["continues_job"] == first.pk and resumed.details["already_deleted"] == 2
+    assert resumed.details["continues_job"] == first.pk
+    assert resumed.details["already_deleted"] == deleted_by_first
     assert not AuditEntry.objects.filter(correlation_id=first.correlation_id, action="creator.erase.finish")
 
 
-def test_only_one_of_two_deliveries_takes_a_dead_job_over(creator_a1, index, operator, approver, monkeypatch):
+@pytest.mark.django_db(transaction=True)
+def test_only_one_of_two_deliveries_takes_a_dead_job_over(
+    index_server, creator_a1, index, operator, approver
+):
     erasure = _approved(operator, approver)
-    _die_after(monkeypatch, index, deletes=0)
-    with pytest.raises(WorkerKilled):
-        run_job(erasure.job_id)
-    monkeypatch.undo()
+    _runner_killed(index_server, erasure, after_deletes=0)
     _expire_lease(erasure.job_id)
 
     first_taker = leases.job_take_over(job_id=erasure.job_id)

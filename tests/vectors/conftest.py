@@ -69,6 +69,19 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., LocalPineconeServer]]:
         server.stop()
 
 
+def use_server(settings, server: LocalPineconeServer, *, retry_attempts: int = 1) -> None:
+    """Point get_index() at `server` through the real SDK. One adapter attempt per call by
+    default (the SDK still retries a 503 a few times itself), so a failure the server injects
+    reaches the caller at once instead of after minutes of backoff."""
+    from twinadmin.vectors import reset_index_cache
+
+    settings.VECTOR_BACKEND = "pinecone"
+    settings.PINECONE_API_KEY = "test-key"
+    settings.PINECONE_INDEX_HOST = server.url
+    settings.PINECONE_RETRY_ATTEMPTS = retry_attempts
+    reset_index_cache()
+
+
 def adapter_for(server: LocalPineconeServer, retry: RetryPolicy = FAST_RETRY) -> PineconeIndex:
     return PineconeIndex(
         api_key="test-key",
