@@ -190,6 +190,17 @@ DRILL_CLEANUP_TIMEOUT_SECONDS = env.float("DRILL_CLEANUP_TIMEOUT_SECONDS", defau
 if DRILL_CLEANUP_TIMEOUT_SECONDS < 0:
     raise ImproperlyConfigured("DRILL_CLEANUP_TIMEOUT_SECONDS cannot be negative")
 
+# Query-latency reports: ids listed per namespace to draw probes from, and the namespace size
+# above which recall@k against exact search is not measured on approximate backends.
+LATENCY_PROBE_POOL_MAX = env.int("LATENCY_PROBE_POOL_MAX", default=20_000)
+LATENCY_EXACT_RECALL_MAX = env.int("LATENCY_EXACT_RECALL_MAX", default=20_000)
+# The audit list counts matching entries up to this ("10,000+"), never a COUNT(*) of the log.
+AUDIT_COUNT_CAP = env.int("AUDIT_COUNT_CAP", default=10_000)
+if min(LATENCY_PROBE_POOL_MAX, LATENCY_EXACT_RECALL_MAX, AUDIT_COUNT_CAP) < 1:
+    raise ImproperlyConfigured(
+        "LATENCY_PROBE_POOL_MAX, LATENCY_EXACT_RECALL_MAX and AUDIT_COUNT_CAP must be 1 or more"
+    )
+
 # How old the stored index snapshot may be before the overview offers a refresh.
 INDEX_SNAPSHOT_MAX_AGE_SECONDS = env.int("INDEX_SNAPSHOT_MAX_AGE_SECONDS", default=300)
 

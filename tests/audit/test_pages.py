@@ -123,8 +123,8 @@ def test_pages_walk_the_whole_log_newest_first(auditor_client, many_entries):
     assert [e.seq for e in back.entries] == expected[:PAGE_SIZE] and back.newer is None
 
 
-def test_matching_count_is_capped(auditor_client, many_entries, monkeypatch):
-    monkeypatch.setattr("twinadmin.audit.selectors.COUNT_CAP", 10)
+def test_matching_count_is_capped(auditor_client, many_entries, settings):
+    settings.AUDIT_COUNT_CAP = 10
     many_entries(25)
     response = auditor_client.get(LIST)
     assert response.context["page"].capped and "more than 10 matching" in response.content.decode()

@@ -6,7 +6,6 @@ import pytest
 from tests.search.conftest import CREATOR, RecordingIndex
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_execute
-from twinadmin.search import latency
 from twinadmin.search.errors import SearchInputError
 from twinadmin.search.latency import latency_report_create, latency_report_run, percentile, recall_at_k
 from twinadmin.search.models import LatencyReport, Recall
@@ -93,9 +92,9 @@ def test_through_the_sdk_recall_is_measured_against_brute_force(layout, sdk_inde
     assert all(_ordered(r) for r in rows[:3])
 
 
-def test_large_namespaces_skip_recall_and_say_so(layout, sdk_index, monkeypatch):
-    monkeypatch.setattr(latency, "EXACT_RECALL_MAX", 12)  # t1 (16) is "large", shared (11) is not
-    monkeypatch.setattr(latency, "PROBE_POOL_MAX", 12)
+def test_large_namespaces_skip_recall_and_say_so(layout, sdk_index, settings):
+    settings.LATENCY_EXACT_RECALL_MAX = 12  # t1 (16) is "large", shared (11) is not
+    settings.LATENCY_PROBE_POOL_MAX = 12
 
     report, _ = _run({"creator_id": CREATOR, "queries": 5}, index=sdk_index)
 

@@ -83,9 +83,10 @@ def test_the_adapter_retry_budget_comes_from_settings(settings, make_server):
         ("PINECONE_RETRY_ATTEMPTS", "0", "PINECONE_RETRY_ATTEMPTS must be 1 or more"),
         ("PINECONE_RETRY_DEADLINE_SECONDS", "-1", "PINECONE_RETRY_DEADLINE_SECONDS positive"),
         ("DRILL_CLEANUP_TIMEOUT_SECONDS", "-5", "DRILL_CLEANUP_TIMEOUT_SECONDS cannot be negative"),
+        ("AUDIT_COUNT_CAP", "0", "AUDIT_COUNT_CAP must be 1 or more"),
     ],
 )
-def test_retry_settings_that_cannot_work_are_refused_at_startup(name, value, message):
+def test_settings_that_cannot_work_are_refused_at_startup(name, value, message):
     env = {**os.environ, "DEBUG": "1", name: value}
     done = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from twinadmin.vectors import ConfigurationError, InvalidRequest, TransientError, Vector, limits, local
+from twinadmin.vectors import ConfigurationError, InvalidRequest, TransientError, Vector, limits
 from twinadmin.vectors.local import LocalStore
 
 from .conftest import DIM, random_vectors
@@ -69,15 +69,16 @@ def test_wide_vectors_are_batched_under_two_megabytes(tmp_path):
     assert store.fetch("ns", [vectors[-1].id])[vectors[-1].id] == vectors[-1]
 
 
-def test_query_scans_in_small_chunks_with_the_same_result(tmp_path, monkeypatch):
+def test_query_scans_in_small_chunks_with_the_same_result(tmp_path):
     store = LocalStore(tmp_path / "v.sqlite3", dimension=DIM, metric="dotproduct")
     vectors = random_vectors(500, seed=9)
     store.upsert("ns", vectors)
     query = np.random.default_rng(10).standard_normal(DIM)
     whole = store.query("ns", vector=query, top_k=25, filter={"parity": "odd"})
 
-    monkeypatch.setattr(local, "SCAN_CHUNK_MAX_ROWS", 7)
-    chunked = store.query("ns", vector=query, top_k=25, filter={"parity": "odd"})
+    chunked = LocalStore(store.path, scan_chunk_rows=7).query(
+        "ns", vector=query, top_k=25, filter={"parity": "odd"}
+    )
 
     assert [m.id for m in chunked] == [m.id for m in whole]
     scores = {v.id: float(np.dot(v.values, query.astype(np.float32))) for v in vectors if v.metadata["i"] % 2}

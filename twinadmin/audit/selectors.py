@@ -2,7 +2,7 @@
 
 Pages are keyset-paginated on seq (`before` / `after` cursors) instead of OFFSET: "the 50 newest
 entries with action X older than seq N" is one range scan of the (action, seq) index, at page 1
-or 20,000 alike. The number of matching entries is counted only up to COUNT_CAP ("10,000+"), so
+or 20,000 alike. The number of matching entries is counted only up to AUDIT_COUNT_CAP ("10,000+"), so
 a broad filter never costs a COUNT(*) over a million rows; the exact total of the whole log is
 the head's seq, which is gapless.
 """
@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet, Subquery
 
@@ -20,7 +21,6 @@ from twinadmin.audit.chain import GENESIS_HASH
 from twinadmin.audit.models import AuditEntry, AuditHead
 
 PAGE_SIZE = 50
-COUNT_CAP = 10_000
 LIST_FIELDS = (
     "seq",
     "at",
@@ -45,7 +45,7 @@ class EntryPage:
     entries: list[AuditEntry]
     newer: int | None  # pass as ?after= to see the entries above this page
     older: int | None  # pass as ?before= to see the entries below this page
-    matching: int  # entries matching the filters, counted up to COUNT_CAP + 1
+    matching: int  # entries matching the filters, counted up to AUDIT_COUNT_CAP
     capped: bool
 
 
@@ -121,13 +121,14 @@ def audit_entry_page(
         has_older, rows = len(rows) > size, rows[:size]
         has_newer = before is not None and bool(rows) and qs.filter(seq__gt=rows[0].seq).exists()
     # seq, not pk: every filter index ends in seq, so PostgreSQL can count from the index alone.
-    matching = qs.order_by().values("seq")[: COUNT_CAP + 1].count()
+    cap = settings.AUDIT_COUNT_CAP
+    matching = qs.order_by().values("seq")[: cap + 1].count()
     return EntryPage(
         entries=rows,
         newer=rows[0].seq if has_newer else None,
         older=rows[-1].seq if has_older else None,
-        matching=min(matching, COUNT_CAP),
-        capped=matching > COUNT_CAP,
+        matching=min(matching, cap),
+        capped=matching > cap,
     )
 
 

@@ -5,7 +5,7 @@ Probes are vectors drawn (seeded, so a re-run asks the same questions) from each
 vectors, queried one at a time so a figure is the latency one caller sees, including the vector
 layer's retries. The local store searches exactly, so its recall is recorded as exact rather than
 measured; on Pinecone the exact top-k is computed by brute force over the namespace's fetched
-vectors when it holds at most EXACT_RECALL_MAX vectors, and skipped (and said so) above that.
+vectors when it holds at most LATENCY_EXACT_RECALL_MAX vectors, and skipped (and said so) above that.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,8 +33,6 @@ from twinadmin.vectors import InvalidRequest, VectorError, VectorIndex, get_inde
 
 KIND = "query_latency"
 MAX_QUERIES = 10_000  # per namespace
-EXACT_RECALL_MAX = 20_000  # vectors: above this, recall is not measured on approximate backends
-PROBE_POOL_MAX = 20_000  # ids listed per namespace to draw probes from
 FETCH_CHUNK = 1_000
 
 
@@ -213,12 +212,14 @@ def measure_namespace(
     on_query: Callable[[], None] | None = None,
 ) -> NamespaceMeasure:
     exact_backend = _is_exact(index)
-    ids, complete = _list_ids(index, namespace, max(PROBE_POOL_MAX, EXACT_RECALL_MAX))
+    # Above this many vectors recall is not measured on approximate backends (it needs them all).
+    exact_recall_max = settings.LATENCY_EXACT_RECALL_MAX
+    ids, complete = _list_ids(index, namespace, max(settings.LATENCY_PROBE_POOL_MAX, exact_recall_max))
     measure = NamespaceMeasure(namespace, len(ids) if complete else vector_count)
     if not ids:
         measure.note = "empty: nothing to probe"
         return measure
-    brute_force = not exact_backend and complete and len(ids) <= EXACT_RECALL_MAX
+    brute_force = not exact_backend and complete and len(ids) <= exact_recall_max
     rng = random.Random(f"{seed}:{namespace}")  # str seeds are stable across processes
     probe_ids = rng.sample(ids, queries) if queries <= len(ids) else [rng.choice(ids) for _ in range(queries)]
     if brute_force:
@@ -249,7 +250,7 @@ def measure_namespace(
     else:
         measure.recall = Recall.SKIPPED
         measure.note = (
-            f"{max(vector_count, len(ids)):,}+ vectors (> {EXACT_RECALL_MAX:,}): exact top-k not "
+            f"{max(vector_count, len(ids)):,}+ vectors (> {exact_recall_max:,}): exact top-k not "
             f"computed; probes drawn from its first {len(ids):,} ids"
         )
     return measure

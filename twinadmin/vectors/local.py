@@ -100,9 +100,11 @@ class LocalStore(VectorIndex):
         dimension: int | None = None,
         metric: str | None = None,
         busy_timeout: float = 30.0,
+        scan_chunk_rows: int = SCAN_CHUNK_MAX_ROWS,
     ) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        self.scan_chunk_rows = max(1, int(scan_chunk_rows))  # at most this many rows per query chunk
         self._local = threading.local()
         if metric is not None and metric not in limits.METRICS:
             raise ConfigurationError(f"metric must be one of {', '.join(limits.METRICS)}, got {metric!r}")
@@ -351,7 +353,7 @@ class LocalStore(VectorIndex):
         predicate: Predicate | None,
     ) -> list[tuple[str, float]]:
         """Exact top-k over the namespace, reading bounded chunks and keeping a running best."""
-        chunk_rows = max(1, min(SCAN_CHUNK_MAX_ROWS, SCAN_CHUNK_BYTES // (4 * self.dimension)))
+        chunk_rows = max(1, min(self.scan_chunk_rows, SCAN_CHUNK_BYTES // (4 * self.dimension)))
         lower_is_better = self.metric == "euclidean"
         query_norm = float(np.linalg.norm(query))
         columns = "id, vals, metadata" if predicate is not None else "id, vals"
