@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from tests.integration.conftest import database_url
 from twinadmin.audit.models import AuditEntry
+from twinadmin.celery import app as celery_app
 from twinadmin.erasure import leases
 from twinadmin.erasure.jobs import RESUMABLE_KINDS
 from twinadmin.erasure.models import JobLease
@@ -154,24 +155,43 @@ def test_a_stalled_runner_cannot_renew_after_being_taken_over(creator_a1, operat
 
 
 def test_a_starting_worker_re_enqueues_interrupted_jobs(
-    creator_a1, operator, approver, monkeypatch, django_capture_on_commit_callbacks
+    creator_a1, operator, approver, django_capture_on_commit_callbacks
 ):
     erasure = _approved(operator, approver)
     running = Job.objects.get(pk=erasure.job_id)
     Job.objects.filter(pk=running.pk).update(status=Job.Status.RUNNING, started_at=timezone.now())
     JobLease.objects.filter(job=running).update(expires_at=timezone.now() + dt.timedelta(seconds=100))
     pending = Job.objects.create(kind="delete_twin")
-    sent = []
-    # The broker is the boundary: record what would be sent.
-    monkeypatch.setattr(run_resumable_job, "delay", lambda job_id: sent.append((job_id, None)))
-    monkeypatch.setattr(
-        run_resumable_job, "apply_async", lambda args, countdown=None: sent.append((args[0], countdown))
-    )
+    celery_app.control.purge()
 
     with django_capture_on_commit_callbacks(execute=True):
         resumed = leases.interrupted_jobs_resume(kinds=RESUMABLE_KINDS)
 
     assert sorted(resumed) == sorted([running.pk, pending.pk])
-    by_job = dict(sent)
-    assert by_job[pending.pk] is None
+    by_job = _taken_from_the_broker()
+    assert set(by_job) == {running.pk, pending.pk}
+    assert by_job[pending.pk] is None  # at once
     assert 95 < by_job[running.pk] <= 101  # once the running job's lease has run out
+
+
+def _taken_from_the_broker() -> dict[int, float | None]:
+    """Job id -> seconds until due (None: due now) of each run_resumable_job message waiting in
+    the broker's queue, which is emptied."""
+    found: dict[int, float | None] = {}
+    with celery_app.connection_for_read() as conn:
+        queue = conn.SimpleQueue(celery_app.conf.task_default_queue, no_ack=True)
+        try:
+            while True:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    return found
+                if message.headers.get("task") != run_resumable_job.name:
+                    continue
+                args, _kwargs, _embed = message.payload
+                eta = message.headers.get("eta")
+                found[args[0]] = (
+                    (dt.datetime.fromisoformat(eta) - timezone.now()).total_seconds() if eta else None
+                )
+        finally:
+            queue.close()
