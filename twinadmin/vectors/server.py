@@ -117,7 +117,11 @@ class LaggedCounts:
             self._snapshots.clear()
             self._snapshots.append((time.monotonic(), self._store.counts()))
 
-    def record(self) -> None:
+    def record(self, lag: float) -> None:
+        """After a write. Without lag, reads see the store itself: nothing to keep (and nothing
+        to pay: a snapshot counts every namespace). `reset()` starts the history when lag does."""
+        if lag <= 0:
+            return
         counts = self._store.counts()
         with self._lock:
             self._snapshots.append((time.monotonic(), counts))
@@ -542,7 +546,7 @@ class LocalPineconeServer:
             metadata = raw.get("metadata")
             vectors.append(Vector(raw["id"], values, metadata))
         count = self.store.upsert_request(_namespace_from(body, None), vectors, request_bytes=body_bytes)
-        self.counts.record()
+        self.counts.record(self.faults.count_lag_seconds)
         return 200, {"upsertedCount": count}
 
     def _fetch(self, *, query: dict[str, list[str]], **_: Any) -> tuple[int, Any]:
@@ -630,7 +634,7 @@ class LocalPineconeServer:
             if not isinstance(filter_, dict):
                 raise InvalidRequest("filter must be an object")
             self.store.delete_by_filter(namespace, filter_)
-        self.counts.record()
+        self.counts.record(self.faults.count_lag_seconds)
         return 200, {}
 
     def _update(self, *, body: dict[str, Any], **_: Any) -> tuple[int, Any]:
@@ -651,7 +655,7 @@ class LocalPineconeServer:
             values=_float32_values(values, "values") if values is not None else None,
             set_metadata=set_metadata,
         )
-        self.counts.record()
+        self.counts.record(self.faults.count_lag_seconds)
         return 200, {}
 
     def _list(self, *, query: dict[str, list[str]], **_: Any) -> tuple[int, Any]:
@@ -717,5 +721,5 @@ class LocalPineconeServer:
         name = limits.normalize_namespace(name)
         if not self.store.delete_namespace(name):
             raise NotFound(f"Namespace {name!r} not found")
-        self.counts.record()
+        self.counts.record(self.faults.count_lag_seconds)
         return 202, {}
