@@ -620,9 +620,12 @@ def backups_for_creator(*, creator_id: str) -> QuerySet[NamespaceBackup]:
     )
 
 
-def backup_delete(*, backup: NamespaceBackup, actor: Any, reason: str) -> NamespaceBackup:
+def backup_delete(
+    *, backup: NamespaceBackup, actor: Any, reason: str, correlation_id: str | None = None
+) -> NamespaceBackup:
     """Remove a backup's files (and any partial directory) and mark it deleted. Audited before
-    and after; deleting a deleted backup changes nothing."""
+    and after, under `correlation_id` when the deletion is part of a larger operation (an
+    erasure); deleting a deleted backup changes nothing."""
     reason = (reason or "").strip()
     if not reason:
         raise ValueError("a reason is required to delete a backup")
@@ -641,6 +644,7 @@ def backup_delete(*, backup: NamespaceBackup, actor: Any, reason: str) -> Namesp
         "target_type": "backup",
         "target_id": str(backup.pk),
         "creator_id": backup.creator_id,
+        "correlation_id": correlation_id,
     }
     audit_record(**common, outcome="intent", details=details)
     try:

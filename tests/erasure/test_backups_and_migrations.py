@@ -91,6 +91,10 @@ def test_backups_are_deleted_and_a_queued_migration_is_cancelled_first(
     first_delete = AuditEntry.objects.filter(action="migration.backup.delete").order_by("seq").first()
     assert cancel.seq < start.seq < first_delete.seq
     assert first_delete.actor == "appr"
+    # An auditor following the erasure's correlation id sees its backup deletions too.
+    deletes = AuditEntry.objects.filter(action="migration.backup.delete")
+    assert deletes.count() == 4  # intent and success for each of the two backups
+    assert set(deletes.values_list("correlation_id", flat=True)) == {start.correlation_id}
 
 
 def test_a_backup_that_cannot_be_removed_keeps_the_request_open(

@@ -32,7 +32,12 @@ def backups_handle(*, erasure: ErasureRequest, actor: Any) -> list[ErasureBackup
         status_before = recorded[ref].status_before if ref in recorded else backup.status
         error = ""
         try:
-            backup = backup_delete(backup=backup, actor=actor, reason=f"erasure request #{erasure.pk}")
+            backup = backup_delete(
+                backup=backup,
+                actor=actor,
+                reason=f"erasure request #{erasure.pk}",
+                correlation_id=erasure.job.correlation_id if erasure.job_id else None,
+            )
         except Exception as exc:  # recorded and shown; verification then fails the request
             error = f"{type(exc).__name__}: {exc}"
         row, _ = ErasureBackup.objects.update_or_create(
