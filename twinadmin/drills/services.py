@@ -205,11 +205,11 @@ def _cleanup(creator_id: str) -> dict[str, Any]:
     broke the drill is often a passing one (an outage, rate limits), and a drill must not leave
     its data behind because of it. Deleting a namespace is idempotent, so a retry repeats it all."""
     index = get_index()
-    names = set(owned_namespaces(index, creator_id)) | {codec.creator_namespace(creator_id)}
-    names |= {codec.twin_namespace(creator_id, t) for t in TWINS}
+    known = {codec.creator_namespace(creator_id)} | {codec.twin_namespace(creator_id, t) for t in TWINS}
     deleted: set[str] = set()
 
     def remove_from_index() -> None:
+        names = known | set(owned_namespaces(index, creator_id))
         refused: list[str] = []
         for name in sorted(names):
             try:

@@ -8,8 +8,8 @@ vector bodies, snake_case namespace bodies, Pinecone's error JSON (`{"code", "me
 Fault injection makes it a test double for the hard parts of the real service: a share of
 requests answered 429 (with Retry-After) or 503, added latency, stats/namespace counts that lag
 writes by N seconds (Pinecone's counts are eventually consistent), and an outage refusing writes
-to chosen namespaces for a while. Faults are rolled before a
-request touches the store, so a failed request never half-applies.
+to chosen namespaces for a while. Faults are decided before a request touches the store, so a
+failed request never half-applies.
 
 Built on the standard library's ThreadingHTTPServer: one thread per connection is plenty for a
 test double and a single-machine deployment, and needs no new dependency.
