@@ -1,4 +1,5 @@
-"""Drift report: each kind of drift found on a constructed index, none on a clean one."""
+"""Drift report: each kind of drift found on a constructed index, none on a clean one; on the
+local store and through the real SDK against the local Pinecone server."""
 
 import json
 
@@ -6,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from tests.vectors.conftest import make_server, use_server  # noqa: F401  (make_server: a fixture)
 from twinadmin.registry.drift import drift_report_build, drift_report_run
 from twinadmin.registry.models import Creator, Twin
 from twinadmin.registry.services import (
@@ -26,13 +28,20 @@ def _put(namespace: str, n: int) -> None:
     get_index().upsert(namespace, [Vector(id=f"v{i}", values=[float(i + 1)] * 8) for i in range(n)])
 
 
-@pytest.fixture
-def clean_world():
+@pytest.fixture(params=["local", "sdk"], ids=["local-store", "sdk-via-local-server"])
+def clean_world(request, settings):
+    server = None
+    if request.param == "sdk":
+        server = request.getfixturevalue("make_server")(dimension=8)
+        use_server(settings, server)
     creator = creator_create(creator_id="alice")
     twin_create(creator=creator, twin_id="t1")
     _put("creator_alice", 2)
     _put("creator_alice_twin_t1", 3)
     index_refresh()
+    if server is not None:  # it did go over HTTP
+        served = server.store.describe_index_stats().namespaces
+        assert served == {"creator_alice": 2, "creator_alice_twin_t1": 3}
     return creator
 
 
