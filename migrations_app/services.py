@@ -621,7 +621,7 @@ def backups_for_creator(*, creator_id: str) -> QuerySet[NamespaceBackup]:
 
 
 def backup_delete(
-    *, backup: NamespaceBackup, actor: Any, reason: str, correlation_id: str | None = None
+    *, backup: NamespaceBackup, actor: Any, reason: str, correlation_id: str | uuid.UUID | None = None
 ) -> NamespaceBackup:
     """Remove a backup's files (and any partial directory) and mark it deleted. Audited before
     and after, under `correlation_id` when the deletion is part of a larger operation (an
