@@ -7,21 +7,17 @@ import pytest
 
 from twinadmin.drills.models import DrillRun
 from twinadmin.drills.services import erasure_drill_run
-from twinadmin.vectors import reset_index_cache
 
-from .conftest import NOTHING, leftovers
+from .conftest import NOTHING, leftovers, use_server
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_drill_passes_through_the_sdk_despite_faults_and_leaves_nothing(make_server, settings):
     server = make_server(dimension=settings.VECTOR_DIMENSION)
-    settings.VECTOR_BACKEND = "pinecone"
-    settings.PINECONE_API_KEY = "test-key"
-    settings.PINECONE_INDEX_HOST = server.url
+    use_server(settings, server, retry_attempts=None)  # the adapter rides out the faults
     settings.ERASURE_VERIFY_TIMEOUT_SECONDS = 30
     server.set_faults(fail_429=0.15, fail_503=0.15, retry_after=0.02, count_lag_seconds=0.5, seed=3)
-    reset_index_cache()
 
     run = erasure_drill_run(actor="cli:test_deletion", creator_id="drill-sdk")
 

@@ -14,7 +14,7 @@ from twinadmin.erasure.services import (
 from twinadmin.jobs.models import Job
 from twinadmin.vectors.server import FaultConfig
 
-from .conftest import A1_NAMESPACES, DIM, NEIGHBOURS, fill, make_creator, run_job
+from .conftest import A1_NAMESPACES, DIM, NEIGHBOURS, fill, make_creator, run_job, use_server
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +27,7 @@ def server(make_server, settings):
     through the Pinecone adapter (the real SDK over HTTP)."""
     server = make_server(dimension=DIM)
     fill(server.store, {**A1_NAMESPACES, **NEIGHBOURS, "__default__": 0, "": NEIGHBOURS["__default__"]})
-    settings.VECTOR_BACKEND = "pinecone"
-    settings.PINECONE_API_KEY = "test-key"
-    settings.PINECONE_INDEX_HOST = server.url
+    use_server(settings, server, retry_attempts=None)  # the adapter rides out the faults
     settings.VECTOR_DIMENSION = DIM
     settings.ERASURE_VERIFY_TIMEOUT_SECONDS = 30
     # Faults from here on; the lagged view starts from what the store holds now.

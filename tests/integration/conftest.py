@@ -215,34 +215,40 @@ def launch_worker(
 
 @contextlib.contextmanager
 def shared_vector_backend(
-    backend: str, *, tmp_path: Path, settings: Any, dimension: int
+    backend: str, *, tmp_path: Path, settings: Any, dimension: int, server: Any = None
 ) -> Iterator[dict[str, str]]:
     """Point this test and the workers it starts at one vector index: a local store file
-    (`"local"`) or the real SDK against an in-process Pinecone-compatible server (`"sdk"`).
-    Yields the environment to start the workers with."""
+    (`"local"`) or the real SDK against an in-process Pinecone-compatible server (`"sdk"`; the
+    caller's `server`, or one started and stopped here). Yields the environment to start the
+    workers with."""
+    from tests.vectors.conftest import use_server
     from twinadmin.vectors import reset_index_cache
     from twinadmin.vectors.local import LocalStore
     from twinadmin.vectors.server import LocalPineconeServer
 
     settings.VECTOR_DIMENSION, settings.VECTOR_METRIC = dimension, "cosine"
     env = {"VECTOR_DIMENSION": str(dimension), "VECTOR_METRIC": "cosine"}
-    server = None
+    started = None
     if backend == "local":
         settings.VECTOR_BACKEND, settings.VECTOR_LOCAL_PATH = "local", tmp_path / "shared.sqlite3"
         env |= {"VECTOR_BACKEND": "local", "VECTOR_LOCAL_PATH": str(settings.VECTOR_LOCAL_PATH)}
     else:
-        store = LocalStore(tmp_path / "server.sqlite3", dimension=dimension, metric="cosine")
-        server = LocalPineconeServer(store).start()
-        settings.VECTOR_BACKEND, settings.PINECONE_API_KEY = "pinecone", "k"
-        settings.PINECONE_INDEX_HOST = server.url
-        env |= {"VECTOR_BACKEND": "pinecone", "PINECONE_API_KEY": "k", "PINECONE_INDEX_HOST": server.url}
+        if server is None:
+            store = LocalStore(tmp_path / "server.sqlite3", dimension=dimension, metric="cosine")
+            server = started = LocalPineconeServer(store).start()
+        use_server(settings, server, retry_attempts=None)
+        env |= {
+            "VECTOR_BACKEND": "pinecone",
+            "PINECONE_API_KEY": settings.PINECONE_API_KEY,
+            "PINECONE_INDEX_HOST": server.url,
+        }
     reset_index_cache()
     try:
         yield env
     finally:
         reset_index_cache()
-        if server is not None:
-            server.stop()
+        if started is not None:
+            started.stop()
 
 
 @pytest.fixture(scope="package")

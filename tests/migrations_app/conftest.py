@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.vectors.conftest import use_server
 from twinadmin.registry.services import creator_create
 from twinadmin.vectors import get_index, reset_index_cache
 from twinadmin.vectors.local import LocalStore
@@ -54,10 +55,7 @@ def pinecone_local(settings, tmp_path: Path) -> Iterator[Callable[..., LocalPine
         store = LocalStore(tmp_path / f"server-{len(servers)}.sqlite3", dimension=dimension, metric="cosine")
         server = LocalPineconeServer(store, faults=faults).start()
         servers.append(server)
-        settings.VECTOR_BACKEND = "pinecone"
-        settings.PINECONE_API_KEY = "test-key"
-        settings.PINECONE_INDEX_HOST = server.url
-        reset_index_cache()
+        use_server(settings, server, retry_attempts=None)
         return server
 
     yield start

@@ -16,6 +16,7 @@ from migrations_app.services import migration_create, migration_enqueue, migrati
 from tests.integration.conftest import wait_until
 from tests.migrations_app.conftest import CREATOR, DIM
 from tests.migrations_app.helpers import assert_same_vectors, read_all, twin_namespace
+from tests.vectors.conftest import use_server
 from twinadmin.registry import codec
 from twinadmin.vectors import DEFAULT_NAMESPACE, reset_index_cache
 from twinadmin.vectors.local import LocalStore
@@ -31,10 +32,7 @@ BATCH = 20
 def server(tmp_path: Path, settings):
     store = LocalStore(tmp_path / "index.sqlite3", dimension=DIM, metric="cosine")
     server = LocalPineconeServer(store, request_log=tmp_path / "requests.jsonl").start()
-    settings.VECTOR_BACKEND = "pinecone"
-    settings.PINECONE_API_KEY = "test-key"
-    settings.PINECONE_INDEX_HOST = server.url
-    reset_index_cache()
+    use_server(settings, server, retry_attempts=None)
     yield server
     reset_index_cache()
     server.stop()

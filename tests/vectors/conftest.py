@@ -69,16 +69,18 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., LocalPineconeServer]]:
         server.stop()
 
 
-def use_server(settings, server: LocalPineconeServer, *, retry_attempts: int = 1) -> None:
+def use_server(settings, server: LocalPineconeServer, *, retry_attempts: int | None = 1) -> None:
     """Point get_index() at `server` through the real SDK. One adapter attempt per call by
     default (the SDK still retries a 503 a few times itself), so a failure the server injects
-    reaches the caller at once instead of after minutes of backoff."""
+    reaches the caller at once instead of after minutes of backoff; None keeps the configured
+    budget, for tests that rely on the adapter riding out injected faults."""
     from twinadmin.vectors import reset_index_cache
 
     settings.VECTOR_BACKEND = "pinecone"
     settings.PINECONE_API_KEY = "test-key"
     settings.PINECONE_INDEX_HOST = server.url
-    settings.PINECONE_RETRY_ATTEMPTS = retry_attempts
+    if retry_attempts is not None:
+        settings.PINECONE_RETRY_ATTEMPTS = retry_attempts
     reset_index_cache()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.erasure.integration.conftest import start_worker  # noqa: F401  (fixture)
+from tests.integration.conftest import shared_vector_backend
 from twinadmin.vectors.local import LocalStore
 from twinadmin.vectors.server import LocalPineconeServer
 
@@ -23,19 +24,9 @@ def server(tmp_path: Path) -> Iterator[LocalPineconeServer]:
 
 
 @pytest.fixture
-def worker_env(server: LocalPineconeServer, settings) -> dict[str, str]:
-    """The worker and this test on the same index. One adapter attempt per call, so a refused
-    write reaches the drill at once; the drill's cleanup does its own retrying."""
-    from twinadmin.vectors import reset_index_cache
-
-    settings.VECTOR_BACKEND, settings.VECTOR_DIMENSION = "pinecone", DIM
-    settings.PINECONE_API_KEY, settings.PINECONE_INDEX_HOST = "test-key", server.url
-    reset_index_cache()
-    return {
-        "VECTOR_BACKEND": "pinecone",
-        "PINECONE_API_KEY": "test-key",
-        "PINECONE_INDEX_HOST": server.url,
-        "VECTOR_DIMENSION": str(DIM),
-        "PINECONE_RETRY_ATTEMPTS": "1",
-        "ERASURE_VERIFY_TIMEOUT_SECONDS": "5",
-    }
+def worker_env(server: LocalPineconeServer, settings, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The worker and this test on the same index. One adapter attempt per call in the worker,
+    so a refused write reaches the drill at once; the drill's cleanup does its own retrying."""
+    shared = shared_vector_backend("sdk", tmp_path=tmp_path, settings=settings, dimension=DIM, server=server)
+    with shared as env:
+        yield env | {"PINECONE_RETRY_ATTEMPTS": "1", "ERASURE_VERIFY_TIMEOUT_SECONDS": "5"}
