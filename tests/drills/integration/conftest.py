@@ -10,17 +10,14 @@ import pytest
 
 from tests.erasure.integration.conftest import start_worker  # noqa: F401  (fixture)
 from tests.integration.conftest import shared_vector_backend
-from twinadmin.vectors.local import LocalStore
 from twinadmin.vectors.server import LocalPineconeServer
 
 DIM = 8
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalPineconeServer]:
-    store = LocalStore(tmp_path / "server.sqlite3", dimension=DIM, metric="cosine")
-    with LocalPineconeServer(store) as server:
-        yield server
+def server(make_server) -> LocalPineconeServer:  # make_server: tests/drills/conftest.py
+    return make_server(dimension=DIM)
 
 
 @pytest.fixture
