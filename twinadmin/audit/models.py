@@ -40,6 +40,7 @@ class AuditEntry(models.Model):
         RUN = "run"
         REQUEST = "request"
         INDEX = "index"
+        JOB = "job"
 
     class Outcome(models.TextChoices):
         INTENT = "intent"
