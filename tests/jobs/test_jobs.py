@@ -3,7 +3,14 @@ from django.urls import reverse
 
 from twinadmin.jobs.handlers import job_handler
 from twinadmin.jobs.models import Job
-from twinadmin.jobs.services import job_cancel, job_claim, job_create, job_execute, job_progress
+from twinadmin.jobs.services import (
+    JobNotCancellable,
+    job_cancel,
+    job_claim,
+    job_create,
+    job_execute,
+    job_progress,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -47,9 +54,10 @@ def test_unknown_kind_is_refused_before_writing():
 
 def test_cancel_only_pending_jobs():
     job = job_create(kind="test_count", enqueue=False)
-    assert job_cancel(job_id=job.pk)
+    assert job_cancel(job_id=job.pk, actor="cli:test", reason="not needed").status == Job.Status.CANCELLED
     assert job_execute(job_id=job.pk).status == Job.Status.CANCELLED
-    assert not job_cancel(job_id=job.pk)
+    with pytest.raises(JobNotCancellable, match="only a pending job"):
+        job_cancel(job_id=job.pk, actor="cli:test", reason="again")
 
 
 def test_job_page_polls_until_the_job_ends(auditor_client):

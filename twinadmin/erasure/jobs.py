@@ -12,4 +12,4 @@ from twinadmin.jobs.handlers import job_handler
 RESUMABLE_KINDS = (KIND_DELETE_TWIN, KIND_ERASE_CREATOR)
 
 job_handler(KIND_DELETE_TWIN)(twin_deletion_execute)
-job_handler(KIND_ERASE_CREATOR)(erasure_execute)
+job_handler(KIND_ERASE_CREATOR, cancellable=False)(erasure_execute)

@@ -17,17 +17,28 @@ if TYPE_CHECKING:
 Handler = Callable[["Job"], dict[str, Any]]
 _HANDLERS: dict[str, Handler] = {}
 _RETRYABLE: set[str] = set()
+_NOT_CANCELLABLE: set[str] = set()
 
 
-def job_handler(kind: str, *, retryable: bool = False) -> Callable[[Handler], Handler]:
+def job_handler(
+    kind: str, *, retryable: bool = False, cancellable: bool = True
+) -> Callable[[Handler], Handler]:
     """`retryable`: running the kind again with the same params is safe and useful (reads,
     reports), so the jobs page offers Retry on a failed or cancelled one. Kinds with their own
-    resume/retry flow (migrations, erasure) leave it off and are retried from their own pages."""
+    resume/retry flow (migrations, erasure) leave it off and are retried from their own pages.
+
+    `cancellable=False`: a job of the kind exists only because someone approved it elsewhere
+    (an approved erasure), so the jobs page must not undo that decision from the side; Cancel
+    refuses such jobs, whatever their status."""
 
     def register(fn: Handler) -> Handler:
         _HANDLERS[kind] = fn
         if retryable:
             _RETRYABLE.add(kind)
+        if cancellable:
+            _NOT_CANCELLABLE.discard(kind)
+        else:
+            _NOT_CANCELLABLE.add(kind)
         return fn
 
     return register
@@ -35,6 +46,11 @@ def job_handler(kind: str, *, retryable: bool = False) -> Callable[[Handler], Ha
 
 def is_retryable(kind: str) -> bool:
     return kind in _RETRYABLE
+
+
+def is_cancellable(kind: str) -> bool:
+    """Kinds without a handler here (jobs rows another app drives itself) stay cancellable."""
+    return kind not in _NOT_CANCELLABLE
 
 
 def get_handler(kind: str) -> Handler:

@@ -59,6 +59,15 @@ class Job(models.Model):
         return self.status in (self.Status.FAILED, self.Status.CANCELLED) and is_retryable(self.kind)
 
     @property
+    def can_cancel(self) -> bool:
+        """Only a job that has not started can be cancelled (running ones stop at their own
+        checkpoints, finished ones are history), and never one of a kind that carries out an
+        approval made elsewhere (an approved erasure; see `job_handler(cancellable=False)`)."""
+        from twinadmin.jobs.handlers import is_cancellable
+
+        return self.status == self.Status.PENDING and is_cancellable(self.kind)
+
+    @property
     def percent(self) -> int | None:
         if not self.progress_total:
             return None

@@ -7,7 +7,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from twinadmin.jobs.handlers import get_handler, is_retryable
+from twinadmin.audit.services import audit_record
+from twinadmin.jobs.handlers import get_handler, is_cancellable, is_retryable
 from twinadmin.jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -67,14 +68,59 @@ def job_execute(*, job_id: int) -> Job:
     return job
 
 
-def job_cancel(*, job_id: int) -> bool:
-    """Cancel a job that has not started. Running jobs check their own cancellation points."""
-    return (
-        Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(
-            status=Job.Status.CANCELLED, finished_at=timezone.now()
+class JobNotCancellable(ValueError):
+    pass
+
+
+def job_cancel(*, job_id: int, actor: Any, reason: str) -> Job:
+    """Cancel a job that has not started, saying who and why; running jobs check their own
+    cancellation points. Kinds registered `cancellable=False` are refused whatever their status.
+
+    Every attempt with a reason is audited, a refused one too (outcome "failure"), so the log
+    shows who tried to stop what. The row lock and the conditional UPDATE make the check and the
+    change one step: a worker claiming the job at the same moment either wins (the cancel is
+    refused: it is running) or waits and then finds it cancelled."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise JobNotCancellable("Give a reason for cancelling the job. Nothing was changed.")
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        before = job.status
+        refusal = _cancel_refusal(job)
+        if refusal is None:
+            Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
+                status=Job.Status.CANCELLED, finished_at=timezone.now()
+            )
+        audit_record(
+            actor=actor,
+            action="job.cancel",
+            target_type="job",
+            target_id=str(job.pk),
+            outcome="failure" if refusal else "success",
+            details={
+                "kind": job.kind,
+                "status_before": before,
+                "reason": reason,
+                **({"refused": refusal} if refusal else {}),
+            },
+            correlation_id=job.correlation_id,
         )
-        == 1
-    )
+    if refusal:
+        raise JobNotCancellable(refusal)
+    job.refresh_from_db()
+    return job
+
+
+def _cancel_refusal(job: Job) -> str | None:
+    """Why this job may not be cancelled, or None when it may."""
+    if not is_cancellable(job.kind):
+        return (
+            f"Job {job.pk} ({job.kind}) cannot be cancelled: an approved erasure cannot be cancelled; "
+            "it runs to the end, and a failed one is retried from its erasure request. Nothing was changed."
+        )
+    if job.status != Job.Status.PENDING:
+        return f"Job {job.pk} is {job.status}; only a pending job can be cancelled. Nothing was changed."
+    return None
 
 
 class JobNotRetryable(ValueError):

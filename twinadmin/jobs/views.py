@@ -1,3 +1,4 @@
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -5,10 +6,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from twinadmin.accounts.roles import OPERATORS, role_required
+from twinadmin.jobs.forms import JobCancelForm
 from twinadmin.jobs.handlers import known_kinds
 from twinadmin.jobs.models import Job
-from twinadmin.jobs.services import JobNotRetryable, job_cancel, job_retry
-from twinadmin.lib.htmx import partial_template
+from twinadmin.jobs.services import JobNotCancellable, JobNotRetryable, job_cancel, job_retry
+from twinadmin.lib.htmx import partial_template, redirect_after_post
 
 
 @require_GET
@@ -52,8 +54,17 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 @role_required(OPERATORS)
 def job_cancel_view(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(Job, pk=job_id)
-    job_cancel(job_id=job.pk)
-    return redirect(job.get_absolute_url())
+    form = JobCancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason (at most 500 characters) for cancelling. Nothing was changed.")
+        return redirect_after_post(request, job.get_absolute_url())
+    try:
+        job_cancel(job_id=job.pk, actor=request.user, reason=form.cleaned_data["reason"])
+    except JobNotCancellable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Job {job.pk} cancelled.")
+    return redirect_after_post(request, job.get_absolute_url())
 
 
 @require_POST

@@ -1,0 +1,5 @@
+from django import forms
+
+
+class JobCancelForm(forms.Form):
+    reason = forms.CharField(max_length=500)
