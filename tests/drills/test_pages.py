@@ -86,10 +86,31 @@ def test_keep_records_the_decision_in_the_audit_log(operator_client, operator):
 
 def test_start_fresh_files_an_erasure_request_awaiting_approval(operator_client):
     creator_create(creator_id="sainath.no.1")
-    response = operator_client.post(reverse("drills-decision-start-fresh"), {"creator": "sainath.no.1"})
+    response = operator_client.post(
+        reverse("drills-decision-start-fresh"), {"creator": "sainath.no.1", "confirm": "sainath.no.1"}
+    )
     erasure = ErasureRequest.objects.get(creator_id="sainath.no.1")
     assert response.status_code == 302 and response.url == erasure.get_absolute_url()
     assert erasure.status == ErasureRequest.Status.PENDING  # four eyes: another approver decides
+
+
+@pytest.mark.parametrize("confirm", [None, "", "  ", "sainath.no.2", "SAINATH.NO.1"])
+def test_start_fresh_without_the_typed_creator_id_files_nothing(operator_client, confirm):
+    creator_create(creator_id="sainath.no.1")
+    data = {"creator": "sainath.no.1"} if confirm is None else {"creator": "sainath.no.1", "confirm": confirm}
+
+    response = operator_client.post(reverse("drills-decision-start-fresh"), data, follow=True)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "To confirm, type the creator id &#x27;sainath.no.1&#x27;" in html and "Nothing was filed." in html
+    assert not ErasureRequest.objects.exists()
+    assert not AuditEntry.objects.filter(action="creator.erase.request").exists()
+
+
+def test_the_decision_page_asks_for_the_creator_id_to_start_fresh(operator_client):
+    html = operator_client.get(reverse("drills-decision") + "?creator=sainath.no.1").content.decode()
+    assert 'name="confirm"' in html and "<code>sainath.no.1</code> to confirm" in html
 
 
 def test_only_operators_decide(auditor_client):

@@ -7,7 +7,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from twinadmin.accounts.roles import OPERATORS, has_role, role_required
-from twinadmin.drills.forms import DecisionForm
+from twinadmin.drills.forms import DecisionForm, StartFreshForm
 from twinadmin.drills.models import DrillRun
 from twinadmin.drills.selectors import DEFAULT_DECISION_CREATOR, decision_summary
 from twinadmin.drills.services import DrillError, decision_keep_record, erasure_drill_start
@@ -64,18 +64,25 @@ def decision_keep(request: HttpRequest) -> HttpResponse:
 @require_POST
 @role_required(OPERATORS)
 def decision_start_fresh(request: HttpRequest) -> HttpResponse:
-    form = DecisionForm(request.POST)
+    form = StartFreshForm(request.POST)
     if not form.is_valid():
-        return HttpResponse("Invalid creator id.", status=400)
+        if "creator" in form.errors:
+            return HttpResponse("Invalid creator id.", status=400)
+        creator_id = form.cleaned_data["creator"]
+        problem = f"To confirm, type the creator id {creator_id!r}." if "confirm" in form.errors else ""
+        if "reason" in form.errors:
+            problem = f"{problem} The reason is at most 500 characters.".strip()
+        messages.error(request, f"{problem} Nothing was filed.")
+        return redirect(_decision_url(creator_id))
     creator_id = form.cleaned_data["creator"]
     try:
         erasure = erasure_request_file(
             creator_id=creator_id,
             reason=form.cleaned_data["reason"] or START_FRESH_REASON,
-            confirm=creator_id,
+            confirm=form.cleaned_data["confirm"],
             actor=request.user,
         )
     except ErasureError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, f"{exc} Nothing was filed.")
         return redirect(_decision_url(creator_id))
     return redirect(erasure.get_absolute_url())
