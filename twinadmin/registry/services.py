@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, IndexNamespace, IndexSnapshot, Twin
+
+if TYPE_CHECKING:
+    from twinadmin.vectors import VectorIndex
 
 
 class RegistryError(ValueError):
@@ -199,3 +205,127 @@ def index_refresh(*, update_twin_counts: bool = True) -> dict[str, Any]:
         update_twin_counts=update_twin_counts,
     )
     return {"namespaces": snapshot.namespace_count, "total_vector_count": snapshot.total_vector_count}
+
+
+# Names per `IN (...)` list: SQLite caps the variables of one statement.
+_IN_CHUNK = 500
+
+
+def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def index_snapshot_apply(*, observed: dict[str, int]) -> None:
+    """Tell the stored snapshot what a job that changed the index has just verified: namespace
+    name -> vector count, 0 meaning the namespace is gone.
+
+    Only the named namespaces change: their rows are updated, created or (at 0) deleted, and the
+    registry twins they belong to (deleted twins too) take the count. The latest IndexSnapshot's
+    totals are recomputed from the rows so that they keep adding up, but its `observed_at` stays:
+    the other namespaces were not read again. A constant number of queries whatever the size of
+    the snapshot (one per 500 names observed).
+    """
+    if not observed:
+        return
+    now = timezone.now()
+    # The index reports the default namespace as `__default__`; so does the stored snapshot.
+    counts = {name or codec.DEFAULT_NAMESPACE: max(int(count), 0) for name, count in observed.items()}
+    gone = [name for name, count in counts.items() if count == 0]
+    present = [
+        IndexNamespace(
+            name=name,
+            kind=parsed.kind.value,
+            creator_id=parsed.creator_id or "",
+            twin_id=parsed.twin_id or "",
+            vector_count=count,
+            observed_at=now,
+        )
+        for name, count in counts.items()
+        if count
+        for parsed in [codec.parse_namespace(name)]
+    ]
+    owners = {
+        (parsed.creator_id or "", parsed.twin_id or ""): counts[name]
+        for name in counts
+        for parsed in [codec.parse_namespace(name)]
+        if parsed.kind is codec.NamespaceKind.TWIN
+    }
+    with transaction.atomic():
+        # Lock the summary first: concurrent applies take turns, so each one's totals below are
+        # summed after the previous one committed its rows.
+        snapshot_pk = (
+            IndexSnapshot.objects.select_for_update()
+            .order_by("-observed_at")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        IndexNamespace.objects.bulk_create(
+            present,
+            batch_size=_IN_CHUNK,
+            update_conflicts=True,
+            unique_fields=["name"],
+            update_fields=["kind", "creator_id", "twin_id", "vector_count", "observed_at"],
+        )
+        for names in _chunks(gone):
+            IndexNamespace.objects.filter(name__in=names).delete()
+        if owners:
+            _twin_counts_apply(owners, now=now)
+        if snapshot_pk is not None:
+            totals = IndexNamespace.objects.aggregate(
+                namespaces=Count("id"), vectors=Coalesce(Sum("vector_count"), 0)
+            )
+            IndexSnapshot.objects.filter(pk=snapshot_pk).update(
+                namespace_count=totals["namespaces"], total_vector_count=totals["vectors"]
+            )
+
+
+def _twin_counts_apply(owners: dict[tuple[str, str], int], *, now: Any) -> None:
+    """Set the observed count of the twins (whatever their status) owning these namespaces."""
+    pairs = sorted(owners)
+    twins = []
+    for chunk in _chunks(pairs, _IN_CHUNK // 2):  # two variables per pair
+        match = Q()
+        for creator_id, twin_id in chunk:
+            match |= Q(creator__creator_id=creator_id, twin_id=twin_id)
+        for pk, creator_id, twin_id in Twin.objects.filter(match).values_list(
+            "pk", "creator__creator_id", "twin_id"
+        ):
+            twins.append(Twin(pk=pk, vector_count=owners[(creator_id, twin_id)], count_observed_at=now))
+    Twin.objects.bulk_update(twins, ["vector_count", "count_observed_at"], batch_size=_IN_CHUNK)
+
+
+def _namespace_count_live(index: VectorIndex, name: str) -> int:
+    """One namespace's vector count as the index has it now; 0 when it does not exist.
+
+    Counts are eventually consistent (they lag writes and deletes): when the count says empty but
+    the listing, which sees writes at once, still has ids, the ids are counted instead.
+    """
+    from twinadmin.vectors import NotFound
+
+    try:
+        count = index.describe_namespace(name).vector_count
+    except NotFound:
+        count = 0
+    if count:
+        return count
+    try:
+        if not index.list_ids(name, limit=1).ids:
+            return 0
+        return sum(len(ids) for ids in index.iter_id_pages(name))
+    except NotFound:
+        return 0
+
+
+def index_namespaces_reread(*, names: Iterable[str]) -> dict[str, int]:
+    """Read these namespaces live from the index, store what was seen (index_snapshot_apply) and
+    return it: name -> vector count, 0 for a namespace that is gone. No names, no index call."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    from twinadmin.vectors import get_index
+
+    index = get_index()
+    observed = {name: _namespace_count_live(index, name) for name in wanted}
+    index_snapshot_apply(observed=observed)
+    return observed
