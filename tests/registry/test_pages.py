@@ -133,10 +133,34 @@ def test_duplicate_creator_is_a_form_error(operator_client):
     assert "already exists" in response.content.decode()
 
 
-def test_auditor_cannot_create_or_refresh(auditor_client):
+def test_auditor_cannot_create_a_creator(auditor_client):
     assert auditor_client.post(reverse("registry-create-creator"), {"creator_id": "x"}).status_code == 403
-    assert auditor_client.post(reverse("registry-refresh-index")).status_code == 403
-    assert Creator.objects.count() == 0 and Job.objects.count() == 0
+    assert Creator.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", ["operator", "approver", "auditor"])
+def test_every_role_can_start_a_refresh_from_the_index(client, request, role):
+    user = request.getfixturevalue(role)
+    client.force_login(user)
+    response = client.post(reverse("registry-refresh-index"))
+    job = Job.objects.get()
+    assert (job.kind, job.status, job.created_by) == ("refresh_index", Job.Status.PENDING, user)
+    assert response["Location"] == job.get_absolute_url()
+    assert client.get(response["Location"]).status_code == 200  # and can follow it
+
+
+@pytest.mark.parametrize("page", ["registry-overview", "registry-drift-report"])
+def test_every_role_sees_the_refresh_button(client, operator, approver, auditor, page):
+    for user in (operator, approver, auditor):
+        client.force_login(user)
+        assert "Refresh from index" in client.get(reverse(page)).content.decode()
+
+
+def test_refresh_needs_a_role(client, nobody):
+    assert client.post(reverse("registry-refresh-index")).status_code == 403
+    client.force_login(nobody)
+    assert client.post(reverse("registry-refresh-index")).status_code == 403
+    assert Job.objects.count() == 0
 
 
 def test_anonymous_post_is_403(client):

@@ -147,7 +147,7 @@ def orphan_register(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@role_required(OPERATORS)
+@role_required()  # any role: approvers and auditors can bring what they look at up to date
 def index_refresh(request: HttpRequest) -> HttpResponse:
     job = job_create(kind="refresh_index", user=request.user)
     return redirect_after_post(request, job.get_absolute_url())
