@@ -1,7 +1,12 @@
-"""Drift between the registry and the index, computed from the stored index snapshot.
+"""Drift between the registry and the index.
 
-Each kind of drift is one query over indexed columns (no per-namespace or per-creator loops), so
+Most kinds come from the stored index snapshot: each is one query over indexed columns that returns
+the complete count and the first `limit` rows together (no per-namespace or per-creator loops), so
 the report costs the same handful of queries at 25,000 namespaces as at 30.
+
+The two erasure alarms (erased creators with data left, deleted twins with data left) never come
+from the snapshot alone: a stale row there would raise a GDPR alarm for data that is gone. Their
+candidates are read again from the index first, which also corrects the snapshot's rows.
 """
 
 from __future__ import annotations
@@ -9,18 +14,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.utils import timezone
 
+from twinadmin.registry import codec
 from twinadmin.registry.codec import NamespaceKind
 from twinadmin.registry.models import Creator, IndexNamespace, IndexSnapshot, Twin
+from twinadmin.vectors import VectorError
 
 # Rows listed per kind on the page; the counts are always complete.
 PAGE_LIMIT = 100
+
+_NS_FIELDS = ("name", "kind", "creator_id", "twin_id", "vector_count")
 
 
 @dataclass
 class DriftReport:
     observed_at: str | None
+    # Seconds since the snapshot was taken. Jobs that change the index correct single rows of it
+    # without moving this: the namespaces they did not touch are as old as this says.
+    age_seconds: float | None = None
+    # Rows listed per kind (None: all of them); `counts` are complete either way.
+    limit: int | None = None
+    # Whether the erasure alarms were checked against the index just now, and why not if not.
+    verified_live: bool = False
+    live_error: str = ""
+    totals: dict[str, int] = field(default_factory=dict)
     orphans: list[dict[str, Any]] = field(default_factory=list)
     deleted_twins_with_data: list[dict[str, Any]] = field(default_factory=list)
     missing_namespaces: list[dict[str, Any]] = field(default_factory=list)
@@ -39,7 +58,8 @@ class DriftReport:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {kind: len(getattr(self, kind)) for kind in self.KINDS}
+        """Complete counts, also when the lists hold only the first `limit` rows."""
+        return {kind: self.totals.get(kind, len(getattr(self, kind))) for kind in self.KINDS}
 
     @property
     def is_clean(self) -> bool:
@@ -48,106 +68,209 @@ class DriftReport:
     @property
     def has_erasure_breach(self) -> bool:
         """An erased creator with vectors left is a GDPR failure, not mere drift."""
-        return bool(self.erased_with_data)
+        return bool(self.counts["erased_with_data"])
+
+    @property
+    def is_truncated(self) -> bool:
+        """Some list holds fewer rows than its count (the page lists the first `limit`)."""
+        return any(n > len(getattr(self, kind)) for kind, n in self.counts.items())
+
+    @property
+    def age_minutes(self) -> int | None:
+        return None if self.age_seconds is None else int(self.age_seconds // 60)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "observed_at": self.observed_at,
+            "age_seconds": self.age_seconds,
+            "limit": self.limit,
+            "verified_live": self.verified_live,
+            "live_error": self.live_error,
             "clean": self.is_clean,
             "counts": self.counts,
             **{kind: getattr(self, kind) for kind in self.KINDS},
         }
 
 
-def _registered_twin(**extra: Any) -> Any:
+def _first_rows(qs: QuerySet, fields: tuple[str, ...], limit: int | None) -> tuple[list[dict[str, Any]], int]:
+    """The first `limit` rows of `qs` (all when None) and the number of rows it holds in all,
+    from one query: a window count is taken over the whole result before LIMIT applies."""
+    if limit is None:
+        rows = list(qs.values(*fields))
+        return rows, len(rows)
+    if limit <= 0:
+        return [], qs.count()
+    rows = list(qs.values(*fields).annotate(_total=Window(Count("*")))[:limit])
+    total = rows[0]["_total"] if rows else 0
+    for row in rows:
+        del row["_total"]
+    return rows, total
+
+
+def _registered_twin(**extra: Any) -> QuerySet:
     return Twin.objects.filter(
         creator__creator_id=OuterRef("creator_id"), twin_id=OuterRef("twin_id"), **extra
     )
 
 
-def drift_report_build() -> DriftReport:
+def _erasure_candidates() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Snapshot rows that would raise an erasure alarm: namespaces with vectors of erased
+    creators, and of deleted twins. Few by nature; read in full (they are re-read live)."""
+    erased = Creator.objects.filter(status=Creator.Status.ERASED).values("creator_id")
+    erased_rows = list(
+        IndexNamespace.objects.filter(creator_id__in=Subquery(erased), vector_count__gt=0)
+        .order_by("name")
+        .values(*_NS_FIELDS)
+    )
+    # Driven from the (few) deleted twins, each an indexed lookup of its namespace row.
+    ns_count = (
+        IndexNamespace.objects.filter(
+            kind=NamespaceKind.TWIN,
+            creator_id=OuterRef("creator__creator_id"),
+            twin_id=OuterRef("twin_id"),
+            vector_count__gt=0,
+        )
+        .order_by()
+        .values("vector_count")[:1]
+    )
+    deleted_rows = sorted(
+        (
+            {
+                "name": codec.twin_namespace(c, t),
+                "kind": NamespaceKind.TWIN.value,
+                "creator_id": c,
+                "twin_id": t,
+                "vector_count": n,
+            }
+            for c, t, n in Twin.objects.filter(status=Twin.Status.DELETED)
+            .annotate(n=Subquery(ns_count))
+            .filter(n__isnull=False)
+            .values_list("creator__creator_id", "twin_id", "n")
+        ),
+        key=lambda row: row["name"],
+    )
+    return erased_rows, deleted_rows
+
+
+def drift_report_build(*, live: bool = True, limit: int | None = None) -> DriftReport:
+    """The drift report. `live`: re-read the erasure alarms' namespaces from the index first (no
+    index call when there are none). `limit`: rows listed per kind (None: all); counts are
+    complete either way."""
+    erased_rows, deleted_rows = _erasure_candidates()
+    verified_live, live_error = False, ""
+    if live:
+        from twinadmin.registry.services import index_namespaces_reread
+
+        try:
+            seen = index_namespaces_reread(names=[r["name"] for r in erased_rows + deleted_rows])
+        except VectorError as exc:
+            # Keep the snapshot's alarm (never hide a possible breach), but say it is unverified.
+            live_error = f"{type(exc).__name__}: {exc}"
+        else:
+            verified_live = True
+            erased_rows = [{**r, "vector_count": seen[r["name"]]} for r in erased_rows if seen[r["name"]]]
+            deleted_rows = [{**r, "vector_count": seen[r["name"]]} for r in deleted_rows if seen[r["name"]]]
+
+    # Read after the re-read: it may have corrected rows (and the snapshot's totals).
     snapshot = IndexSnapshot.objects.order_by("-observed_at").first()
-    report = DriftReport(observed_at=snapshot.observed_at.isoformat() if snapshot else None)
-    ns_fields = ("name", "kind", "creator_id", "twin_id", "vector_count")
+    report = DriftReport(
+        observed_at=snapshot.observed_at.isoformat() if snapshot else None,
+        age_seconds=(timezone.now() - snapshot.observed_at).total_seconds() if snapshot else None,
+        limit=limit,
+        verified_live=verified_live,
+        live_error=live_error,
+    )
+    totals = report.totals
+    report.erased_with_data = erased_rows[:limit]
+    totals["erased_with_data"] = len(erased_rows)
+    report.deleted_twins_with_data = deleted_rows[:limit]
+    totals["deleted_twins_with_data"] = len(deleted_rows)
 
     # Namespaces the codec attributes to an owner the registry does not know, plus unknown names.
+    # A twin namespace is an orphan only when no twin row at all (any status) accounts for it.
     known_creator = Exists(Creator.objects.filter(creator_id=OuterRef("creator_id")))
-    live_twin = Exists(_registered_twin().exclude(status=Twin.Status.DELETED))
-    orphan_q = (
-        Q(kind=NamespaceKind.UNKNOWN)
-        | Q(kind=NamespaceKind.CREATOR_WIDE, known=False)
-        | Q(kind=NamespaceKind.TWIN, live=False, deleted=False)
-    )
     orphans = (
-        IndexNamespace.objects.annotate(
-            known=known_creator, live=live_twin, deleted=Exists(_registered_twin(status=Twin.Status.DELETED))
+        IndexNamespace.objects.filter(
+            Q(kind=NamespaceKind.UNKNOWN)
+            | Q(kind=NamespaceKind.CREATOR_WIDE) & ~known_creator
+            | Q(kind=NamespaceKind.TWIN) & ~Exists(_registered_twin())
         )
-        .filter(orphan_q)
+        .annotate(known=known_creator)
         .order_by("name")
     )
-    report.orphans = [
-        {**row, "parsed_owner": row["creator_id"] or None, "creator_registered": row.pop("known")}
-        for row in orphans.values(*ns_fields, "known")
-    ]
-
-    report.deleted_twins_with_data = list(
-        IndexNamespace.objects.filter(kind=NamespaceKind.TWIN, vector_count__gt=0)
-        .filter(Exists(_registered_twin(status=Twin.Status.DELETED)))
-        .order_by("name")
-        .values(*ns_fields)
-    )
+    rows, totals["orphans"] = _first_rows(orphans, (*_NS_FIELDS, "known"), limit)
+    for row in rows:
+        row["parsed_owner"] = row["creator_id"] or None
+        row["creator_registered"] = row.pop("known")
+    report.orphans = rows
 
     # Active twins whose namespace the index does not hold (never written, or lost).
     ns_of_twin = IndexNamespace.objects.filter(
         kind=NamespaceKind.TWIN, creator_id=OuterRef("creator__creator_id"), twin_id=OuterRef("twin_id")
     )
-    report.missing_namespaces = [
-        {"creator_id": c, "twin_id": t, "namespace": f"creator_{c}_twin_{t}", "registry_count": n}
-        for c, t, n in Twin.objects.filter(status=Twin.Status.ACTIVE)
+    missing = (
+        Twin.objects.filter(status=Twin.Status.ACTIVE)
         .filter(~Exists(ns_of_twin))
         .order_by("creator__creator_id", "twin_id")
-        .values_list("creator__creator_id", "twin_id", "vector_count")
+    )
+    rows, totals["missing_namespaces"] = _first_rows(
+        missing, ("creator__creator_id", "twin_id", "vector_count"), limit
+    )
+    report.missing_namespaces = [
+        {
+            "creator_id": r["creator__creator_id"],
+            "twin_id": r["twin_id"],
+            "namespace": codec.twin_namespace(r["creator__creator_id"], r["twin_id"]),
+            "registry_count": r["vector_count"],
+        }
+        for r in rows
     ]
 
-    # Registry counts that disagree with the index's (refresh counts fixes them). Two scans
-    # compared in memory: as a correlated subquery this took ~20 s on SQLite at 12,000 twins.
-    index_counts = {
-        (c, t): n
-        for c, t, n in IndexNamespace.objects.filter(kind=NamespaceKind.TWIN).values_list(
-            "creator_id", "twin_id", "vector_count"
-        )
-    }
-    report.stale_counts = [
-        {"creator_id": c, "twin_id": t, "registry_count": n, "index_count": index_counts[(c, t)]}
-        for c, t, n in Twin.objects.filter(status=Twin.Status.ACTIVE)
+    # Registry counts that disagree with the index's (refresh counts fixes them): each active twin
+    # looks its namespace row up through the (creator_id, twin_id) index. The subqueries drop the
+    # models' default ordering: `ORDER BY name LIMIT 1` made SQLite walk the (kind, name) index
+    # for every twin instead (seconds at 12,000 twins).
+    stale = (
+        Twin.objects.filter(status=Twin.Status.ACTIVE)
+        .annotate(index_count=Subquery(ns_of_twin.order_by().values("vector_count")[:1]))
+        .filter(index_count__isnull=False)
+        .filter(Q(vector_count__isnull=True) | ~Q(vector_count=F("index_count")))
         .order_by("creator__creator_id", "twin_id")
-        .values_list("creator__creator_id", "twin_id", "vector_count")
-        if (c, t) in index_counts and n != index_counts[(c, t)]
+    )
+    rows, totals["stale_counts"] = _first_rows(
+        stale, ("creator__creator_id", "twin_id", "vector_count", "index_count"), limit
+    )
+    report.stale_counts = [
+        {
+            "creator_id": r["creator__creator_id"],
+            "twin_id": r["twin_id"],
+            "registry_count": r["vector_count"],
+            "index_count": r["index_count"],
+        }
+        for r in rows
     ]
 
-    # Legacy layout still in the index; `migrated_to` names the twin that came from it, if any.
-    migrated = Twin.objects.filter(legacy_namespace=OuterRef("name"))
-    report.legacy_present = [
-        {**row, "migrated_to": f"creator_{row.pop('c')}_twin_{row.pop('t')}" if row["c"] else None}
-        for row in IndexNamespace.objects.filter(kind__in=[NamespaceKind.LEGACY_UUID, NamespaceKind.DEFAULT])
+    # Legacy layout still in the index; `migrated_to` names the twin that came from it, if any
+    # (an indexed lookup on Twin.legacy_namespace).
+    migrated = Twin.objects.filter(legacy_namespace=OuterRef("name")).order_by()
+    legacy = (
+        IndexNamespace.objects.filter(kind__in=[NamespaceKind.LEGACY_UUID, NamespaceKind.DEFAULT])
         .annotate(
             c=Subquery(migrated.values("creator__creator_id")[:1]), t=Subquery(migrated.values("twin_id")[:1])
         )
         .order_by("name")
-        .values(*ns_fields, "c", "t")
-    ]
-
-    erased = Creator.objects.filter(status=Creator.Status.ERASED).values("creator_id")
-    report.erased_with_data = list(
-        IndexNamespace.objects.filter(creator_id__in=Subquery(erased), vector_count__gt=0)
-        .order_by("name")
-        .values(*ns_fields)
     )
+    rows, totals["legacy_present"] = _first_rows(legacy, (*_NS_FIELDS, "c", "t"), limit)
+    for row in rows:
+        c, t = row.pop("c"), row.pop("t")
+        row["migrated_to"] = codec.twin_namespace(c, t) if c else None
+    report.legacy_present = rows
     return report
 
 
 def drift_report_run(*, refresh: bool = True) -> DriftReport:
-    """Read the index afresh (without touching registry counts, so stale ones show) and report."""
+    """Read the index afresh (without touching registry counts, so stale ones show) and report
+    every row."""
     if refresh:
         from twinadmin.registry.services import index_refresh
 
