@@ -104,3 +104,23 @@ def test_with_nothing_to_check_the_index_is_not_called(settings, make_server, au
 
     assert response.status_code == 200 and "stray" in response.content.decode()
     assert server.request_count() == 0
+
+
+def test_an_unreachable_index_keeps_the_alarm_and_says_it_is_unverified(
+    settings,
+    make_server,  # noqa: F811
+    auditor_client,
+):
+    server = make_server(dimension=8)
+    use_server(settings, server)
+    carol = creator_create(creator_id="carol")
+    Creator.objects.filter(pk=carol.pk).update(status=Creator.Status.ERASED)
+    index_snapshot_store(dimension=8, metric="cosine", namespaces={"creator_carol": 1})
+    server.set_faults(fail_503=1.0, retry_after=0.01)
+
+    response = auditor_client.get(reverse("registry-drift-report"))
+
+    report = response.context["report"]
+    assert report.has_erasure_breach and not report.verified_live and report.live_error
+    assert 'id="live-error"' in response.content.decode()
+    assert IndexNamespace.objects.filter(name="creator_carol").exists()  # nothing was "fixed"
