@@ -39,6 +39,8 @@ from migrations_app import checksums, conf, vdf
 from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
 from twinadmin.audit.services import audit_record
 from twinadmin.jobs.models import Job
+from twinadmin.lineage.models import Lineage
+from twinadmin.lineage.services import lineage_add, lineage_close, lineage_open
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin
 from twinadmin.registry.services import twin_create
@@ -336,6 +338,7 @@ class Executor:
                 )
             todo.append(item)
         writers: dict[int, vdf.BackupWriter] = {}
+        lineages: dict[int, Lineage] = {}
 
         def load(unit: tuple[MigrationItem, list[str] | None]) -> tuple[MigrationItem, vdf.Batch | None]:
             item, ids = unit
@@ -349,15 +352,35 @@ class Executor:
                 writer = writers.get(item.pk)
                 if writer is None:
                     writer = writers[item.pk] = self.open_backup(item)
+                    lineages[item.pk] = self.open_lineage(item, Lineage.Kind.MIGRATION)
                 if batch is None:
                     self.close_backup(item, writers.pop(item.pk))
+                    lineage_close(lineage=lineages.pop(item.pk))
                     continue
                 writer.write(batch)
+                # Lineage is recorded as the vectors are read, before anything is written
+                # anywhere else: whatever this run copies, erasure can find again.
+                lineage_add(
+                    lineage=lineages[item.pk], ids=[v.id for v in batch.vectors], digests=batch.digests
+                )
                 self.checkpoint(item, done=writer.checksum.count)
         except BaseException:
             for writer in writers.values():
                 writer.abort()  # a partial backup is never left looking complete
             raise
+
+    def open_lineage(self, item: MigrationItem, kind: str) -> Lineage:
+        """The record of this item's copy: the source namespace, the target it is copied into
+        (none for "delete after backup" or a restore), the run and the backup."""
+        return lineage_open(
+            kind=kind,
+            creator_id=self.run.creator_id,
+            source_namespace=item.source_namespace,
+            target_namespace=item.target_namespace if kind == Lineage.Kind.MIGRATION else "",
+            run=self.run,
+            item=item,
+            backup_ref=str(item.backup.pk),
+        )
 
     def backup_path(self, item: MigrationItem) -> Path:
         return conf.backup_dir() / f"run-{self.run.pk}" / f"{item.position:03d}-{item.source_namespace}"
@@ -739,9 +762,17 @@ class Executor:
             details=details,
         )
 
-        units = ((source, item, batch) for batch in vdf.iter_batches(Path(backup.path)))
-        for _, end in ordered_map(self.upsert_unit, units, workers=self.workers):
+        lineage = self.open_lineage(item, Lineage.Kind.RESTORE)
+
+        def units() -> Iterator[tuple[str, MigrationItem, vdf.Batch | None]]:
+            for batch in vdf.iter_batches(Path(backup.path)):
+                # Recorded before the batch is written back into the source.
+                lineage_add(lineage=lineage, ids=[v.id for v in batch.vectors], digests=batch.digests)
+                yield source, item, batch
+
+        for _, end in ordered_map(self.upsert_unit, units(), workers=self.workers):
             self.checkpoint(item, done=end)
+        lineage_close(lineage=lineage)
         restored = self.namespace_checksum(source)
         counts = self.poll_counts({source: restored.count})
         ok = restored.hexdigest() == backup.checksum and restored.count == backup.vector_count

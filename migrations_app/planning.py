@@ -15,6 +15,7 @@ from django.utils.text import slugify
 
 from migrations_app import checksums
 from migrations_app.models import MigrationItem, NamespaceMigration
+from twinadmin.lineage.selectors import lineage_holders
 from twinadmin.registry import codec
 from twinadmin.registry.codec import NamespaceKind
 from twinadmin.registry.models import Creator, Twin
@@ -73,12 +74,34 @@ def discover(index: VectorIndex) -> list[DiscoveredNamespace]:
             "creator__creator_id", "twin_id"
         )
     )
+    # `__default__` (and any legacy namespace) copied by a migration that finished shows where
+    # its copy went, as recorded by lineage; a legacy namespace's twin says so too.
+    copied = _copied_by_finished_runs({r.name for r in rows if r.migratable})
     for row in rows:
         if row.name in by_legacy:
             row.mapped_twin = by_legacy[row.name].namespace
         elif (row.creator_id, row.twin_id) in known:
             row.mapped_twin = row.name
+        elif row.name in copied:
+            row.mapped_twin = copied[row.name]
     return rows
+
+
+def _copied_by_finished_runs(names: set[str]) -> dict[str, str]:
+    """Source namespace -> the target its copy went to, for runs that cut over."""
+    if not names:
+        return {}
+    succeeded = set(
+        NamespaceMigration.objects.filter(status=NamespaceMigration.Status.SUCCEEDED).values_list(
+            "pk", flat=True
+        )
+    )
+    found: dict[str, str] = {}
+    for name, holders in lineage_holders(names).items():
+        for holder in holders:
+            if holder.run_id in succeeded and holder.target_namespace:
+                found.setdefault(name, holder.target_namespace)
+    return found
 
 
 @dataclass
@@ -312,7 +335,10 @@ def plan_build(
                 row.conflicts.append(f"no valid twin id for this target: {exc}")
             row.target_kind = MigrationItem.TargetKind.TWIN
         if source.mapped_twin:
-            row.conflicts.append(f"already mapped to twin {source.mapped_twin}")
+            if codec.parse_namespace(source.mapped_twin).kind is NamespaceKind.TWIN:
+                row.conflicts.append(f"already mapped to twin {source.mapped_twin}")
+            else:
+                row.conflicts.append(f"already copied to {source.mapped_twin}")
         plan.rows.append(row)
 
     _check_conflicts(plan, index, creator)
@@ -339,6 +365,17 @@ def _check_conflicts(plan: Plan, index: VectorIndex, creator: Creator | None) ->
         for row in plan.rows:
             if row.twin_id in registered:
                 row.conflicts.append(f"twin {row.twin_id} is already registered for {plan.creator_id}")
+    # One legacy vector belongs to one creator: a source whose copies are recorded for another
+    # creator (not erased) is refused, whatever became of that run (a rollback keeps the
+    # attribution, so that erasing that creator still finds the source).
+    for source, holders in lineage_holders([r.source for r in plan.rows]).items():
+        others = [h for h in holders if h.creator_id != plan.creator_id]
+        if others:
+            row = next(r for r in plan.rows if r.source == source)
+            row.conflicts.append(
+                f"{source} was copied to creator {others[0].creator_id} (run {others[0].run_id}); "
+                "its vectors are attributed to that creator until that creator is erased"
+            )
     held = _active_holders([r.source for r in plan.rows] + [r.target for r in plan.rows if r.target])
     for row in plan.rows:
         for name in (row.source, row.target):

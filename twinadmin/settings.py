@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "twinadmin.vectors",
     "twinadmin.registry",
     "twinadmin.search",
+    "twinadmin.lineage",
     "twinadmin.erasure",
     "twinadmin.drills",
     "migrations_app",

@@ -1,0 +1,109 @@
+"""Reads of lineage: what a creator's copies came from, which ids, and who else holds a source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max, Q
+
+from twinadmin.lineage.models import Lineage, LineageVector
+
+ID_CHUNK = 1000  # Pinecone deletes at most 1000 ids per request
+
+
+@dataclass
+class LineageSource:
+    """One namespace outside the creator's layout that holds (or held) copies of their vectors."""
+
+    namespace: str
+    copied_ids: int  # distinct ids recorded over every copy from this namespace
+    targets: list[str] = field(default_factory=list)
+    runs: list[int] = field(default_factory=list)
+    erased: bool = False  # every copy from here was verified erased
+
+
+def lineage_sources(*, creator_id: str) -> list[LineageSource]:
+    """Every source namespace of the creator's copies, erased ones included (erasure is
+    idempotent: a retried request checks them again)."""
+    rows = list(
+        Lineage.objects.filter(creator_id=creator_id).values(
+            "source_namespace", "target_namespace", "run_id", "erased_at"
+        )
+    )
+    by_source: dict[str, LineageSource] = {}
+    for row in rows:
+        source = by_source.setdefault(
+            row["source_namespace"],
+            LineageSource(namespace=row["source_namespace"], copied_ids=0, erased=True),
+        )
+        if row["target_namespace"] and row["target_namespace"] not in source.targets:
+            source.targets.append(row["target_namespace"])
+        if row["run_id"] and row["run_id"] not in source.runs:
+            source.runs.append(row["run_id"])
+        source.erased = source.erased and row["erased_at"] is not None
+    if not by_source:
+        return []
+    counts = (
+        LineageVector.objects.filter(lineage__creator_id=creator_id)
+        .values("lineage__source_namespace")
+        .annotate(n=Count("vector_id", distinct=True))
+    )
+    for row in counts:
+        by_source[row["lineage__source_namespace"]].copied_ids = row["n"]
+    return [by_source[name] for name in sorted(by_source)]
+
+
+def lineage_id_chunks(*, creator_id: str, source_namespace: str, size: int = ID_CHUNK) -> Iterator[list[str]]:
+    """The distinct ids copied from `source_namespace` for the creator, in chunks, in id order."""
+    ids = (
+        LineageVector.objects.filter(
+            lineage__creator_id=creator_id, lineage__source_namespace=source_namespace
+        )
+        .order_by("vector_id")
+        .values_list("vector_id", flat=True)
+        .distinct()
+    )
+    chunk: list[str] = []
+    for vector_id in ids.iterator(chunk_size=5000):
+        chunk.append(vector_id)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@dataclass(frozen=True)
+class Holder:
+    creator_id: str
+    run_id: int | None
+    target_namespace: str
+
+
+def lineage_holders(names: Iterable[str]) -> dict[str, list[Holder]]:
+    """Namespace -> the creators whose (not erased) copies came from it, newest run first."""
+    held: dict[str, list[Holder]] = {}
+    rows = (
+        Lineage.objects.filter(
+            source_namespace__in=set(names), erased_at__isnull=True, kind=Lineage.Kind.MIGRATION
+        )
+        .values("source_namespace", "creator_id", "run_id", "target_namespace")
+        .annotate(last=Max("id"))
+        .order_by("-last")
+    )
+    for row in rows:
+        held.setdefault(row["source_namespace"], []).append(
+            Holder(
+                creator_id=row["creator_id"], run_id=row["run_id"], target_namespace=row["target_namespace"]
+            )
+        )
+    return held
+
+
+def lineage_for_targets(*, creator_id: str, targets: Iterable[str] | None = None) -> list[Lineage]:
+    """The creator's copies (for the creator and twin pages), optionally only into `targets`."""
+    query = Lineage.objects.filter(creator_id=creator_id)
+    if targets is not None:
+        query = query.filter(Q(target_namespace__in=set(targets)))
+    return list(query.select_related("run").order_by("source_namespace", "-created_at"))
