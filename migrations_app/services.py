@@ -68,6 +68,7 @@ __all__ = [
     "migration_preview",
     "migration_resume",
     "migration_rollback",
+    "migrations_still_running",
 ]
 
 
@@ -403,7 +404,13 @@ def _refresh_snapshot() -> None:
 
 
 def _audit_run(
-    run: NamespaceMigration, action: str, *, outcome: str, actor: Any = None, details: dict | None = None
+    run: NamespaceMigration,
+    action: str,
+    *,
+    outcome: str,
+    actor: Any = None,
+    details: dict | None = None,
+    correlation_id: uuid.UUID | str | None = None,
 ) -> None:
     audit_record(
         actor=actor if actor is not None else (run.requested_by_name or None),
@@ -416,7 +423,7 @@ def _audit_run(
             **(details or {}),
         },
         creator_id=run.creator_id,
-        correlation_id=run.correlation_id,
+        correlation_id=correlation_id or run.correlation_id,
     )
 
 
@@ -444,7 +451,9 @@ def migration_execute(
 # -- operator actions ---------------------------------------------------------------------------
 
 
-def migration_cancel(*, run: NamespaceMigration, actor: Any) -> NamespaceMigration:
+def migration_cancel(
+    *, run: NamespaceMigration, actor: Any, correlation_id: uuid.UUID | str | None = None
+) -> NamespaceMigration:
     """Stop a run. Not started (or failed): cancelled at once, its namespaces released. Running:
     flagged, and the runner stops at its next checkpoint (after the batch in flight)."""
     with transaction.atomic():
@@ -472,22 +481,25 @@ def migration_cancel(*, run: NamespaceMigration, actor: Any) -> NamespaceMigrati
         actor=actor,
         outcome="success" if immediate else "intent",
         details={"immediate": immediate, "was": run.status},
+        correlation_id=correlation_id,
     )
     run.refresh_from_db()
     return run
 
 
-def migration_cancel_for_creator(*, creator_id: str, actor: Any) -> list[int]:
+def migration_cancel_for_creator(
+    *, creator_id: str, actor: Any, correlation_id: uuid.UUID | str | None = None
+) -> list[int]:
     """Cancel every run that could still write this creator's namespaces (queued, running,
     failed-but-resumable, rolling back). A running copy stops at its next checkpoint. Returns the
-    run ids."""
+    run ids. `correlation_id`: the erasure's, so its trail shows the cancellations."""
     active = Run.objects.filter(creator_id=creator_id).filter(
         Q(status__in=(Status.QUEUED, Status.RUNNING, Status.FAILED, Status.ROLLING_BACK))
     )
     ids = []
     for run in active.order_by("pk"):
         try:
-            migration_cancel(run=run, actor=actor)
+            migration_cancel(run=run, actor=actor, correlation_id=correlation_id)
         except MigrationStateError:
             continue  # finished meanwhile
         ids.append(run.pk)
@@ -499,8 +511,16 @@ def migration_cancel_for_creator(*, creator_id: str, actor: Any) -> list[int]:
         creator_id=creator_id,
         outcome="success",
         details={"runs": ids},
+        correlation_id=correlation_id,
     )
     return ids
+
+
+def migrations_still_running(*, creator_id: str) -> list[int]:
+    """Runs of the creator whose live runner has been asked to stop and has not yet reached its
+    next checkpoint (erasure waits for them: a copy in flight may still record lineage)."""
+    running = Run.objects.filter(creator_id=creator_id, status__in=(Status.RUNNING, Status.ROLLING_BACK))
+    return [run.pk for run in running if not runner_is_gone(run)]
 
 
 def _hold_namespaces(run: NamespaceMigration, items: QuerySet) -> None:

@@ -52,7 +52,7 @@ def _backup(tmp_path, creator_id: str, source: str, status: str, *, run=None, as
 
 def _erase(operator, approver):
     erasure = erasure_request_file(creator_id="a.1", reason="DSAR", confirm="a.1", actor=operator)
-    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
     erasure.refresh_from_db()
     return erasure, run_job(erasure.job_id)
 

@@ -106,6 +106,7 @@ def test_verify_deletion_exits_0_once_nothing_remains(creator_a1, index, capsys)
         "creator_id": "a.1",
         "clean": True,
         "namespaces": [],
+        "lineage_sources": [],
         "backups_remaining": [],
         "checked_at": None,
     }

@@ -56,7 +56,7 @@ def test_twin_deletion_and_creator_erasure_converge(index, operator, approver):
         creator_id="a.1", twin_id="t1", reason="r", confirm="t1", actor=operator, enqueue=False
     )
     erasure = erasure_request_file(creator_id="a.1", reason="DSAR", confirm="a.1", actor=operator)
-    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
     erasure.refresh_from_db()
 
     deletion_job, erasure_job = _in_threads(deletion.job_id, erasure.job_id)
@@ -76,8 +76,12 @@ def test_twin_deletion_and_creator_erasure_converge(index, operator, approver):
 
     report = audit_chain_verify()
     assert report.ok, report.first_broken
-    for job, prefix in ((deletion_job, "twin.delete"), (erasure_job, "creator.erase")):
-        trail = AuditEntry.objects.filter(correlation_id=job.correlation_id).order_by("seq")
+    # A twin deletion's trail is under its job's id; an erasure's under its request's.
+    for correlation_id, prefix in (
+        (deletion_job.correlation_id, "twin.delete"),
+        (erasure.correlation_id, "creator.erase"),
+    ):
+        trail = AuditEntry.objects.filter(correlation_id=correlation_id).order_by("seq")
         assert [(e.action, e.outcome) for e in trail if e.action.endswith((".start", ".finish"))] == [
             (f"{prefix}.start", "intent"),
             (f"{prefix}.finish", "success"),

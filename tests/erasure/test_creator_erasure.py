@@ -35,7 +35,7 @@ def test_approved_erasure_removes_every_namespace_of_the_creator_and_nothing_els
     erasure = _file(operator)
     assert Creator.objects.get(creator_id="a.1").status == Creator.Status.ACTIVE  # nothing yet
 
-    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
     assert Creator.objects.get(creator_id="a.1").status == Creator.Status.ERASURE_PENDING
     erasure.refresh_from_db()
     job = run_job(erasure.job_id)
@@ -57,32 +57,34 @@ def test_approved_erasure_removes_every_namespace_of_the_creator_and_nothing_els
     }
 
 
-def test_the_audit_trail_has_intent_and_outcome_under_the_jobs_correlation_id(
+def test_the_whole_trail_of_an_erasure_shares_the_requests_correlation_id(
     creator_a1, index, operator, approver
 ):
     erasure = _file(operator)
-    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
     erasure.refresh_from_db()
     job = run_job(erasure.job_id)
 
-    trail = list(AuditEntry.objects.filter(correlation_id=job.correlation_id).order_by("seq"))
+    # Filing, approval and execution: an auditor following the receipt's id sees all of it.
+    trail = list(AuditEntry.objects.filter(correlation_id=erasure.correlation_id).order_by("seq"))
     assert [(e.action, e.outcome, e.actor) for e in trail] == [
+        ("creator.erase.request", "info", "op"),
+        ("creator.erase.approve", "info", "appr"),
+        ("migration.cancel_for_creator", "success", "appr"),
         ("creator.erase.start", "intent", "appr"),
         ("creator.erase.finish", "success", "appr"),
     ]
-    assert trail[0].details["vectors_before"] == sum(A1_NAMESPACES.values())
-    assert trail[0].details["orphans"] == 1
-    assert {n["name"]: n["status"] for n in trail[1].details["namespaces"]} == dict.fromkeys(
+    start, finish = trail[3], trail[4]
+    assert start.details["job"] == finish.details["job"] == job.pk
+    assert start.details["vectors_before"] == sum(A1_NAMESPACES.values())
+    assert start.details["orphans"] == 1
+    assert {n["name"]: n["status"] for n in finish.details["namespaces"]} == dict.fromkeys(
         A1_NAMESPACES, "deleted"
     )
-    request_trail = AuditEntry.objects.filter(correlation_id=erasure.correlation_id).order_by("seq")
-    assert [(e.action, e.actor) for e in request_trail] == [
-        ("creator.erase.request", "op"),
-        ("creator.erase.approve", "appr"),
-    ]
+    assert not AuditEntry.objects.filter(correlation_id=job.correlation_id).exists()
     # The receipt's chain hash is the head right after the closing entry.
     erasure.refresh_from_db()
-    assert erasure.audit_head_hash == trail[1].entry_hash and erasure.audit_seq == trail[1].seq
+    assert erasure.audit_head_hash == finish.entry_hash and erasure.audit_seq == finish.seq
 
 
 def test_a_requester_can_never_approve_or_reject_their_own_request(creator_a1, operator_approver):
@@ -110,7 +112,7 @@ def test_operators_cannot_approve_and_a_rejected_request_erases_nothing(
     assert erasure.job is None
     assert counts_of(index) == {**A1_NAMESPACES, **NEIGHBOURS}
     with pytest.raises(ErasureError):
-        erasure_request_approve(erasure=erasure, actor=approver)
+        erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +143,7 @@ def test_a_failed_verification_keeps_the_request_open_and_a_retry_finishes_it(
     index_server, creator_a1, index, operator, approver, settings
 ):
     erasure = _file(operator)
-    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
     erasure.refresh_from_db()
     # The index refuses to delete one namespace (an outage of that call, past the retries).
     index_server.set_faults(
@@ -158,7 +160,7 @@ def test_a_failed_verification_keeps_the_request_open_and_a_retry_finishes_it(
     failed = erasure.namespaces.get(name="creator_a.1_twin_t2")
     assert (failed.status, failed.verified) == ("failed", False) and "503" in failed.error
     assert AuditEntry.objects.get(
-        correlation_id=job.correlation_id, action="creator.erase.finish"
+        correlation_id=erasure.correlation_id, action="creator.erase.finish"
     ).outcome == ("failure")
 
     assert index_server.request_count(path="/namespaces/creator_a.1_twin_t2", status=503) > 0
@@ -183,7 +185,7 @@ def test_a_registry_twin_with_no_namespace_is_recorded_not_found(db, index, oper
     make_creator("c.3", ["never-filled", "filled"])
     fill(index, {"creator_c.3_twin_filled": 2})
     erasure = _file(operator, "c.3")
-    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
     erasure.refresh_from_db()
     assert run_job(erasure.job_id).status == Job.Status.SUCCEEDED
 
@@ -198,7 +200,7 @@ def test_a_registry_twin_with_no_namespace_is_recorded_not_found(db, index, oper
 
 def test_running_the_same_job_again_does_nothing_more(creator_a1, index, operator, approver):
     erasure = _file(operator)
-    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
     erasure.refresh_from_db()
     run_job(erasure.job_id)
     entries = AuditEntry.objects.count()

@@ -73,7 +73,7 @@ def test_erasing_a_creator_leaves_every_other_namespace_alone(index, operator, a
         for neighbour in neighbours:
             make_creator(neighbour, ["t"])
         erasure = erasure_request_file(creator_id=target, reason="p", confirm=target, actor=operator)
-        erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+        erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
         erasure.refresh_from_db()
         job = run_job(erasure.job_id)
 

@@ -39,7 +39,7 @@ def test_erasure_completes_verified_despite_429s_503s_and_lagging_counts(db, ser
     make_creator("a.1", ["t1", "t2"])
     make_creator("a.10", ["t1"])
     erasure = erasure_request_file(creator_id="a.1", reason="DSAR", confirm="a.1", actor=operator)
-    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
     erasure.refresh_from_db()
 
     job = run_job(erasure.job_id)

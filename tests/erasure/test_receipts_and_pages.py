@@ -22,7 +22,7 @@ def erased(creator_a1, index, operator, approver):
     erasure = erasure_request_file(
         creator_id="a.1", reason="DSAR", ticket_reference="DSAR-42", confirm="a.1", actor=operator
     )
-    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
     erasure.refresh_from_db()
     assert run_job(erasure.job_id).status == Job.Status.SUCCEEDED
     erasure.refresh_from_db()
@@ -73,7 +73,7 @@ def test_the_request_page_polls_while_running_and_stops_when_done(
     creator_a1, index, operator, approver, auditor, client
 ):
     erasure = erasure_request_file(creator_id="a.1", reason="r", confirm="a.1", actor=operator)
-    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
     client.force_login(auditor)
     htmx = {"HX-Request": "true"}
 
@@ -126,7 +126,7 @@ def test_a_job_that_ended_without_closing_the_request_offers_a_retry(
     index_server, creator_a1, index, operator, approver, client
 ):
     erasure = erasure_request_file(creator_id="a.1", reason="r", confirm="a.1", actor=operator)
-    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
     erasure.refresh_from_db()
     index_server.set_faults(fail_503=1.0, retry_after=0)  # the index is down
 

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.django_db
 
 def _approved(operator, approver):
     erasure = erasure_request_file(creator_id="a.1", reason="DSAR", confirm="a.1", actor=operator)
-    erasure_request_approve(erasure=erasure, actor=approver, enqueue=False)
+    erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
     erasure.refresh_from_db()
     return erasure
 
@@ -118,10 +118,11 @@ def test_a_job_whose_runner_died_is_continued_after_its_lease_expires(
     assert counts_of(index) == NEIGHBOURS
     # Checkpoints: nothing deleted twice.
     assert dict(erasure.namespaces.values_list("name", "delete_calls")) == dict.fromkeys(A1_NAMESPACES, 1)
-    resumed = AuditEntry.objects.get(correlation_id=successor.correlation_id, action="creator.erase.resume")
-    assert resumed.details["continues_job"] == first.pk
+    trail = AuditEntry.objects.filter(correlation_id=erasure.correlation_id)
+    resumed = trail.get(action="creator.erase.resume")
+    assert resumed.details["job"] == successor.pk and resumed.details["continues_job"] == first.pk
     assert resumed.details["already_deleted"] == deleted_by_first
-    assert not AuditEntry.objects.filter(correlation_id=first.correlation_id, action="creator.erase.finish")
+    assert [e.details["job"] for e in trail.filter(action="creator.erase.finish")] == [successor.pk]
 
 
 @pytest.mark.django_db(transaction=True)

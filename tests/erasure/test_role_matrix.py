@@ -4,6 +4,8 @@ request; every state change is POST-only and needs the CSRF token."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -84,7 +86,7 @@ def _post_targets(world):
     return {
         "file": (reverse("erasure-create-request", args=["b.2"]), {"reason": "r", "confirm": "b.2"}),
         "delete-twin": (reverse("erasure-delete-twin", args=["a.1", "t1"]), {"reason": "r", "confirm": "t1"}),
-        "approve": (reverse("erasure-approve-request", args=[pk]), {}),
+        "approve": (reverse("erasure-approve-request", args=[pk]), {"confirm": "a.1"}),
         "reject": (reverse("erasure-reject-request", args=[pk]), {"note": "no"}),
         "retry": (reverse("erasure-retry-request", args=[pk]), {}),
     }
@@ -153,16 +155,25 @@ def test_a_superuser_cannot_approve_their_own_request_either(world, django_user_
     assert _client(root).post(reverse("erasure-approve-request", args=[own.pk])).status_code == 403
 
 
+def _shown_digest(content: bytes) -> str:
+    found = re.search(rb'name="scope_digest" value="([0-9a-f]{64})"', content)
+    assert found, "the approval form carries the digest of the scope it shows"
+    return found.group(1).decode()
+
+
 def test_an_approver_sees_the_buttons_and_approving_queues_the_job(
     world, users, django_capture_on_commit_callbacks
 ):
     client = _client(users["approver"])
-    assert b"Approve and erase" in client.get(world["erasure"].get_absolute_url()).content
+    page = client.get(world["erasure"].get_absolute_url()).content
+    assert b"Approve and erase" in page
+    data = {"confirm": "a.1", "scope_digest": _shown_digest(page)}
     with django_capture_on_commit_callbacks() as callbacks:
-        response = client.post(reverse("erasure-approve-request", args=[world["erasure"].pk]))
+        response = client.post(reverse("erasure-approve-request", args=[world["erasure"].pk]), data)
     assert response.status_code == 302
     world["erasure"].refresh_from_db()
     assert world["erasure"].status == "approved" and world["erasure"].approved_by == users["approver"]
+    assert world["erasure"].approved_scope_digest == data["scope_digest"]
     assert len(callbacks) == 1
 
 

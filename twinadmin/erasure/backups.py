@@ -4,10 +4,16 @@ owns migrations and backups; this module calls its services and records what the
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from migrations_app.models import NamespaceBackup
-from migrations_app.services import backup_delete, backups_for_creator, migration_cancel_for_creator
+from migrations_app.services import (
+    backup_delete,
+    backups_for_creator,
+    migration_cancel_for_creator,
+    migrations_still_running,
+)
 from twinadmin.erasure.models import ErasureBackup, ErasureRequest
 
 _ACTIONS = {
@@ -16,9 +22,17 @@ _ACTIONS = {
 }
 
 
-def migrations_cancel(*, creator_id: str, actor: Any) -> list[int]:
-    """Cancel every migration run that could still write the creator's namespaces."""
-    return migration_cancel_for_creator(creator_id=creator_id, actor=actor)
+def migrations_cancel(*, erasure: ErasureRequest, actor: Any, wait_seconds: float = 60.0) -> list[int]:
+    """Cancel every migration run that could still write the creator's namespaces, then wait
+    (bounded) for live runners to reach their next checkpoint and stop: a copy in flight may
+    still be recording lineage, and the scope is read after this."""
+    cancelled = migration_cancel_for_creator(
+        creator_id=erasure.creator_id, actor=actor, correlation_id=erasure.correlation_id
+    )
+    deadline = time.monotonic() + wait_seconds
+    while migrations_still_running(creator_id=erasure.creator_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return cancelled
 
 
 def backups_handle(*, erasure: ErasureRequest, actor: Any) -> list[ErasureBackup]:
@@ -36,7 +50,7 @@ def backups_handle(*, erasure: ErasureRequest, actor: Any) -> list[ErasureBackup
                 backup=backup,
                 actor=actor,
                 reason=f"erasure request #{erasure.pk}",
-                correlation_id=erasure.job.correlation_id if erasure.job_id else None,
+                correlation_id=erasure.correlation_id,
             )
         except Exception as exc:  # recorded and shown; verification then fails the request
             error = f"{type(exc).__name__}: {exc}"

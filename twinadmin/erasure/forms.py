@@ -20,8 +20,18 @@ class ErasureRequestForm(forms.Form):
     )
 
 
+class ApproveForm(forms.Form):
+    confirm = forms.CharField(
+        label="Type the creator id to approve", max_length=200, widget=forms.TextInput(attrs=_CONFIRM_ATTRS)
+    )
+    # The digest of the scope shown on the page: approval is of what was seen.
+    scope_digest = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+
 class RejectForm(forms.Form):
-    note = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label="Why it is rejected", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class RequestFilterForm(forms.Form):

@@ -152,6 +152,11 @@ class ErasureRequest(models.Model):
     # The audit entry that closed the request, and with it the chain's head at completion.
     audit_seq = models.BigIntegerField(null=True, blank=True)
     audit_head_hash = models.CharField(max_length=64, blank=True)
+    # What the approver saw when approving (scope.py): read live from the index and the rows,
+    # its digest recorded in the approval's audit entry. Whatever execution finds beyond it is
+    # erased too and marked "found at execution".
+    approved_scope = models.JSONField(default=dict, blank=True)
+    approved_scope_digest = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-id"]
@@ -203,6 +208,16 @@ class ErasureNamespace(models.Model):
         CREATOR_WIDE = "creator-wide", "Creator-wide"
         TWIN = "twin", "Registry twin"
         ORPHAN = "orphan", "Not in the registry"
+        # Lineage: a legacy namespace the creator's vectors were copied from (lineage.py).
+        LEGACY_SOURCE = "legacy-source", "Legacy source (copied from)"
+        # Lineage from the shared `__default__`: only the ids copied to this creator.
+        DEFAULT_IDS = "default-ids", "Copied ids in __default__"
+
+    LINEAGE_KINDS = (Kind.LEGACY_SOURCE, Kind.DEFAULT_IDS)
+
+    class Mode(models.TextChoices):
+        NAMESPACE = "namespace", "Whole namespace"
+        IDS = "ids", "Copied ids only"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -221,6 +236,14 @@ class ErasureNamespace(models.Model):
     evidence = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     delete_calls = models.PositiveIntegerField(default=0)
+    # Lineage rows: how the source was erased, how many copied ids it was asked for, and how many
+    # vectors that were not the creator's it still holds afterwards (kept, reported).
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.NAMESPACE)
+    ids_targeted = models.PositiveBigIntegerField(null=True, blank=True)
+    ids_present_before = models.PositiveBigIntegerField(null=True, blank=True)
+    kept_after = models.PositiveBigIntegerField(null=True, blank=True)
+    # Not in the scope the approver approved: found when the job ran (erased all the same).
+    found_at_execution = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]
@@ -230,6 +253,10 @@ class ErasureNamespace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+    @property
+    def is_lineage(self) -> bool:
+        return self.kind in self.LINEAGE_KINDS
 
 
 class ErasureBackup(models.Model):

@@ -9,7 +9,7 @@ from typing import Any
 
 from twinadmin.erasure.models import ErasureRequest
 
-RECEIPT_VERSION = 1
+RECEIPT_VERSION = 2  # 2: lineage sources, the approved scope, found-at-execution marks
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -17,7 +17,9 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def erasure_receipt(erasure: ErasureRequest) -> dict[str, Any]:
-    namespaces = list(erasure.namespaces.all())
+    rows = list(erasure.namespaces.all())
+    namespaces = [ns for ns in rows if not ns.is_lineage]
+    lineage = [ns for ns in rows if ns.is_lineage]
     return {
         "receipt_version": RECEIPT_VERSION,
         "request_id": erasure.pk,
@@ -51,15 +53,42 @@ def erasure_receipt(erasure: ErasureRequest) -> dict[str, Any]:
                 "verified_at": _iso(ns.verified_at),
                 "evidence": ns.evidence,
                 "error": ns.error,
+                "found_at_execution": ns.found_at_execution,
             }
             for ns in namespaces
         ],
+        # Where the creator's vectors had been copied from: legacy namespaces and __default__.
+        "lineage_sources": [
+            {
+                "name": ns.name,
+                "kind": ns.kind,
+                "count_before": ns.count_before,
+                "copied_ids": ns.ids_targeted,
+                "copied_ids_found": ns.ids_present_before,
+                "erased_as": ns.mode if ns.status == "deleted" else None,
+                "other_vectors_kept": ns.kept_after,
+                "status": ns.status,
+                "verified": ns.verified,
+                "verified_at": _iso(ns.verified_at),
+                "evidence": ns.evidence,
+                "error": ns.error,
+                "found_at_execution": ns.found_at_execution,
+            }
+            for ns in lineage
+        ],
+        "approved_scope": {
+            "digest": erasure.approved_scope_digest or None,
+            "read_at": (erasure.approved_scope or {}).get("read_at"),
+            "total_vectors": (erasure.approved_scope or {}).get("total_vectors"),
+        },
         "totals": {
             "namespaces": len(namespaces),
             "vectors_before": sum(ns.count_before for ns in namespaces),
             "deleted": sum(1 for ns in namespaces if ns.status == "deleted"),
             "not_found": sum(1 for ns in namespaces if ns.status == "not_found"),
-            "failed": sum(1 for ns in namespaces if ns.status == "failed"),
+            "failed": sum(1 for ns in rows if ns.status == "failed"),
+            "lineage_sources": len(lineage),
+            "lineage_ids_erased": sum(ns.ids_present_before or 0 for ns in lineage),
         },
         "backups": [
             {

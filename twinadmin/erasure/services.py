@@ -24,6 +24,7 @@ from twinadmin.erasure.leases import (
     lease_renew,
     runner_label,
 )
+from twinadmin.erasure.lineage import lineage_erase, lineage_present, lineage_rows_sync, lineage_verify
 from twinadmin.erasure.models import OPEN_STATUSES, ErasureNamespace, ErasureRequest, TwinDeletion
 from twinadmin.erasure.namespaces import (
     concurrently,
@@ -33,10 +34,14 @@ from twinadmin.erasure.namespaces import (
     verify_creator_gone,
     verify_namespace_gone,
 )
+from twinadmin.erasure.scope import Scope, approved_names, erasure_scope_read
+from twinadmin.erasure.scope import kind_of as scope_kind_of
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_create, job_progress
+from twinadmin.lineage.selectors import lineage_sources
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin
+from twinadmin.registry.services import index_namespaces_reread, index_snapshot_apply
 from twinadmin.vectors import get_index
 from twinadmin.vectors.errors import VectorError
 
@@ -216,6 +221,8 @@ def twin_deletion_execute(job: Job) -> dict[str, Any]:
                 f"{ns} still reports {last_count} vectors after {len(evidence['rounds'])} checks."
             )
         deletion.save(update_fields=["verification", "count_after", "finished_at", "status", "error"])
+        # The pages read the snapshot: it learns what was verified before the job reports done.
+        index_snapshot_apply(observed={ns: last_count})
         audit_record(
             action="twin.delete.finish",
             outcome="success" if evidence["ok"] else "failure",
@@ -246,11 +253,22 @@ def twin_deletion_execute(job: Job) -> dict[str, Any]:
 
 
 def erasure_request_file(
-    *, creator_id: str, reason: str, ticket_reference: str = "", confirm: str, actor: Any
+    *,
+    creator_id: str,
+    reason: str,
+    ticket_reference: str = "",
+    confirm: str,
+    actor: Any,
+    again_if_erased: bool = False,
 ) -> ErasureRequest:
+    """File a request. An erased creator is refused, except for `again_if_erased` (the shell's
+    `delete_creator`, which re-runs an erasure to check it again: idempotent by design)."""
     _validated(creator_id)
-    if not Creator.objects.filter(creator_id=creator_id).exists():
+    status = Creator.objects.filter(creator_id=creator_id).values_list("status", flat=True).first()
+    if status is None:
         raise ErasureError(f"Unknown creator {creator_id!r}.")
+    if status == Creator.Status.ERASED and not again_if_erased:
+        raise ErasureError(f"Creator {creator_id!r} is already erased.")
     if (confirm or "").strip() != creator_id:
         raise ErasureError(f"To confirm, type the creator id {creator_id!r} exactly.")
     reason = _required(reason, "reason")
@@ -315,25 +333,91 @@ def _start(erasure: ErasureRequest, actor: Any, *, enqueue: bool) -> Job:
     return job
 
 
-def erasure_request_approve(*, erasure: ErasureRequest, actor: Any, enqueue: bool = True) -> ErasureRequest:
-    """Four eyes: an approver who is not the requester. A `cli:` actor is shell access, which
-    counts as approval (delete_creator)."""
+def erasure_request_approve(
+    *,
+    erasure: ErasureRequest,
+    actor: Any,
+    confirm: str | None = None,
+    scope_digest: str | None = None,
+    enqueue: bool = True,
+) -> ErasureRequest:
+    """Four eyes: an approver who is not the requester types the creator id. A `cli:` actor is
+    shell access, which counts as approval (delete_creator).
+
+    The scope is read live and recorded on the request; its digest goes into the approval's
+    audit entry. `scope_digest` is the digest of the scope the approver was shown: when it no
+    longer matches (something changed since the page was read), nothing is approved."""
     user, name = _actor_parts(actor)
+    _check_pending(erasure)
+    if user is not None:
+        _check_decider(erasure, user)
+        if (confirm or "").strip() != erasure.creator_id:
+            raise ErasureError(f"To approve, type the creator id {erasure.creator_id!r} exactly.")
+    scope = erasure_scope_live(creator_id=erasure.creator_id)
+    if scope_digest is not None and scope_digest != scope.digest:
+        raise ErasureError(
+            "What this erasure covers has changed since the page was loaded; review the scope "
+            "below and approve again."
+        )
     with transaction.atomic():
         erasure = _locked(erasure)
-        if erasure.status != ErasureRequest.Status.PENDING:
-            raise ErasureError(
-                f"Request #{erasure.pk} is {erasure.get_status_display().lower()}, not awaiting approval."
-            )
-        if user is not None:
-            _check_decider(erasure, user)
+        _check_pending(erasure)  # again, under the lock: two approvers at once approve once
         erasure.approved_by = user
         erasure.approved_by_name = name
         erasure.approved_at = timezone.now()
-        erasure.save(update_fields=["approved_by", "approved_by_name", "approved_at"])
+        erasure.approved_scope = scope.record()
+        erasure.approved_scope_digest = scope.digest
+        erasure.save(
+            update_fields=[
+                "approved_by",
+                "approved_by_name",
+                "approved_at",
+                "approved_scope",
+                "approved_scope_digest",
+            ]
+        )
         job = _start(erasure, actor, enqueue=enqueue)
-        _audit_request(erasure, actor, "creator.erase.approve", {"job": job.pk})
+        _audit_request(
+            erasure,
+            actor,
+            "creator.erase.approve",
+            {
+                "job": job.pk,
+                "scope_digest": scope.digest,
+                "scope_read_at": scope.read_at,
+                "scope": _scope_summary(scope),
+            },
+        )
     return erasure
+
+
+def erasure_scope_live(*, creator_id: str) -> Scope:
+    """The scope read now; an index that cannot be read is a refusal with its reason, not an
+    approval of a scope nobody saw."""
+    try:
+        return erasure_scope_read(creator_id=creator_id)
+    except VectorError as exc:
+        raise ErasureError(f"The index cannot be read to show what this erasure covers: {exc}") from None
+
+
+def _scope_summary(scope: Scope) -> dict[str, Any]:
+    """Counts of what the approver saw (the full scope is on the request; names are capped)."""
+    return {
+        "namespaces": len(scope.namespaces),
+        "lineage_sources": [
+            {"name": e.name, "copied_ids": e.copied_ids, "count": e.count} for e in scope.lineage
+        ][:50],
+        "backups": len(scope.backups),
+        "migrations": [m["run"] for m in scope.migrations][:50],
+        "total_vectors": scope.total_vectors,
+    }
+
+
+def _check_pending(erasure: ErasureRequest) -> None:
+    if erasure.status != ErasureRequest.Status.PENDING:
+        raise ErasureError(
+            f"Request #{erasure.pk} is {erasure.get_status_display().lower()}, not awaiting approval."
+        )
 
 
 def _check_decider(erasure: ErasureRequest, user: Any) -> None:
@@ -350,11 +434,10 @@ def erasure_request_reject(*, erasure: ErasureRequest, actor: Any, note: str = "
         raise ErasureForbidden("Rejections are made by an approver on the request page.")
     with transaction.atomic():
         erasure = _locked(erasure)
-        if erasure.status != ErasureRequest.Status.PENDING:
-            raise ErasureError(
-                f"Request #{erasure.pk} is {erasure.get_status_display().lower()}, not awaiting approval."
-            )
+        _check_pending(erasure)
         _check_decider(erasure, user)
+        if not (note or "").strip():
+            raise ErasureError("Give a note saying why the request is rejected.")
         erasure.status = ErasureRequest.Status.REJECTED
         erasure.rejected_by_name = name
         erasure.rejected_at = timezone.now()
@@ -400,6 +483,7 @@ def erasure_from_shell(
             ticket_reference=ticket_reference,
             confirm=creator_id,
             actor=actor,
+            again_if_erased=True,
         )
         return erasure_request_approve(erasure=erasure, actor=actor, enqueue=False)
     erasure = ErasureRequest.objects.get(pk=open_id)
@@ -413,19 +497,13 @@ def erasure_from_shell(
 # --- creator erasure: the job ---------------------------------------------------------------
 
 
-def _kind_of(name: str, registry_twins: set[str]) -> str:
-    parsed = codec.parse_namespace(name)
-    if parsed.kind is codec.NamespaceKind.CREATOR_WIDE:
-        return ErasureNamespace.Kind.CREATOR_WIDE
-    if parsed.twin_id in registry_twins:
-        return ErasureNamespace.Kind.TWIN
-    return ErasureNamespace.Kind.ORPHAN
-
-
-def _namespaces_sync(erasure: ErasureRequest, found: dict[str, int]) -> list[ErasureNamespace]:
-    """The request's namespaces: the creator-wide one, every registry twin's, and every one the
-    index attributes to the creator (orphans). New ones start pending with the count found;
-    failed ones go back to pending for this run; deleted ones keep their checkpoint."""
+def _namespaces_sync(
+    erasure: ErasureRequest, found: dict[str, int], approved: set[str] | None
+) -> list[ErasureNamespace]:
+    """The request's own namespaces: the creator-wide one, every registry twin's, and every one
+    the index attributes to the creator (orphans). New ones start pending with the count found
+    (marked "found at execution" when the approver did not see them); failed ones go back to
+    pending for this run; deleted ones keep their checkpoint."""
     cid = erasure.creator_id
     registry_twins = set(Twin.objects.filter(creator__creator_id=cid).values_list("twin_id", flat=True))
     wanted = {codec.creator_namespace(cid): 0}
@@ -437,9 +515,10 @@ def _namespaces_sync(erasure: ErasureRequest, found: dict[str, int]) -> list[Era
             ErasureNamespace(
                 request=erasure,
                 name=name,
-                kind=_kind_of(name, registry_twins),
+                kind=scope_kind_of(name, registry_twins),
                 twin_id=codec.parse_namespace(name).twin_id or "",
                 count_before=count,
+                found_at_execution=approved is not None and name not in approved,
             )
             for name, count in sorted(wanted.items())
             if name not in existing
@@ -447,10 +526,11 @@ def _namespaces_sync(erasure: ErasureRequest, found: dict[str, int]) -> list[Era
         batch_size=500,
         ignore_conflicts=True,  # a stalled runner may be adding the same rows
     )
-    erasure.namespaces.filter(status=ErasureNamespace.Status.FAILED).update(
+    own = erasure.namespaces.exclude(kind__in=ErasureNamespace.LINEAGE_KINDS)
+    own.filter(status=ErasureNamespace.Status.FAILED).update(
         status=ErasureNamespace.Status.PENDING, error="", verified=False
     )
-    return list(erasure.namespaces.all())
+    return list(own)
 
 
 def _delete_pending(job: Job, erasure: ErasureRequest, rows: list[ErasureNamespace]) -> None:
@@ -482,9 +562,11 @@ def _delete_pending(job: Job, erasure: ErasureRequest, rows: list[ErasureNamespa
             job_progress(job, done=done, total=total, message=f"deleted {done} of {total} namespaces")
 
 
-def _verify(job: Job, erasure: ErasureRequest, rows: list[ErasureNamespace]) -> tuple[bool, dict[str, Any]]:
-    """Verify every namespace gone; namespaces of the creator that appear meanwhile are added
-    as orphans, deleted, and verification runs again."""
+def _verify(
+    job: Job, erasure: ErasureRequest, rows: list[ErasureNamespace], approved: set[str] | None
+) -> tuple[bool, dict[str, Any]]:
+    """Verify every own namespace gone; namespaces of the creator that appear meanwhile are
+    added as orphans, deleted, and verification runs again."""
     index = get_index()
     evidence: dict[str, Any] = {"passes": []}
     for _ in range(MAX_VERIFY_PASSES):
@@ -511,14 +593,16 @@ def _verify(job: Job, erasure: ErasureRequest, rows: list[ErasureNamespace]) -> 
         ErasureNamespace.objects.bulk_update(changed, ["verified", "verified_at", "evidence"], batch_size=500)
         if not result.unexpected:
             break
-        rows = _namespaces_sync(erasure, result.unexpected)
+        rows = _namespaces_sync(erasure, result.unexpected, approved)
         _delete_pending(job, erasure, rows)
     return result.ok, evidence
 
 
 def erasure_execute(job: Job) -> dict[str, Any]:
-    """The job: cancel the creator's migration, find and delete every namespace of theirs,
-    handle their backups, verify, and close the request (erased) or leave it open (failed)."""
+    """The job: cancel the creator's migrations, read the scope (own namespaces, lineage
+    sources, backups), delete all of it, verify, update what the pages read, and close the
+    request (erased) or leave it open (failed). Everything it audits carries the request's
+    correlation id, as the filing and the approval do."""
     erasure = ErasureRequest.objects.get(job=job)
     if erasure.status not in (ErasureRequest.Status.APPROVED, ErasureRequest.Status.RUNNING):
         return {"skipped": f"request #{erasure.pk} is {erasure.status}"}
@@ -534,24 +618,32 @@ def erasure_execute(job: Job) -> dict[str, Any]:
         "target_type": "creator",
         "target_id": cid,
         "creator_id": cid,
-        "correlation_id": job.correlation_id,
+        "correlation_id": erasure.correlation_id,
     }
 
-    migrations_cancelled = backups.migrations_cancel(creator_id=cid, actor=actor)
-    found = owned_namespaces(get_index(), cid)
-    rows = _namespaces_sync(erasure, found)
+    migrations_cancelled = backups.migrations_cancel(erasure=erasure, actor=actor)
+    scope = erasure_scope_read(creator_id=cid)
+    approved = approved_names(erasure)
+    rows = _namespaces_sync(erasure, {e.name: e.count for e in scope.namespaces if e.count}, approved)
+    lineage_rows = lineage_rows_sync(erasure, scope.lineage, approved=approved)
     audit_record(
         action="creator.erase.resume" if job.params.get("continues_job") else "creator.erase.start",
         outcome="intent",
         details={
             "request": erasure.pk,
+            "job": job.pk,
             "attempt": erasure.attempts,
             "continues_job": job.params.get("continues_job"),
             "namespaces": len(rows),
             "vectors_before": sum(r.count_before for r in rows),
             "orphans": sum(1 for r in rows if r.kind == ErasureNamespace.Kind.ORPHAN),
+            "lineage_sources": len(lineage_rows),
+            "lineage_copied_ids": sum(r.ids_targeted or 0 for r in lineage_rows),
             "already_deleted": sum(1 for r in rows if r.status != ErasureNamespace.Status.PENDING),
+            "found_at_execution": sorted(r.name for r in rows + lineage_rows if r.found_at_execution)[:50],
             "migrations_cancelled": migrations_cancelled,
+            "scope_digest": scope.digest,
+            "approved_scope_digest": erasure.approved_scope_digest,
         },
         **audit,
     )
@@ -559,15 +651,24 @@ def erasure_execute(job: Job) -> dict[str, Any]:
     handled_backups = backups.backups_handle(erasure=erasure, actor=actor)
     lease_renew(job)
     _delete_pending(job, erasure, rows)
+    lineage_erase(
+        erasure,
+        lineage_rows,
+        audit={"actor": actor, "creator_id": cid, "correlation_id": erasure.correlation_id},
+        on_each=lambda: lease_renew(job),
+    )
     ErasureRequest.objects.filter(pk=erasure.pk).update(completed_at=timezone.now())
-    rows = list(erasure.namespaces.all())
-    namespaces_ok, evidence = _verify(job, erasure, rows)
+    own = list(erasure.namespaces.exclude(kind__in=ErasureNamespace.LINEAGE_KINDS))
+    namespaces_ok, evidence = _verify(job, erasure, own, approved)
+    job_progress(job, done=job.progress_done, message="verifying lineage sources")
+    lineage_ok = lineage_verify(erasure, lineage_rows, on_round=lambda: lease_renew(job))
     rows = list(erasure.namespaces.all())
     backups_left = backups.backups_remaining(creator_id=cid)
     failed = [r.name for r in rows if r.status == ErasureNamespace.Status.FAILED or not r.verified]
-    ok = namespaces_ok and not failed and not backups_left
+    ok = namespaces_ok and lineage_ok and not failed and not backups_left
     evidence["backups_remaining"] = backups_left
     evidence["backups_handled"] = len(handled_backups)
+    _snapshot_update(rows)
     now = timezone.now()
 
     with transaction.atomic():
@@ -590,17 +691,26 @@ def erasure_execute(job: Job) -> dict[str, Any]:
             outcome="success" if ok else "failure",
             details={
                 "request": erasure.pk,
+                "job": job.pk,
                 "verified": ok,
                 "namespaces": [
                     {
                         "name": r.name,
+                        "kind": r.kind,
                         "count_before": r.count_before,
                         "status": r.status,
                         "verified": r.verified,
+                        **(
+                            {"mode": r.mode, "copied_ids": r.ids_targeted, "kept": r.kept_after}
+                            if r.is_lineage
+                            else {}
+                        ),
+                        **({"found_at_execution": True} if r.found_at_execution else {}),
                     }
                     for r in rows
                 ],
-                "vectors_before": sum(r.count_before for r in rows),
+                "vectors_before": sum(r.count_before for r in rows if not r.is_lineage),
+                "lineage_ids_erased": sum(r.ids_present_before or 0 for r in rows if r.is_lineage),
                 "backups": [{"backup": b.backup_ref, "action": b.action} for b in erasure.backups.all()],
                 "backups_remaining": backups_left,
                 "verification_passes": len(evidence["passes"]),
@@ -627,8 +737,19 @@ def erasure_execute(job: Job) -> dict[str, Any]:
         "namespaces": len(rows),
         "deleted": sum(1 for r in rows if r.status == ErasureNamespace.Status.DELETED),
         "not_found": sum(1 for r in rows if r.status == ErasureNamespace.Status.NOT_FOUND),
+        "lineage_sources": sum(1 for r in rows if r.is_lineage),
         "verified": True,
     }
+
+
+def _snapshot_update(rows: list[ErasureNamespace]) -> None:
+    """Before the job reports done, the pages' snapshot learns what it verified: own namespaces
+    gone, lineage sources holding only what was kept. What was not verified is read again."""
+    observed = {r.name: (r.kept_after or 0) if r.is_lineage else 0 for r in rows if r.verified}
+    index_snapshot_apply(observed=observed)
+    unverified = [r.name for r in rows if not r.verified]
+    if unverified:
+        index_namespaces_reread(names=unverified)
 
 
 def _failure_text(failed: list[str], backups_left: list[str]) -> str:
@@ -661,11 +782,18 @@ def creator_remnants(*, creator_id: str) -> dict[str, Any]:
         # Not counted (yet): an id listing still shows data written moments ago.
         if count or has_ids(index, name):
             remaining.append({"namespace": name, "vector_count": count})
+    # Copies lineage knows of: the creator's ids still listed in a legacy source or __default__.
+    lineage_left = []
+    for source in lineage_sources(creator_id=creator_id):
+        present = lineage_present(index, creator_id, source.namespace)
+        if present:
+            lineage_left.append({"namespace": source.namespace, "copied_ids_present": present})
     backups_left = backups.backups_remaining(creator_id=creator_id)
     return {
         "creator_id": creator_id,
-        "clean": not remaining and not backups_left,
+        "clean": not remaining and not backups_left and not lineage_left,
         "namespaces": remaining,
+        "lineage_sources": lineage_left,
         "backups_remaining": backups_left,
         "checked_at": timezone.now().isoformat(),
     }

@@ -8,7 +8,13 @@ from django_htmx.http import HttpResponseStopPolling
 
 from twinadmin.accounts.roles import APPROVERS, OPERATORS, role_required
 from twinadmin.erasure import selectors
-from twinadmin.erasure.forms import ErasureRequestForm, RejectForm, RequestFilterForm, TwinDeleteForm
+from twinadmin.erasure.forms import (
+    ApproveForm,
+    ErasureRequestForm,
+    RejectForm,
+    RequestFilterForm,
+    TwinDeleteForm,
+)
 from twinadmin.erasure.models import ErasureRequest, TwinDeletion
 from twinadmin.erasure.receipts import erasure_receipt
 from twinadmin.erasure.services import (
@@ -19,6 +25,7 @@ from twinadmin.erasure.services import (
     erasure_request_file,
     erasure_request_reject,
     erasure_request_retry,
+    erasure_scope_live,
     twin_deletion_request,
 )
 from twinadmin.lib.htmx import redirect_after_post
@@ -62,21 +69,34 @@ def request_new(request: HttpRequest, creator_id: str) -> HttpResponse:
                 request, f"Erasure request #{erasure.pk} filed; another approver must approve it."
             )
             return redirect(erasure.get_absolute_url())
-    ctx = {"form": form, "creator": creator}
+    ctx = {"form": form, "creator": creator, **_scope_context(creator.creator_id)}
     return render(request, "erasure/request_form.html", ctx, status=400 if form.errors else 200)
+
+
+def _scope_context(creator_id: str) -> dict:
+    """The impact preview, read live; an unreadable index is said, not a 500."""
+    try:
+        return {"scope": erasure_scope_live(creator_id=creator_id)}
+    except ErasureError as exc:
+        return {"scope": None, "scope_error": str(exc)}
 
 
 @require_GET
 @role_required()
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     erasure = get_object_or_404(ErasureRequest.objects.select_related("job"), pk=pk)
+    can_decide = erasure.status == ErasureRequest.Status.PENDING and erasure.can_be_decided_by(request.user)
+    # Pending requests show what approving would erase, read now (pending pages do not poll).
+    live = _scope_context(erasure.creator_id) if erasure.status == ErasureRequest.Status.PENDING else {}
+    scope = live.get("scope")
     ctx = {
+        **live,
+        "approve_form": ApproveForm(initial={"scope_digest": scope.digest if scope else ""}),
         "erasure": erasure,
         "counts": selectors.erasure_status_counts(erasure),
         "namespaces": erasure.namespaces.all(),
         "backups": erasure.backups.all(),
-        "can_decide": erasure.status == ErasureRequest.Status.PENDING
-        and erasure.can_be_decided_by(request.user),
+        "can_decide": can_decide,
         "own_request": erasure.is_requested_by(request.user),
         "can_retry": erasure_needs_retry(erasure),
         "reject_form": RejectForm(),
@@ -104,8 +124,16 @@ def _act(
 @require_POST
 @role_required(APPROVERS)
 def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    form = ApproveForm(request.POST)
+    form.is_valid()
+
     def approve(erasure: ErasureRequest) -> object:
-        return erasure_request_approve(erasure=erasure, actor=request.user)
+        return erasure_request_approve(
+            erasure=erasure,
+            actor=request.user,
+            confirm=form.cleaned_data.get("confirm", ""),
+            scope_digest=form.cleaned_data.get("scope_digest", ""),
+        )
 
     return _act(request, pk, approve, "approved; the erasure is running")
 

@@ -51,7 +51,9 @@ def test_a_killed_worker_s_erasure_is_finished_by_the_next_worker(server, start_
     operator, approver = make_user("itest-op", "operators"), make_user("itest-appr", "approvers")
     erasure = erasure_request_file(creator_id="k.1", reason="DSAR", confirm="k.1", actor=operator)
 
-    erasure_request_approve(erasure=erasure, actor=approver)  # queued to the workers on commit
+    erasure_request_approve(
+        erasure=erasure, actor=approver, confirm=erasure.creator_id
+    )  # queued to the workers on commit
 
     erasure.refresh_from_db()
     first_job = erasure.job_id

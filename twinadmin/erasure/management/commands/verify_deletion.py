@@ -10,7 +10,8 @@ from twinadmin.erasure.services import ErasureError, creator_remnants
 class Command(BaseCommand):
     help = (
         "Check that nothing of a creator remains: no namespace of the index parses to them with data "
-        "in it, no backup of their data is left. Exit 0 only then."
+        "in it, none of the ids copied from a legacy namespace or __default__ is still there, no "
+        "backup of their data is left. Exit 0 only then."
     )
 
     def add_arguments(self, parser):
@@ -37,6 +38,10 @@ class Command(BaseCommand):
         else:
             for ns in report["namespaces"]:
                 self.stdout.write(f"remains: {ns['namespace']} ({ns['vector_count']} vectors counted)")
+            for source in report["lineage_sources"]:
+                self.stdout.write(
+                    f"remains: {source['copied_ids_present']} copied vectors in {source['namespace']}"
+                )
             for backup in report["backups_remaining"]:
                 self.stdout.write(f"backup not deleted: {backup}")
         if not report["clean"]:
