@@ -333,6 +333,7 @@ def migration_phase_execute(
     except Cancelled:
         _finish(run, runner, status=Status.CANCELLED, message=f"cancelled during {phase}")
         _audit_run(run, "migration.run.cancelled", outcome="success", details={"phase": phase})
+        _reread_touched(run, phase)
         return False
     except (TransientError, RateLimited) as exc:
         if retryable:
@@ -361,6 +362,26 @@ def _fail(run: NamespaceMigration, runner: str, phase: str, exc: BaseException) 
         _audit_run(
             run, "migration.run.failed", outcome="failure", details={"phase": phase, "error": str(exc)[:500]}
         )
+        _reread_touched(run, phase)
+
+
+_WRITING_PHASES = (Phase.COPY, Phase.CUTOVER, Phase.ROLLBACK)
+
+
+def _reread_touched(run: NamespaceMigration, phase: str) -> None:
+    """A run that stopped midway in a phase that writes: the pages' rows for its namespaces are
+    read again, so they show what is there now, not what was there before."""
+    if phase not in _WRITING_PHASES:
+        return
+    from twinadmin.registry.services import index_namespaces_reread
+
+    names = set()
+    for source, target in run.items.values_list("source_namespace", "target_namespace"):
+        names.update(n for n in (source, target) if n)
+    try:
+        index_namespaces_reread(names=sorted(names))
+    except Exception:  # an index that is down is often why the run stopped: the page says stale
+        log.warning("could not re-read the namespaces of run %s", run.pk, exc_info=True)
 
 
 def _advance(run: NamespaceMigration, runner: str, phase: str) -> None:
@@ -368,7 +389,7 @@ def _advance(run: NamespaceMigration, runner: str, phase: str) -> None:
         Run.objects.filter(pk=run.pk, runner=runner).update(phase=Phase.DONE)
         if _finish(run, runner, status=Status.ROLLED_BACK, message="rolled back"):
             _audit_run(run, "migration.rollback.finish", outcome="success")
-            _refresh_snapshot()
+            _refresh_snapshot(run)
         return
     order = list(Run.FORWARD_PHASES)
     following = order[order.index(Phase(phase)) + 1] if phase != Phase.CUTOVER else Phase.DONE
@@ -387,20 +408,37 @@ def _advance(run: NamespaceMigration, runner: str, phase: str) -> None:
                     "sources_deleted": sum(1 for i in items if i.source_deleted),
                 },
             )
-            _refresh_snapshot()
+            _refresh_snapshot(run)
     else:
         _release(run, runner)
         _sync_job(run.pk)
 
 
-def _refresh_snapshot() -> None:
-    """Pages read the registry's index snapshot: bring it up to date after the index changed."""
-    from twinadmin.registry.services import index_refresh
+def _refresh_snapshot(run: NamespaceMigration) -> None:
+    """Pages read the registry's index snapshot: before the run reports done, it learns the
+    counts this run verified (a fresh describe could still show lagging counts). Forward: each
+    target holds what verification counted, a deleted source nothing. Rolled back: targets
+    gone, sources holding their backups again."""
+    from twinadmin.registry.services import index_snapshot_apply
 
+    observed: dict[str, int] = {}
+    for item in run.items.select_related("backup"):
+        report = item.verification or {}
+        if item.step == MigrationItem.Step.ROLLED_BACK:
+            if item.target_namespace:
+                observed[item.target_namespace] = 0
+            backup = getattr(item, "backup", None)
+            observed[item.source_namespace] = (
+                backup.vector_count if backup is not None else report.get("source_count", item.source_count)
+            )
+            continue
+        if item.target_namespace:
+            observed[item.target_namespace] = int(report.get("target_count", 0))
+        observed[item.source_namespace] = 0 if item.source_deleted else int(report.get("source_count", 0))
     try:
-        index_refresh()
+        index_snapshot_apply(observed=observed)
     except Exception:  # the migration itself is done; a stale snapshot only says so
-        log.warning("index snapshot refresh after a migration failed", exc_info=True)
+        log.warning("index snapshot update after a migration failed", exc_info=True)
 
 
 def _audit_run(

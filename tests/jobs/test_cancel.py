@@ -36,7 +36,9 @@ def approved_erasure_job(operator, approver) -> Job:
     erasure = erasure_request_file(
         creator_id="erase.me", reason="GDPR request", confirm="erase.me", actor=operator
     )
-    erasure = erasure_request_approve(erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False)
+    erasure = erasure_request_approve(
+        erasure=erasure, actor=approver, confirm=erasure.creator_id, enqueue=False
+    )
     job = erasure.job
     assert job.kind == "erase_creator" and job.status == Job.Status.PENDING
     return job

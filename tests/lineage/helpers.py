@@ -39,18 +39,22 @@ def survivors(index: VectorIndex, originals: list[Vector]) -> list[tuple[str, st
 
 
 def map_creator(capsys, *args: str, creator_id: str = CREATOR) -> dict:
+    capsys.readouterr()  # what earlier commands printed
     call_command("map_to_test_creator", creator_id, "--json", *args)
     return json.loads(capsys.readouterr().out)
 
 
-def erase(operator, approver, creator_id: str = CREATOR) -> ErasureRequest:
-    """File as an operator, approve what the page shows as an approver, run the job here."""
+def erase(operator, approver, creator_id: str = CREATOR, *, before_run=None) -> ErasureRequest:
+    """File as an operator, approve what the page shows as an approver, run the job here
+    (`before_run()` first: faults that hit the job, not the approval)."""
     erasure = erasure_request_file(creator_id=creator_id, reason="DSAR", confirm=creator_id, actor=operator)
     digest = erasure_scope_read(creator_id=creator_id).digest
     erasure_request_approve(
         erasure=erasure, actor=approver, confirm=creator_id, scope_digest=digest, enqueue=False
     )
     erasure.refresh_from_db()
+    if before_run is not None:
+        before_run()
     resumable_job_run(job_id=erasure.job_id)
     erasure.refresh_from_db()
     return erasure

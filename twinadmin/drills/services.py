@@ -31,7 +31,7 @@ from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_create, job_execute
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin
-from twinadmin.registry.services import creator_create, twin_create
+from twinadmin.registry.services import creator_create, index_snapshot_apply, twin_create
 from twinadmin.vectors import get_index
 from twinadmin.vectors.errors import RateLimited, TransientError
 from twinadmin.vectors.types import Vector
@@ -207,6 +207,7 @@ def _cleanup(creator_id: str) -> dict[str, Any]:
     index = get_index()
     known = {codec.creator_namespace(creator_id)} | {codec.twin_namespace(creator_id, t) for t in TWINS}
     deleted: set[str] = set()
+    gone: set[str] = set()
 
     def remove_from_index() -> None:
         names = known | set(owned_namespaces(index, creator_id))
@@ -218,6 +219,7 @@ def _cleanup(creator_id: str) -> dict[str, Any]:
             except (RateLimited, TransientError) as exc:  # the others are still worth deleting
                 refused.append(f"{name}: {exc}")
         left = [n for n in sorted(names) if has_ids(index, n)]
+        gone.update(set(names) - set(left))
         if left:
             raise DrillStepFailed(
                 f"cleanup could not remove {left}" + (f" ({'; '.join(refused)})" if refused else "")
@@ -232,6 +234,8 @@ def _cleanup(creator_id: str) -> dict[str, Any]:
     try:
         retrying(remove_from_index)
     finally:
+        # The pages read the snapshot: what the cleanup saw gone is gone there too.
+        index_snapshot_apply(observed=dict.fromkeys(gone, 0))
         with transaction.atomic():
             # Unfinished erasure rows would sit in the approvers' queue for a creator that is gone.
             ErasureRequest.objects.filter(creator_id=creator_id).exclude(

@@ -20,7 +20,7 @@ from twinadmin.audit.services import audit_record
 from twinadmin.erasure.models import ErasureNamespace, ErasureRequest
 from twinadmin.erasure.namespaces import poll_with_backoff, verify_timeout
 from twinadmin.erasure.scope import ScopeEntry
-from twinadmin.lineage.selectors import ID_CHUNK, lineage_id_chunks
+from twinadmin.lineage.selectors import ID_CHUNK, lineage_copied_ids, listed_ids
 from twinadmin.lineage.services import lineage_mark_erased
 from twinadmin.vectors import get_index
 from twinadmin.vectors.base import VectorIndex
@@ -31,16 +31,7 @@ Status = ErasureNamespace.Status
 
 
 def copied_ids(creator_id: str, namespace: str) -> set[str]:
-    return {
-        i for chunk in lineage_id_chunks(creator_id=creator_id, source_namespace=namespace) for i in chunk
-    }
-
-
-def listed_ids(index: VectorIndex, namespace: str) -> list[str]:
-    try:
-        return [i for page in index.iter_id_pages(namespace) for i in page]
-    except NotFound:
-        return []
+    return lineage_copied_ids(creator_id=creator_id, source_namespace=namespace)
 
 
 def lineage_rows_sync(
@@ -168,9 +159,3 @@ def lineage_verify(
         row.verified, row.evidence = False, {**seen.get(name, {}), "still_present": True}
         row.save(update_fields=["verified", "evidence"])
     return not todo and all(r.status != Status.FAILED for r in rows)
-
-
-def lineage_present(index: VectorIndex, creator_id: str, namespace: str) -> int:
-    """How many of the creator's copied ids the namespace still lists (verify_deletion, drift)."""
-    copied = copied_ids(creator_id, namespace)
-    return sum(1 for i in listed_ids(index, namespace) if i in copied)

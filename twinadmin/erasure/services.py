@@ -24,7 +24,7 @@ from twinadmin.erasure.leases import (
     lease_renew,
     runner_label,
 )
-from twinadmin.erasure.lineage import lineage_erase, lineage_present, lineage_rows_sync, lineage_verify
+from twinadmin.erasure.lineage import lineage_erase, lineage_rows_sync, lineage_verify
 from twinadmin.erasure.models import OPEN_STATUSES, ErasureNamespace, ErasureRequest, TwinDeletion
 from twinadmin.erasure.namespaces import (
     concurrently,
@@ -38,7 +38,7 @@ from twinadmin.erasure.scope import Scope, approved_names, erasure_scope_read
 from twinadmin.erasure.scope import kind_of as scope_kind_of
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_create, job_progress
-from twinadmin.lineage.selectors import lineage_sources
+from twinadmin.lineage.selectors import lineage_copies_present, lineage_sources
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin
 from twinadmin.registry.services import index_namespaces_reread, index_snapshot_apply
@@ -261,14 +261,19 @@ def erasure_request_file(
     actor: Any,
     again_if_erased: bool = False,
 ) -> ErasureRequest:
-    """File a request. An erased creator is refused, except for `again_if_erased` (the shell's
-    `delete_creator`, which re-runs an erasure to check it again: idempotent by design)."""
+    """File a request. An erased creator is refused while nothing of theirs remains (read live);
+    when something does (Drift's alarm), a new request erases it again. `again_if_erased`: the
+    shell's `delete_creator`, which re-runs an erasure to check it again (idempotent by design)."""
     _validated(creator_id)
     status = Creator.objects.filter(creator_id=creator_id).values_list("status", flat=True).first()
     if status is None:
         raise ErasureError(f"Unknown creator {creator_id!r}.")
-    if status == Creator.Status.ERASED and not again_if_erased:
-        raise ErasureError(f"Creator {creator_id!r} is already erased.")
+    if (
+        status == Creator.Status.ERASED
+        and not again_if_erased
+        and creator_remnants(creator_id=creator_id)["clean"]
+    ):
+        raise ErasureError(f"Creator {creator_id!r} is already erased; nothing of theirs remains.")
     if (confirm or "").strip() != creator_id:
         raise ErasureError(f"To confirm, type the creator id {creator_id!r} exactly.")
     reason = _required(reason, "reason")
@@ -785,7 +790,7 @@ def creator_remnants(*, creator_id: str) -> dict[str, Any]:
     # Copies lineage knows of: the creator's ids still listed in a legacy source or __default__.
     lineage_left = []
     for source in lineage_sources(creator_id=creator_id):
-        present = lineage_present(index, creator_id, source.namespace)
+        present = lineage_copies_present(index, creator_id=creator_id, source_namespace=source.namespace)
         if present:
             lineage_left.append({"namespace": source.namespace, "copied_ids_present": present})
     backups_left = backups.backups_remaining(creator_id=creator_id)

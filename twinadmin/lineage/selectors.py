@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Q
 
 from twinadmin.lineage.models import Lineage, LineageVector
+from twinadmin.vectors.base import VectorIndex
+from twinadmin.vectors.errors import NotFound
 
 ID_CHUNK = 1000  # Pinecone deletes at most 1000 ids per request
 
@@ -107,3 +109,64 @@ def lineage_for_targets(*, creator_id: str, targets: Iterable[str] | None = None
     if targets is not None:
         query = query.filter(Q(target_namespace__in=set(targets)))
     return list(query.select_related("run").order_by("source_namespace", "-created_at"))
+
+
+@dataclass(frozen=True)
+class LineageRow:
+    """One copy as the creator and twin pages show it."""
+
+    lineage: Lineage
+    source_count: int | None  # the source's count in the stored index snapshot; None = absent
+
+    @property
+    def source_state(self) -> str:
+        if self.lineage.erased_at is not None:
+            return "erased"
+        return "in the index" if self.source_count is not None else "deleted"
+
+
+def lineage_page_rows(*, creator_id: str, target: str | None = None) -> list[LineageRow]:
+    """The creator's copies (or those into one target) with the source's presence as the
+    stored snapshot has it: two queries, whatever the number of copies."""
+    from twinadmin.registry.models import IndexNamespace
+
+    copies = lineage_for_targets(creator_id=creator_id, targets=None if target is None else [target])
+    present = dict(
+        IndexNamespace.objects.filter(name__in={c.source_namespace for c in copies}).values_list(
+            "name", "vector_count"
+        )
+    )
+    return [LineageRow(lineage=c, source_count=present.get(c.source_namespace)) for c in copies]
+
+
+def lineage_copied_ids(*, creator_id: str, source_namespace: str) -> set[str]:
+    """Every id copied from `source_namespace` to the creator, as a set."""
+    return {
+        i
+        for chunk in lineage_id_chunks(creator_id=creator_id, source_namespace=source_namespace)
+        for i in chunk
+    }
+
+
+def listed_ids(index: VectorIndex, namespace: str) -> list[str]:
+    """The namespace's ids by listing (ids only, no values); none when it does not exist."""
+    try:
+        return [i for page in index.iter_id_pages(namespace) for i in page]
+    except NotFound:
+        return []
+
+
+def lineage_copies_present(index: VectorIndex, *, creator_id: str, source_namespace: str) -> int:
+    """How many of the creator's copied ids `source_namespace` still lists (read live)."""
+    copied = lineage_copied_ids(creator_id=creator_id, source_namespace=source_namespace)
+    return sum(1 for i in listed_ids(index, source_namespace) if i in copied)
+
+
+def lineage_unerased_of(creator_ids) -> list[tuple[str, str]]:
+    """(creator, source) pairs of these creators whose copies were not verified erased."""
+    return list(
+        Lineage.objects.filter(creator_id__in=creator_ids, erased_at__isnull=True)
+        .order_by("creator_id", "source_namespace")
+        .values_list("creator_id", "source_namespace")
+        .distinct()
+    )

@@ -152,6 +152,41 @@ def _erasure_candidates() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return erased_rows, deleted_rows
 
 
+def _lineage_alarms(*, live: bool) -> list[dict[str, Any]]:
+    """Copies of an erased creator's vectors outside their own namespaces (a legacy source, ids
+    in __default__) that no erasure verified gone. Normally none; each is read live, and kept
+    as an (unverified) alarm when the index cannot be read."""
+    from twinadmin.lineage.selectors import lineage_copies_present, lineage_unerased_of
+
+    pairs = lineage_unerased_of(Creator.objects.filter(status=Creator.Status.ERASED).values("creator_id"))
+    if not pairs:
+        return []
+    from twinadmin.vectors import get_index
+
+    rows = []
+    for creator_id, source in pairs:
+        present = None
+        if live:
+            try:
+                present = lineage_copies_present(get_index(), creator_id=creator_id, source_namespace=source)
+            except VectorError:
+                present = None
+        if present == 0:
+            continue
+        parsed = codec.parse_namespace(source)
+        rows.append(
+            {
+                "name": source,
+                "kind": parsed.kind.value,
+                "creator_id": creator_id,
+                "twin_id": "",
+                "vector_count": present,
+                "copied_ids": True,
+            }
+        )
+    return rows
+
+
 def drift_report_build(*, live: bool = True, limit: int | None = None) -> DriftReport:
     """The drift report. `live`: re-read the erasure alarms' namespaces from the index first (no
     index call when there are none). `limit`: rows listed per kind (None: all); counts are
@@ -170,6 +205,8 @@ def drift_report_build(*, live: bool = True, limit: int | None = None) -> DriftR
             verified_live = True
             erased_rows = [{**r, "vector_count": seen[r["name"]]} for r in erased_rows if seen[r["name"]]]
             deleted_rows = [{**r, "vector_count": seen[r["name"]]} for r in deleted_rows if seen[r["name"]]]
+
+    erased_rows += _lineage_alarms(live=live and not live_error)
 
     # Read after the re-read: it may have corrected rows (and the snapshot's totals).
     snapshot = IndexSnapshot.objects.order_by("-observed_at").first()
