@@ -496,8 +496,10 @@ def migration_cancel(
     flagged, and the runner stops at its next checkpoint (after the batch in flight)."""
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
+        # Nobody executing a phase right now (between two phases, or its runner died): the next
+        # claim is a compare-and-swap on this status, so cancelling at once cannot race it.
         immediate = run.status in (Status.QUEUED, Status.FAILED) or (
-            run.status in (Status.RUNNING, Status.ROLLING_BACK) and runner_is_gone(run)
+            run.status in (Status.RUNNING, Status.ROLLING_BACK) and (not run.runner or runner_is_gone(run))
         )
         if immediate:
             Run.objects.filter(pk=run.pk).update(
@@ -557,7 +559,9 @@ def migration_cancel_for_creator(
 def migrations_still_running(*, creator_id: str) -> list[int]:
     """Runs of the creator whose live runner has been asked to stop and has not yet reached its
     next checkpoint (erasure waits for them: a copy in flight may still record lineage)."""
-    running = Run.objects.filter(creator_id=creator_id, status__in=(Status.RUNNING, Status.ROLLING_BACK))
+    running = Run.objects.filter(
+        creator_id=creator_id, status__in=(Status.RUNNING, Status.ROLLING_BACK)
+    ).exclude(runner="")
     return [run.pk for run in running if not runner_is_gone(run)]
 
 

@@ -37,6 +37,7 @@ def test_delete_creator_erases_in_process_audited_as_cli(creator_a1, index, caps
         "deleted": 4,
         "not_found": 0,
         "failed": 0,
+        "lineage_sources": 0,
         "verified": True,
         "receipt": f"/erasure/requests/{erasure.pk}/receipt.json",
     }

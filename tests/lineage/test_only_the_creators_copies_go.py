@@ -110,3 +110,29 @@ def test_once_the_first_creator_is_erased_the_rest_of_default_can_be_planned_aga
     plan = migration_preview(creator_id="next.one", namespaces=[DEFAULT_NAMESPACE])
     assert plan.ok, plan.problems
     assert plan.rows[0].source_count == 3
+
+
+def test_a_run_cancelled_after_its_backup_is_in_the_scope_and_its_sources_are_erased(
+    seeded, seed_data, creator, operator, approver
+):
+    from migrations_app.services import migration_cancel, migration_create
+    from tests.migrations_app.helpers import run_phases
+    from twinadmin.erasure.scope import erasure_scope_read
+
+    sources = legacy_sources(seeded)[:3]
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=sources)
+    assert run_phases(run, "backup")  # read (and recorded), nothing copied yet
+    migration_cancel(run=run, actor="cli:test")
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+
+    scope = erasure_scope_read(creator_id=CREATOR)
+    assert {m["run"]: m["status"] for m in scope.migrations} == {run.pk: "cancelled"}
+    assert {e.name: e.copied_ids for e in scope.lineage} == {s: len(seed_data.namespaces[s]) for s in sources}
+
+    erasure = erase(operator, approver)
+
+    assert erasure.status == "completed", erasure.last_error
+    left = seeded.describe_index_stats().namespaces
+    assert not set(sources) & set(left)
+    assert len(left) == 30 - 3  # every other legacy namespace and __default__ untouched

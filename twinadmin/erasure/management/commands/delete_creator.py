@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from twinadmin.erasure.leases import job_enqueue, resumable_job_run
-from twinadmin.erasure.models import ErasureRequest
+from twinadmin.erasure.models import ErasureNamespace, ErasureRequest
 from twinadmin.erasure.selectors import erasure_status_counts
 from twinadmin.erasure.services import ErasureError, erasure_from_shell
 
@@ -45,6 +45,8 @@ class Command(BaseCommand):
             "deleted": counts.get("deleted", 0),
             "not_found": counts.get("not_found", 0),
             "failed": counts.get("failed", 0),
+            # Of the namespaces: legacy sources and __default__, where copies of theirs were.
+            "lineage_sources": erasure.namespaces.filter(kind__in=ErasureNamespace.LINEAGE_KINDS).count(),
             "verified": erasure.status == ErasureRequest.Status.COMPLETED,
             "receipt": reverse("erasure-download-receipt", args=[erasure.pk]),
         }
