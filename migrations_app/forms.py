@@ -61,3 +61,9 @@ class DiscoverForm(forms.Form):
         required=False, choices=[("", "all classes")] + [(k.value, k.value) for k in codec.NamespaceKind]
     )
     page = forms.IntegerField(required=False, min_value=1)
+
+
+class CancelForm(forms.Form):
+    """Every cancellation says why (it is audited with the reason)."""
+
+    reason = forms.CharField(max_length=500, strip=True)

@@ -490,7 +490,11 @@ def migration_execute(
 
 
 def migration_cancel(
-    *, run: NamespaceMigration, actor: Any, correlation_id: uuid.UUID | str | None = None
+    *,
+    run: NamespaceMigration,
+    actor: Any,
+    reason: str = "",
+    correlation_id: uuid.UUID | str | None = None,
 ) -> NamespaceMigration:
     """Stop a run. Not started (or failed): cancelled at once, its namespaces released. Running:
     flagged, and the runner stops at its next checkpoint (after the batch in flight)."""
@@ -520,7 +524,7 @@ def migration_cancel(
         "migration.run.cancel",
         actor=actor,
         outcome="success" if immediate else "intent",
-        details={"immediate": immediate, "was": run.status},
+        details={"immediate": immediate, "was": run.status, "reason": (reason or "").strip()[:500]},
         correlation_id=correlation_id,
     )
     run.refresh_from_db()
@@ -528,7 +532,7 @@ def migration_cancel(
 
 
 def migration_cancel_for_creator(
-    *, creator_id: str, actor: Any, correlation_id: uuid.UUID | str | None = None
+    *, creator_id: str, actor: Any, reason: str = "", correlation_id: uuid.UUID | str | None = None
 ) -> list[int]:
     """Cancel every run that could still write this creator's namespaces (queued, running,
     failed-but-resumable, rolling back). A running copy stops at its next checkpoint. Returns the
@@ -539,7 +543,7 @@ def migration_cancel_for_creator(
     ids = []
     for run in active.order_by("pk"):
         try:
-            migration_cancel(run=run, actor=actor, correlation_id=correlation_id)
+            migration_cancel(run=run, actor=actor, reason=reason, correlation_id=correlation_id)
         except MigrationStateError:
             continue  # finished meanwhile
         ids.append(run.pk)

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from migrations_app import selectors
-from migrations_app.forms import DiscoverForm, PlanForm
+from migrations_app.forms import CancelForm, DiscoverForm, PlanForm
 from migrations_app.models import NamespaceMigration
 from migrations_app.planning import PlanError
 from migrations_app.services import (
@@ -108,7 +108,16 @@ def _act(
 @require_POST
 @role_required(OPERATORS)
 def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
-    return _act(request, run_id, migration_cancel, "Cancel requested: the run stops at its next checkpoint.")
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        run = get_object_or_404(NamespaceMigration, pk=run_id)
+        messages.error(request, "Give a reason to cancel the run; nothing was changed.")
+        return redirect(run.get_absolute_url())
+
+    def cancel(*, run: NamespaceMigration, actor: object) -> NamespaceMigration:
+        return migration_cancel(run=run, actor=actor, reason=form.cleaned_data["reason"])
+
+    return _act(request, run_id, cancel, "Cancel requested: the run stops at its next checkpoint.")
 
 
 @require_POST

@@ -87,8 +87,8 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise(seeded, creator):
 def test_cancel_by_command_like_the_button(seeded, creator, capsys):
     run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
 
-    call_command("migration_cancel", str(run.pk), "--json")
+    call_command("migration_cancel", str(run.pk), "--reason", "wrong creator", "--json")
 
     assert _json(capsys)["status"] == "cancelled"
     with pytest.raises(CommandError, match="nothing to cancel"):
-        call_command("migration_cancel", str(run.pk))
+        call_command("migration_cancel", str(run.pk), "--reason", "again")

@@ -10,6 +10,7 @@ from migrations_app.models import NamespaceMigration
 from migrations_app.services import migration_create, migration_execute
 from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import legacy_sources
+from twinadmin.audit.models import AuditEntry
 from twinadmin.registry.models import Creator, Twin
 from twinadmin.registry.services import index_refresh
 
@@ -125,9 +126,17 @@ def test_cancel_resume_and_rollback_buttons(operator_client, run):
     detail = operator_client.get(run.get_absolute_url()).content.decode()
     assert reverse("migrations-cancel-run", args=[run.pk]) in detail
 
-    operator_client.post(reverse("migrations-cancel-run", args=[run.pk]))
+    response = operator_client.post(
+        reverse("migrations-cancel-run", args=[run.pk]), {"reason": " "}, follow=True
+    )
+    run.refresh_from_db()
+    assert run.status == Status.QUEUED and b"Give a reason" in response.content  # nothing changed
+
+    operator_client.post(reverse("migrations-cancel-run", args=[run.pk]), {"reason": "wrong plan"})
     run.refresh_from_db()
     assert run.status == Status.CANCELLED
+    cancel = AuditEntry.objects.get(action="migration.run.cancel", target_id=str(run.pk))
+    assert (cancel.actor, cancel.details["reason"]) == ("op", "wrong plan")
 
     operator_client.post(reverse("migrations-resume-run", args=[run.pk]))
     run.refresh_from_db()

@@ -27,7 +27,10 @@ def migrations_cancel(*, erasure: ErasureRequest, actor: Any, wait_seconds: floa
     (bounded) for live runners to reach their next checkpoint and stop: a copy in flight may
     still be recording lineage, and the scope is read after this."""
     cancelled = migration_cancel_for_creator(
-        creator_id=erasure.creator_id, actor=actor, correlation_id=erasure.correlation_id
+        creator_id=erasure.creator_id,
+        actor=actor,
+        reason=f"erasure request #{erasure.pk} of {erasure.creator_id}",
+        correlation_id=erasure.correlation_id,
     )
     deadline = time.monotonic() + wait_seconds
     while migrations_still_running(creator_id=erasure.creator_id) and time.monotonic() < deadline:

@@ -16,11 +16,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("run_id", type=int)
+        parser.add_argument("--reason", required=True, help="why (recorded in the audit log)")
         parser.add_argument("--json", action="store_true")
 
-    def handle(self, *args: Any, run_id: int, json: bool, **options: Any) -> None:
+    def handle(self, *args: Any, run_id: int, reason: str, json: bool, **options: Any) -> None:
+        if not reason.strip():
+            raise CommandError("Give a reason (--reason): it is recorded in the audit log.")
         try:
-            run = migration_cancel(run=get_run(run_id), actor="cli:migration_cancel")
+            run = migration_cancel(run=get_run(run_id), actor="cli:migration_cancel", reason=reason)
         except MigrationStateError as exc:
             raise CommandError(str(exc)) from None
         write_report(self, run, as_json=json)
