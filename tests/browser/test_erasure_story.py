@@ -159,8 +159,8 @@ def _check_scope(page: Any) -> None:
     assert f"only the {SEED_DEFAULT} ids copied to this creator; everything else stays" in default[4]
     # Every vector of the creator twice: once in their own namespaces, once where it came from.
     expect(page.locator("#scope-summary")).to_contain_text(
-        f"{2 * SEED_TOTAL} vectors in {1 + LEGACY} namespace(s) of the creator "
-        f"and {LEGACY + 1} lineage source(s)"
+        f"{SEED_TOTAL} vectors in {1 + LEGACY} namespace(s) of the creator, "
+        f"plus {SEED_TOTAL} copies of theirs in {LEGACY + 1} lineage source(s)"
     )
 
 
@@ -277,9 +277,10 @@ def test_operator_files_approver_approves_and_every_page_shows_the_erasure(
     assert len(receipt) == LEGACY + 1
     # Copied from, kind, copied ids, found and erased, erased as, other vectors kept, status.
     [default] = [row for row in receipt if row[0] == DEFAULT_NAMESPACE]
-    assert default[2:7] == [str(SEED_DEFAULT), str(SEED_DEFAULT), "ids", str(UNRELATED), "deleted"]
+    expected = [str(SEED_DEFAULT), str(SEED_DEFAULT), "copied ids only", str(UNRELATED), "deleted"]
+    assert default[2:7] == expected
     legacy = [row for row in receipt if row[0] != DEFAULT_NAMESPACE]
-    assert {(row[4], row[5], row[6]) for row in legacy} == {("namespace", "0", "deleted")}
+    assert {(row[4], row[5], row[6]) for row in legacy} == {("whole namespace", "0", "deleted")}
     assert all(row[7] != "not verified" for row in receipt)
     page.screenshot(path=screenshot_dir / "erasure-10-receipt.png", full_page=True)
 

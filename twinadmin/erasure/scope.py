@@ -46,6 +46,11 @@ class ScopeEntry:
         return Kind(self.kind).label
 
     @property
+    def others(self) -> int:
+        """Lineage rows: vectors there that are not the creator's copies (they stay)."""
+        return max(0, self.count - (self.copied_ids or 0))
+
+    @property
     def erasable(self) -> int:
         """Vectors of the creator here: all of an own namespace, at most the copied ids of a
         lineage source."""
@@ -66,6 +71,16 @@ class Scope:
     @property
     def total_vectors(self) -> int:
         return sum(e.erasable for e in self.namespaces + self.lineage)
+
+    @property
+    def own_vectors(self) -> int:
+        """In the creator's own namespaces."""
+        return sum(e.erasable for e in self.namespaces)
+
+    @property
+    def copied_vectors(self) -> int:
+        """Copies of theirs in lineage sources (the same vectors a second time, mostly)."""
+        return sum(e.erasable for e in self.lineage)
 
     @property
     def entries(self) -> list[ScopeEntry]:

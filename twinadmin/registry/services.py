@@ -147,6 +147,19 @@ def orphan_register_as_twin(*, namespace: str, name: str = "") -> Twin:
     return twin
 
 
+def _observed_row(name: str, count: int, now: Any) -> IndexNamespace:
+    """A snapshot row: the namespace as observed, with its parse (kind and owner) stored."""
+    parsed = codec.parse_namespace(name)
+    return IndexNamespace(
+        name=name,
+        kind=parsed.kind.value,
+        creator_id=parsed.creator_id or "",
+        twin_id=parsed.twin_id or "",
+        vector_count=count,
+        observed_at=now,
+    )
+
+
 def index_snapshot_store(
     *, dimension: int, metric: str, namespaces: dict[str, int], update_twin_counts: bool = True
 ) -> IndexSnapshot:
@@ -154,19 +167,7 @@ def index_snapshot_store(
     update the observed counts of registry twins (absent namespace = 0). The drift report stores
     without updating, so that it can show which registry counts had gone stale."""
     now = timezone.now()
-    rows = []
-    for name, count in namespaces.items():
-        parsed = codec.parse_namespace(name)
-        rows.append(
-            IndexNamespace(
-                name=name,
-                kind=parsed.kind.value,
-                creator_id=parsed.creator_id or "",
-                twin_id=parsed.twin_id or "",
-                vector_count=count,
-                observed_at=now,
-            )
-        )
+    rows = [_observed_row(name, count, now) for name, count in namespaces.items()]
     with transaction.atomic():
         # Upsert what is present (stamped `now`), then drop rows this refresh did not see: no
         # NOT IN over 25,000 names.
@@ -232,19 +233,7 @@ def index_snapshot_apply(*, observed: dict[str, int]) -> None:
     # The index reports the default namespace as `__default__`; so does the stored snapshot.
     counts = {name or codec.DEFAULT_NAMESPACE: max(int(count), 0) for name, count in observed.items()}
     gone = [name for name, count in counts.items() if count == 0]
-    present = [
-        IndexNamespace(
-            name=name,
-            kind=parsed.kind.value,
-            creator_id=parsed.creator_id or "",
-            twin_id=parsed.twin_id or "",
-            vector_count=count,
-            observed_at=now,
-        )
-        for name, count in counts.items()
-        if count
-        for parsed in [codec.parse_namespace(name)]
-    ]
+    present = [_observed_row(name, count, now) for name, count in counts.items() if count]
     owners = {
         (parsed.creator_id or "", parsed.twin_id or ""): counts[name]
         for name in counts
