@@ -37,7 +37,9 @@ def copied_ids(creator_id: str, namespace: str) -> set[str]:
 def lineage_rows_sync(
     erasure: ErasureRequest, entries: list[ScopeEntry], *, approved: set[str] | None
 ) -> list[ErasureNamespace]:
-    """One request row per lineage source (new ones pending; failed ones pending again)."""
+    """One request row per lineage source. New ones start pending; a retry or a resumed run
+    sets every one not yet verified gone (failed, or deleted while copies still listed)
+    pending again: deleting ids is idempotent, and what was verified stays done."""
     existing = set(erasure.namespaces.values_list("name", flat=True))
     ErasureNamespace.objects.bulk_create(
         [
@@ -55,7 +57,7 @@ def lineage_rows_sync(
         ignore_conflicts=True,
     )
     rows = erasure.namespaces.filter(kind__in=ErasureNamespace.LINEAGE_KINDS)
-    rows.filter(status=Status.FAILED).update(status=Status.PENDING, error="", verified=False)
+    rows.filter(verified=False).exclude(status=Status.PENDING).update(status=Status.PENDING, error="")
     return list(rows)
 
 
