@@ -161,6 +161,31 @@ def test_empty_namespaces_are_not_listed(index):
     assert index.describe_namespace(DEFAULT_NAMESPACE) == NamespaceInfo(DEFAULT_NAMESPACE, 0)
 
 
+def test_namespace_counts_are_zero_for_absent_and_emptied_namespaces(index):
+    index.upsert("alpha", random_vectors(7))
+    index.upsert("", random_vectors(3))
+    index.upsert("emptied", random_vectors(2))
+    index.delete_ids("emptied", ["v-00000", "v-00001"])
+    index.upsert("dropped", random_vectors(2))
+    index.delete_namespace("dropped")
+
+    for count in (index.namespace_count, index.namespace_count_settled):
+        assert count("alpha") == 7
+        assert count("") == count(DEFAULT_NAMESPACE) == 3
+        assert count("never-written") == count("emptied") == count("dropped") == 0
+
+
+def test_settled_counts_count_more_than_one_page_of_ids(index):
+    index.upsert("big", random_vectors(250, metadata=False))
+
+    assert index.namespace_count_settled("big") == index.namespace_count("big") == 250
+
+
+def test_capabilities_are_declared(index):
+    assert isinstance(index.is_exact, bool)
+    assert isinstance(index.concurrency_hint, int) and index.concurrency_hint >= 1
+
+
 def test_default_namespace_answers_to_empty_string_and_dunder_default(index):
     index.upsert("", random_vectors(3, prefix="a-"))
     index.upsert(DEFAULT_NAMESPACE, random_vectors(2, prefix="b-"))

@@ -188,6 +188,21 @@ def test_counts_lag_writes_and_deletes_then_converge(make_server):
     assert [ns.name for ns in index.iter_namespaces()] == []
 
 
+def test_settled_counts_see_through_counts_that_lag_writes_and_deletes(make_server):
+    server = make_server(faults=FaultConfig(count_lag_seconds=1.0))
+    index = adapter_for(server)
+
+    index.upsert("ns", random_vectors(150, metadata=False))
+    assert index.namespace_count("ns") == 0  # the count has not caught up yet
+    assert index.namespace_count_settled("ns") == 150  # the listing sees the writes at once
+
+    assert wait_for(lambda: index.namespace_count("ns") == 150)
+    index.delete_namespace("ns")
+    assert index.namespace_count("ns") == 150  # stale
+    assert index.namespace_count_settled("ns") == 150  # a non-zero count is taken as it is
+    assert wait_for(lambda: index.namespace_count_settled("ns") == 0)
+
+
 def test_an_outage_refuses_writes_to_its_namespaces_only_and_ends_when_its_time_is_up(make_server):
     from twinadmin.vectors import TransientError
     from twinadmin.vectors.pinecone_adapter import RetryPolicy

@@ -43,6 +43,11 @@ def test_store_runs_in_wal_mode(tmp_path):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_the_store_searches_exactly_and_gains_nothing_from_threads(tmp_path):
+    store = LocalStore(tmp_path / "v.sqlite3", dimension=DIM, metric="cosine")
+    assert (store.is_exact, store.concurrency_hint) == (True, 1)
+
+
 def test_request_level_limits_and_batching_above_them(tmp_path):
     store = LocalStore(tmp_path / "v.sqlite3", dimension=DIM, metric="cosine")
     too_many = random_vectors(1001, metadata=False)

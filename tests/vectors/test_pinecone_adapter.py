@@ -20,6 +20,11 @@ from twinadmin.vectors.pinecone_adapter import (
 from .conftest import DIM, adapter_for, random_vectors
 
 
+def test_the_adapter_is_approximate_and_overlaps_round_trips(make_server):
+    index = adapter_for(make_server())
+    assert (index.is_exact, index.concurrency_hint) == (False, 8)
+
+
 @pytest.mark.parametrize(
     ("sdk_error", "expected"),
     [

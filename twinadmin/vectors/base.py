@@ -1,5 +1,8 @@
 """The interface every backend implements. Namespaces are Pinecone names: `""` and `__default__`
-both mean the default namespace."""
+both mean the default namespace.
+
+Callers ask an index what it can do (`is_exact`, `concurrency_hint`) rather than which backend
+it is, so no code outside this package tests for the local store."""
 
 from __future__ import annotations
 
@@ -9,12 +12,20 @@ from typing import Any
 
 import numpy as np
 
+from .errors import NotFound
 from .types import IdPage, IndexStats, Match, NamespaceInfo, NamespacePage, Vector
 
 
 class VectorIndex(abc.ABC):
     dimension: int
     metric: str
+    # Capabilities. The defaults describe a remote, approximate service like Pinecone; a backend
+    # that differs says so (the local store: exact and in-process).
+    is_exact: bool = False
+    """True when `query` returns the exact top-k (brute force), so there is no recall to measure."""
+    concurrency_hint: int = 8
+    """How many calls at once pay off: over HTTP the round trips overlap; an in-process store
+    contends for the GIL and has one SQLite writer, so more threads would only queue."""
 
     @abc.abstractmethod
     def describe_index_stats(self) -> IndexStats:
@@ -94,6 +105,28 @@ class VectorIndex(abc.ABC):
             if not page.next_token:
                 return
             token = page.next_token
+
+    def namespace_count(self, name: str) -> int:
+        """The namespace's vector count as its description has it: eventually consistent on
+        Pinecone (it lags writes and deletes). 0 when the namespace does not exist."""
+        try:
+            return self.describe_namespace(name).vector_count
+        except NotFound:
+            return 0
+
+    def namespace_count_settled(self, name: str) -> int:
+        """`namespace_count`, except that a count of 0 is checked against the id listing, which
+        sees writes at once: when ids are listed the count lags, and the ids are counted instead
+        (one request per 100 ids; a non-zero count costs one request)."""
+        count = self.namespace_count(name)
+        if count:
+            return count
+        try:
+            if not self.list_ids(name, limit=1).ids:
+                return 0
+            return sum(len(ids) for ids in self.iter_id_pages(name))
+        except NotFound:
+            return 0
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the index stays usable (it reconnects on demand)."""

@@ -93,6 +93,9 @@ class LocalStore(VectorIndex):
     """A Pinecone-like index in one SQLite file. `dimension`/`metric` None adopt what an existing
     file holds; given values must match it (ConfigurationError otherwise)."""
 
+    is_exact = True  # every query scans the namespace: the exact top-k
+    concurrency_hint = 1  # in-process and CPU-bound, one writer (see bench/search_bench.py)
+
     def __init__(
         self,
         path: str | os.PathLike[str],

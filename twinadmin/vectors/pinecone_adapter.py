@@ -119,6 +119,9 @@ class PineconeIndex(VectorIndex):
     host is resolved once via `Pinecone().describe_index`). `dimension`/`metric` are what the
     index is configured with; input is validated against them before sending."""
 
+    is_exact = False  # Pinecone's search is approximate
+    concurrency_hint = 8  # each call is mostly a round trip; the httpx client pools connections
+
     def __init__(
         self,
         *,
