@@ -168,14 +168,9 @@ class NamespaceMeasure:
     note: str = ""
 
 
-def _is_exact(index: VectorIndex) -> bool:
-    from twinadmin.vectors.local import LocalStore
-
-    return isinstance(index, LocalStore)
-
-
 def _backend(index: VectorIndex) -> str:
-    return "local" if _is_exact(index) else "pinecone"
+    """The report's label: the two backends differ, for a latency report, in how they search."""
+    return "local" if index.is_exact else "pinecone"
 
 
 def _list_ids(index: VectorIndex, namespace: str, cap: int) -> tuple[list[str], bool]:
@@ -211,7 +206,7 @@ def measure_namespace(
     seed: int,
     on_query: Callable[[], None] | None = None,
 ) -> NamespaceMeasure:
-    exact_backend = _is_exact(index)
+    exact_backend = index.is_exact
     # Above this many vectors recall is not measured on approximate backends (it needs them all).
     exact_recall_max = settings.LATENCY_EXACT_RECALL_MAX
     ids, complete = _list_ids(index, namespace, max(settings.LATENCY_PROBE_POOL_MAX, exact_recall_max))

@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+
+from twinadmin.vectors import VectorIndex
 
 MAX_WORKERS = 8
 
@@ -33,13 +34,12 @@ def search_pool() -> ThreadPoolExecutor:
         return _pool[1]
 
 
-def search_workers(index: Any) -> int:
-    """How many namespaces one search queries at a time by default.
+def search_workers(index: VectorIndex) -> int:
+    """How many namespaces one search queries at a time by default: what the index says pays
+    off (`concurrency_hint`), at most the pool's size.
 
     Over the network (the Pinecone adapter) each query is mostly a round trip, and overlapping
-    them is the whole gain: MAX_WORKERS. The local store is in-process and CPU-bound: its threads
-    contend for the GIL (row decoding, JSON) and for OpenBLAS, and bench/search_bench.py measured
-    them slower than one after another, so it gets one stream unless a caller asks for more."""
-    from twinadmin.vectors.local import LocalStore
-
-    return 1 if isinstance(index, LocalStore) else MAX_WORKERS
+    them is the whole gain. The local store is in-process and CPU-bound: its threads contend for
+    the GIL (row decoding, JSON) and for OpenBLAS, and bench/search_bench.py measured them slower
+    than one after another, so it gets one stream unless a caller asks for more."""
+    return max(1, min(index.concurrency_hint, MAX_WORKERS))

@@ -12,21 +12,18 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
+from twinadmin.lib.concurrency import bounded_map
 from twinadmin.search.errors import SearchBackendError, SearchInputError
 from twinadmin.search.pool import search_pool, search_workers
 from twinadmin.search.selectors import Target, search_targets
 from twinadmin.vectors import InvalidRequest, Vector, VectorError, VectorIndex, get_index, limits
 from twinadmin.vectors.filters import compile_filter
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 MAX_TOP_K = limits.MAX_TOP_K
 
@@ -176,28 +173,6 @@ class SearchResult:
 # -- fan-out --------------------------------------------------------------------------------------
 
 
-def fan_out(fn: Callable[[T], R], items: Sequence[T], *, streams: int) -> list[R]:
-    """`fn` over `items`, results in input order, in at most `streams` concurrent streams on the
-    shared bounded pool (1: one after another, in this thread). The first failure is raised after
-    every call has finished, so no thread is still querying when the caller reports the error."""
-    streams = max(1, min(streams, len(items)))
-    if streams == 1:
-        return [fn(item) for item in items]
-
-    def stream(start: int) -> list[R]:  # stream i takes items i, i + streams, ...
-        return [fn(item) for item in items[start::streams]]
-
-    futures: list[Future[list[R]]] = [search_pool().submit(stream, i) for i in range(streams)]
-    errors = [f.exception() for f in futures]
-    first = next((e for e in errors if e is not None), None)
-    if first is not None:
-        raise first
-    results: list[R] = [None] * len(items)  # type: ignore[list-item]
-    for i, future in enumerate(futures):
-        results[i::streams] = future.result()
-    return results
-
-
 def merge_hits(per_namespace: Sequence[Sequence[Hit]], *, metric: str, top_k: int) -> list[Hit]:
     """The overall top_k by score in the metric's order. Ties break by namespace position, then
     id, so the merge never depends on which namespace answered first."""
@@ -225,7 +200,7 @@ def _query_vector_for_id(
         return index.fetch(target.namespace, [vector_id]).get(vector_id)
 
     try:
-        found = fan_out(fetch, targets, streams=streams)
+        found = list(bounded_map(fetch, targets, workers=streams, pool=search_pool()))
     except VectorError as exc:
         raise SearchBackendError(f"Looking up vector {vector_id!r} failed: {exc}") from exc
     holders = [(t.namespace, v) for t, v in zip(targets, found, strict=True) if v is not None]
@@ -292,7 +267,9 @@ def multi_twin_search(
         return hits, spent
 
     try:
-        answers = fan_out(run, targets, streams=streams)
+        # A failure is raised once every started query has finished: no thread is still querying
+        # when the caller reports it.
+        answers = list(bounded_map(run, targets, workers=streams, pool=search_pool()))
     except VectorError as exc:
         raise SearchBackendError(f"The index failed while searching: {exc}") from exc
     finished = time.perf_counter()

@@ -22,15 +22,15 @@ def _settings_key() -> tuple[Any, ...]:
 
     return (
         os.getpid(),
-        getattr(settings, "VECTOR_BACKEND", "local"),
-        str(getattr(settings, "VECTOR_LOCAL_PATH", "")),
-        int(getattr(settings, "VECTOR_DIMENSION", 1536)),
-        getattr(settings, "VECTOR_METRIC", "cosine"),
-        getattr(settings, "PINECONE_INDEX_HOST", ""),
-        getattr(settings, "PINECONE_INDEX_NAME", ""),
-        getattr(settings, "PINECONE_API_KEY", ""),
-        int(getattr(settings, "PINECONE_RETRY_ATTEMPTS", 8)),
-        float(getattr(settings, "PINECONE_RETRY_DEADLINE_SECONDS", 300.0)),
+        settings.VECTOR_BACKEND,
+        str(settings.VECTOR_LOCAL_PATH),
+        int(settings.VECTOR_DIMENSION),
+        settings.VECTOR_METRIC,
+        settings.PINECONE_INDEX_HOST,
+        settings.PINECONE_INDEX_NAME,
+        settings.PINECONE_API_KEY,
+        int(settings.PINECONE_RETRY_ATTEMPTS),
+        float(settings.PINECONE_RETRY_DEADLINE_SECONDS),
     )
 
 
