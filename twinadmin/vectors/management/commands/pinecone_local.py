@@ -1,4 +1,4 @@
-"""Serve the local vector store over Pinecone's data-plane REST API (see vectors/server.py)."""
+"""Serve the local vector store over Pinecone's data-plane REST API (see vectors/server/)."""
 
 from __future__ import annotations
 
