@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from migrations_app import checksums, vdf
+from migrations_app import backups, checksums
 from migrations_app.models import NamespaceBackup
 from migrations_app.services import backup_delete, backups_for_creator, migration_create
 from tests.migrations_app.conftest import CREATOR
@@ -63,17 +63,17 @@ def test_backup_is_a_vdf_dataset_with_exact_vectors(backed_up, seeded, settings)
         )
         assert json.loads(row["metadata"]) == original.metadata
         assert row["checksum"] == checksums.vector_digest(original)
-    check = vdf.verify_files(root)
+    check = backups.verify_files(root)
     assert check.ok and check.count == 376 and check.checksum == backup.checksum
 
 
 def test_backup_rows_say_whose_data_they_hold(backed_up):
-    backups = backups_for_creator(creator_id=CREATOR)
-    assert backups.count() == 2
-    for backup in backups:
+    rows = backups_for_creator(creator_id=CREATOR)
+    assert rows.count() == 2
+    for backup in rows:
         assert backup.status == NamespaceBackup.Status.AVAILABLE and backup.complete
         assert backup.creator_id == CREATOR and backup.run_id == backed_up.pk
-        assert backup.size_bytes == vdf.directory_size(Path(backup.path)) > 0
+        assert backup.size_bytes == backups.directory_size(Path(backup.path)) > 0
         assert backup.expires_at > backup.created_at
     assert backups_for_creator(creator_id="sainath.no.10").count() == 0
 
@@ -100,7 +100,7 @@ def test_an_interrupted_backup_is_never_restorable_and_still_found_for_erasure(b
     """A worker killed mid-write leaves `<dir>.partial` and a row that is not restorable."""
     backup = backups_for_creator(creator_id=CREATOR).first()
     final = Path(backup.path)
-    partial = vdf.partial_path(final)
+    partial = backups.partial_path(final)
     final.rename(partial)
     NamespaceBackup.objects.filter(pk=backup.pk).update(
         status=NamespaceBackup.Status.NEVER_RESTORABLE, complete=False
@@ -113,7 +113,7 @@ def test_an_interrupted_backup_is_never_restorable_and_still_found_for_erasure(b
 
 def test_a_retried_backup_starts_from_nothing(backed_up):
     backup = NamespaceBackup.objects.filter(run=backed_up).first()
-    partial = vdf.partial_path(Path(backup.path))
+    partial = backups.partial_path(Path(backup.path))
     partial.mkdir()
     (partial / "junk").write_text("left by a killed worker")
     NamespaceBackup.objects.filter(pk=backup.pk).update(
@@ -126,7 +126,7 @@ def test_a_retried_backup_starts_from_nothing(backed_up):
 
     backup.refresh_from_db()
     assert backup.status == NamespaceBackup.Status.AVAILABLE and not partial.exists()
-    assert vdf.verify_files(Path(backup.path)).ok
+    assert backups.verify_files(Path(backup.path)).ok
 
 
 def test_backup_delete_needs_a_reason(backed_up):

@@ -318,3 +318,109 @@ def index_namespaces_reread(*, names: Iterable[str]) -> dict[str, int]:
     observed = {name: _namespace_count_live(index, name) for name in wanted}
     index_snapshot_apply(observed=observed)
     return observed
+
+
+# -- transitions: the only writes of Creator.status and Twin.status --------------------------
+#
+# Creator: active -> erasure-pending -> erased. An erased creator never becomes active again (an
+# erasure filed again for one that still has data keeps it erased). Twin: active -> deleting ->
+# deleted; a deleted twin is never deleted again, and only a migration's rollback of what it
+# created or changed puts a twin back.
+
+_TWIN_DELETABLE = (Twin.Status.ACTIVE, Twin.Status.DELETING)
+
+
+def creator_mark_erasure_pending(*, creator_id: str) -> None:
+    """An approved erasure: the creator gets no new twins or migrations from now on."""
+    Creator.objects.filter(creator_id=creator_id, status=Creator.Status.ACTIVE).update(
+        status=Creator.Status.ERASURE_PENDING
+    )
+
+
+def creator_mark_erased(*, creator_id: str, observed_at: Any) -> None:
+    """A verified erasure: the creator and all their twins, whatever state they were in."""
+    Twin.objects.filter(creator__creator_id=creator_id).update(
+        status=Twin.Status.DELETED, vector_count=0, count_observed_at=observed_at
+    )
+    Creator.objects.filter(creator_id=creator_id).update(status=Creator.Status.ERASED)
+
+
+def twin_mark_deleting(*, creator_id: str, twin_id: str) -> None:
+    """A twin deletion has started. Refused for a twin already deleted."""
+    twin = Twin.objects.filter(creator__creator_id=creator_id, twin_id=twin_id).first()
+    if twin is None:
+        raise RegistryError(f"Creator {creator_id!r} has no twin {twin_id!r}.")
+    if twin.status not in _TWIN_DELETABLE:
+        raise RegistryError(f"Twin {twin_id!r} of {creator_id!r} is already deleted.")
+    Twin.objects.filter(pk=twin.pk, status=Twin.Status.ACTIVE).update(status=Twin.Status.DELETING)
+
+
+def twin_mark_deleted(*, creator_id: str, twin_id: str, observed_at: Any) -> None:
+    """Its namespace was verified gone."""
+    Twin.objects.filter(creator__creator_id=creator_id, twin_id=twin_id).update(
+        status=Twin.Status.DELETED, vector_count=0, count_observed_at=observed_at
+    )
+
+
+def twin_adopt_migrated(
+    *, creator: Creator, twin_id: str, naming: str, name: str, legacy_namespace: str, vector_count: int
+) -> tuple[Twin, dict[str, Any]]:
+    """A migration's cut-over: the twin its target belongs to, created or updated, active, with
+    the legacy namespace it came from and the verified count. Returns the twin and what the
+    registry held before (`{"existed": False}` for a new one), so a rollback can put it back.
+    Call it inside the transaction that locked the creator."""
+    if creator.status != Creator.Status.ACTIVE:
+        raise RegistryError(
+            f"Creator {creator.creator_id!r} is {creator.status}; nothing is cut over onto it."
+        )
+    twin = Twin.objects.filter(creator=creator, twin_id=twin_id).first()
+    if twin is None:
+        twin = twin_create(
+            creator=creator, twin_id=twin_id, naming=naming, name=name, legacy_namespace=legacy_namespace
+        )
+        before: dict[str, Any] = {"existed": False}
+    else:
+        before = {
+            "existed": True,
+            "status": twin.status,
+            "legacy_namespace": twin.legacy_namespace,
+            "vector_count": twin.vector_count,
+        }
+    Twin.objects.filter(pk=twin.pk).update(
+        status=Twin.Status.ACTIVE,
+        legacy_namespace=legacy_namespace,
+        vector_count=vector_count,
+        count_observed_at=timezone.now(),
+    )
+    return twin, before
+
+
+def twin_restore(*, creator_id: str, twin_id: str, before: dict[str, Any]) -> str:
+    """A rollback: remove the twin a migration created, or put back what the registry held
+    before it changed one. Refused for an erased creator. Returns what was done."""
+    twin = (
+        Twin.objects.filter(creator__creator_id=creator_id, twin_id=twin_id).select_related("creator").first()
+    )
+    if twin is None:
+        return "absent"
+    if twin.creator.status == Creator.Status.ERASED:
+        raise RegistryError(f"Creator {creator_id!r} is erased; its twins are never restored.")
+    if not before.get("existed"):
+        twin.delete()
+        return "removed"
+    Twin.objects.filter(pk=twin.pk).update(
+        status=before["status"],
+        legacy_namespace=before["legacy_namespace"],
+        vector_count=before["vector_count"],
+    )
+    return "restored"
+
+
+def creator_remove_unused(*, creator_id: str) -> bool:
+    """A rollback of the run that registered the creator: remove it again while it has no twins.
+    Returns whether it was removed."""
+    creator = Creator.objects.filter(creator_id=creator_id).first()
+    if creator is None or creator.twins.exists():
+        return False
+    creator.delete()
+    return True

@@ -29,8 +29,8 @@ from twinadmin.erasure.scope import kind_of as scope_kind_of
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_progress
 from twinadmin.registry import codec
-from twinadmin.registry.models import Creator, Twin
-from twinadmin.registry.services import index_namespaces_reread, index_snapshot_apply
+from twinadmin.registry.models import Twin
+from twinadmin.registry.services import creator_mark_erased, index_namespaces_reread, index_snapshot_apply
 from twinadmin.vectors import get_index
 from twinadmin.vectors.errors import VectorError
 
@@ -184,10 +184,7 @@ def _erasure_close(job: Job, erasure: ErasureRequest, outcome: _Outcome, audit: 
         erasure.refresh_from_db()
         erasure.verification = outcome.evidence
         if outcome.ok:
-            Twin.objects.filter(creator__creator_id=cid).update(
-                status=Twin.Status.DELETED, vector_count=0, count_observed_at=now
-            )
-            Creator.objects.filter(creator_id=cid).update(status=Creator.Status.ERASED)
+            creator_mark_erased(creator_id=cid, observed_at=now)
             erasure.status = ErasureRequest.Status.COMPLETED
             erasure.verified_at = now
             erasure.last_error = ""

@@ -21,6 +21,7 @@ from twinadmin.erasure.scope import Scope, erasure_scope_read
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator
+from twinadmin.registry.services import creator_mark_erasure_pending
 from twinadmin.vectors.errors import VectorError
 
 from .common import (
@@ -113,9 +114,7 @@ def _start(erasure: ErasureRequest, actor: Any, *, enqueue: bool) -> Job:
     erasure.status = ErasureRequest.Status.APPROVED
     erasure.last_error = ""
     erasure.save(update_fields=["job", "attempts", "status", "last_error"])
-    Creator.objects.filter(creator_id=erasure.creator_id).exclude(status=Creator.Status.ERASED).update(
-        status=Creator.Status.ERASURE_PENDING
-    )
+    creator_mark_erasure_pending(creator_id=erasure.creator_id)
     if enqueue:
         job_enqueue(job)
     return job

@@ -8,6 +8,7 @@ rather than starts again, and the close is fenced by the lease (leases.py).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -20,7 +21,12 @@ from twinadmin.erasure.namespaces import namespace_count, verify_namespace_gone
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec
 from twinadmin.registry.models import Twin
-from twinadmin.registry.services import index_snapshot_apply
+from twinadmin.registry.services import (
+    RegistryError,
+    index_snapshot_apply,
+    twin_mark_deleted,
+    twin_mark_deleting,
+)
 from twinadmin.vectors import get_index
 from twinadmin.vectors.base import VectorIndex
 
@@ -125,9 +131,9 @@ def _deletion_begin(job: Job, deletion: TwinDeletion, index: VectorIndex, audit:
         deletion.started_at = timezone.now()
         deletion.status = TwinDeletion.Status.RUNNING
         deletion.save(update_fields=["count_before", "started_at", "status"])
-        Twin.objects.filter(
-            creator__creator_id=deletion.creator_id, twin_id=deletion.twin_id, status=Twin.Status.ACTIVE
-        ).update(status=Twin.Status.DELETING)
+        # Already deleted (the shell's re-run): the twin stays deleted, this run only verifies.
+        with contextlib.suppress(RegistryError):
+            twin_mark_deleting(creator_id=deletion.creator_id, twin_id=deletion.twin_id)
         audit_record(
             action="twin.delete.start",
             outcome="intent",
@@ -171,8 +177,8 @@ def _deletion_close(
         deletion.finished_at = timezone.now()
         if evidence["ok"]:
             deletion.status = TwinDeletion.Status.VERIFIED
-            Twin.objects.filter(creator__creator_id=deletion.creator_id, twin_id=deletion.twin_id).update(
-                status=Twin.Status.DELETED, vector_count=0, count_observed_at=deletion.finished_at
+            twin_mark_deleted(
+                creator_id=deletion.creator_id, twin_id=deletion.twin_id, observed_at=deletion.finished_at
             )
         else:
             deletion.status = TwinDeletion.Status.FAILED

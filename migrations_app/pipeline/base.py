@@ -1,0 +1,319 @@
+"""The engine's common part: claiming and fencing by runner token, checkpoints, progress,
+audit, and reading namespaces in bounded batches. Each phase is a mixin over `ExecutorBase`
+(backup.py, copy.py, verify.py, cutover.py, rollback.py); `Executor` (executor.py) combines them.
+
+Every checkpoint is a conditional UPDATE on the run's runner token: a runner that was replaced
+(resume after a crash) stops there, and a cancel request takes effect there. Database writes stay
+on the calling thread; only index requests, hashing and Parquet decoding run on the pool.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import platform
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from django.utils import timezone
+
+from migrations_app import backups, checksums, conf
+from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
+from twinadmin.audit.services import audit_record
+from twinadmin.jobs.models import Job
+from twinadmin.vectors import NotFound, VectorIndex
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+Item = MigrationItem
+Step = MigrationItem.Step
+Phase = NamespaceMigration.Phase
+ProgressFn = Callable[[MigrationItem, str, int, int], None]
+EXAMPLES = 50  # ids kept per kind of mismatch in a verification report
+JOB_SYNC_SECONDS = 1.0
+
+
+def _load_libc() -> Any:
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+TRIM_EVERY_BYTES = 32 * 2**20
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc malloc_trim). Batches are allocated on pool
+    threads, each with its own malloc arena, and without this the process keeps every arena's
+    high-water mark: measured at 2 threads, ~100 MB more RSS for a 1536-dimension copy."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+class Fenced(Exception):
+    """Another runner owns the run now (it was resumed after this one was presumed dead)."""
+
+
+class Cancelled(Exception):
+    """An operator (or an erasure) asked the run to stop; raised at a checkpoint."""
+
+
+class VerificationFailed(Exception):
+    """Counts, ids, values or metadata differ: nothing is cut over."""
+
+
+class RollbackRefused(Exception):
+    """A rollback precondition does not hold; nothing was written."""
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int) -> Iterator[R]:
+    """fn over items on `workers` threads, results in input order, at most 2 x workers in
+    flight: memory stays bounded however long `items` is."""
+    if workers <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    pending: deque[Future[R]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="migration") as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def namespace_count(index: VectorIndex, namespace: str) -> int:
+    try:
+        return index.describe_namespace(namespace).vector_count
+    except NotFound:
+        return 0
+
+
+class ExecutorBase:
+    def __init__(
+        self,
+        run: NamespaceMigration,
+        runner: str,
+        *,
+        index: VectorIndex,
+        on_progress: ProgressFn | None = None,
+    ) -> None:
+        self.run = run
+        self.runner = runner
+        self.index = index
+        self.on_progress = on_progress
+        self.actor = run.requested_by_name or None
+        self.batch = conf.batch_size(index)
+        self.workers = conf.concurrency(index)
+        self._job_synced = 0.0
+        self._since_trim = 0
+        self._last_done = 0
+
+    def heartbeat(self) -> None:
+        """Prove we still own the run; stop if we were replaced or asked to cancel."""
+        now = timezone.now()
+        updated = NamespaceMigration.objects.filter(
+            pk=self.run.pk, runner=self.runner, cancel_requested=False
+        ).update(heartbeat_at=now)
+        if updated == 1:
+            return
+        row = NamespaceMigration.objects.filter(pk=self.run.pk).values("runner", "cancel_requested").first()
+        if row is None or row["runner"] != self.runner:
+            raise Fenced(f"run {self.run.pk} is now owned by {row and row['runner']!r}")
+        raise Cancelled(f"run {self.run.pk} was cancelled")
+
+    def save(self, item: MigrationItem, **fields: Any) -> None:
+        for name, value in fields.items():
+            setattr(item, name, value)
+        item.updated_at = timezone.now()
+        MigrationItem.objects.filter(pk=item.pk).update(updated_at=item.updated_at, **fields)
+
+    def start_step(self, item: MigrationItem, step: str, *, done: int, total: int) -> None:
+        self._last_done = done
+        self.heartbeat()
+        self.save(
+            item, step=step, progress_done=done, progress_total=total, progress_started_at=timezone.now()
+        )
+        self.report(item, step, done, total, force=True)
+
+    def checkpoint(self, item: MigrationItem, *, done: int, **fields: Any) -> None:
+        self.heartbeat()
+        self.save(item, progress_done=done, **fields)
+        self.report(item, item.step, done, item.progress_total)
+        self._since_trim += max(0, done - self._last_done) * self.index.dimension * 4
+        self._last_done = done
+        if self._since_trim >= TRIM_EVERY_BYTES:
+            self._since_trim = 0
+            release_freed_memory()
+
+    def report(self, item: MigrationItem, step: str, done: int, total: int, *, force: bool = False) -> None:
+        if self.on_progress is not None:
+            self.on_progress(item, step, done, total)
+        now = time.monotonic()
+        if self.run.job_id and (force or now - self._job_synced >= JOB_SYNC_SECONDS):
+            self._job_synced = now
+            Job.objects.filter(pk=self.run.job_id).update(
+                status=Job.Status.RUNNING,
+                progress_done=done,
+                progress_total=total,
+                message=f"{step} {item.source_namespace}: {done}/{total}"[:500],
+            )
+
+    def audit(
+        self,
+        action: str,
+        *,
+        target_type: str,
+        target_id: str,
+        outcome: str = "info",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        audit_record(
+            actor=self.actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            outcome=outcome,
+            details={"run": self.run.pk, **(details or {})},
+            creator_id=self.run.creator_id,
+            correlation_id=self.run.correlation_id,
+        )
+
+    def items(self) -> list[MigrationItem]:
+        return list(self.run.items.select_related("backup").order_by("position"))
+
+    def id_groups(self, namespace: str) -> Iterator[list[str]]:
+        group: list[str] = []
+        for ids in self.index.iter_id_pages(namespace, page_size=min(100, self.batch)):
+            group.extend(ids)
+            while len(group) >= self.batch:
+                yield group[: self.batch]
+                group = group[self.batch :]
+        if group:
+            yield group
+
+    def source_units(self, items: list[MigrationItem]) -> Iterator[tuple[MigrationItem, list[str] | None]]:
+        """(item, batch of source ids) for every item in turn, then (item, None) once an item's
+        source is fully listed: one stream, so a pool works across namespaces."""
+        for item in items:
+            for ids in self.id_groups(item.source_namespace):
+                yield item, ids
+            yield item, None
+
+    def read_namespace(self, namespace: str, transform: Callable[[list], Any] | None = None) -> Iterator[Any]:
+        """The namespace's vectors in listing order, one fetched batch at a time (ids deleted
+        between listing and fetching are simply absent), each batch passed through `transform`
+        on the pool (hashing runs there, beside the fetches, not on the consuming thread)."""
+
+        def load(ids: list[str]) -> Any:
+            found = self.index.fetch(namespace, ids)
+            vectors = [found[i] for i in ids if i in found]
+            return transform(vectors) if transform else vectors
+
+        yield from ordered_map(load, self.id_groups(namespace), workers=self.workers)
+
+    def namespace_checksum(
+        self, namespace: str, item: MigrationItem | None = None
+    ) -> checksums.NamespaceChecksum:
+        total = checksums.NamespaceChecksum()
+        for batch in self.read_namespace(namespace, transform=backups.hashed):
+            total.add_all(batch.digests)
+            if item is not None:
+                self.checkpoint(item, done=total.count)
+        return total
+
+    def poll_counts(self, expected: dict[str, int]) -> dict[str, Any]:
+        """Pinecone's counts lag writes and deletes: poll with backoff until they agree with
+        what listing found, or the deadline passes. Records what it saw."""
+        started = time.monotonic()
+        deadline = started + conf.count_deadline_seconds()
+        wait, polls, seen = 0.05, 0, {}
+        while True:
+            polls += 1
+            # One request for every namespace of the phase, not two per namespace.
+            observed = self.index.describe_index_stats().namespaces
+            seen = {name: observed.get(name, 0) for name in expected}
+            if seen == expected:
+                break
+            if time.monotonic() + wait > deadline:
+                break
+            time.sleep(wait)
+            wait = min(wait * 2, 5.0)
+            self.heartbeat()
+        return {
+            "converged": seen == expected,
+            "expected": expected,
+            "observed": seen,
+            "polls": polls,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+
+    def wait_gone(self, namespace: str) -> bool:
+        """After a delete: no ids listed and the count at zero (polled, as counts lag)."""
+        deadline = time.monotonic() + conf.count_deadline_seconds()
+        wait = 0.05
+        while True:
+            listed = self.index.list_ids(namespace, limit=1).ids
+            if not listed and namespace_count(self.index, namespace) == 0:
+                return True
+            if time.monotonic() + wait > deadline:
+                return False
+            time.sleep(wait)
+            wait = min(wait * 2, 5.0)
+
+    def available_backup(self, item: MigrationItem) -> NamespaceBackup:
+        backup = getattr(item, "backup", None)
+        if backup is None or not backup.complete or backup.status != NamespaceBackup.Status.AVAILABLE:
+            status = backup.status if backup else "missing"
+            raise RuntimeError(f"no usable backup of {item.source_namespace} ({status}); nothing was copied")
+        return backup
+
+    def upsert_unit(
+        self, unit: tuple[str, MigrationItem, backups.Batch | None]
+    ) -> tuple[MigrationItem, int | None]:
+        """Write one backup batch into `namespace`. Results come back in file order whatever
+        finished first on the pool, so the offset returned always ends a fully written prefix
+        of the file: the checkpoint a resumed copy starts from."""
+        namespace, item, batch = unit
+        if batch is None:
+            return item, None
+        if batch.vectors:
+            self.index.upsert(namespace, batch.vectors)
+        return item, batch.offset + len(batch.vectors)
+
+    def audited_delete(self, namespace: str, *, action: str, details: dict[str, Any]) -> None:
+        """Delete a namespace with an audit entry before and after (counts, outcome), then wait
+        until listing and the lagging count both show it gone."""
+        self.heartbeat()  # last fence and cancel check before the destructive call
+        details = {
+            "namespace": namespace,
+            "vectors_before": namespace_count(self.index, namespace),
+            **details,
+        }
+        common = {"target_type": "namespace", "target_id": namespace}
+        self.audit(action, **common, outcome="intent", details=details)
+        try:
+            existed = self.index.delete_namespace(namespace)
+            gone = self.wait_gone(namespace)
+        except Exception as exc:
+            self.audit(action, **common, outcome="failure", details={**details, "error": str(exc)[:500]})
+            raise
+        outcome = "success" if gone else "failure"
+        self.audit(action, **common, outcome=outcome, details={**details, "existed": existed, "gone": gone})
+        if not gone:
+            raise RuntimeError(f"{namespace} still lists vectors after its deletion")
