@@ -173,6 +173,8 @@ def test_namespace_counts_are_zero_for_absent_and_emptied_namespaces(index):
         assert count("alpha") == 7
         assert count("") == count(DEFAULT_NAMESPACE) == 3
         assert count("never-written") == count("emptied") == count("dropped") == 0
+    assert index.has_ids("alpha") and index.has_ids("")
+    assert not any(index.has_ids(name) for name in ("never-written", "emptied", "dropped"))
 
 
 def test_settled_counts_count_more_than_one_page_of_ids(index):

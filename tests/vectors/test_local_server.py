@@ -194,6 +194,7 @@ def test_settled_counts_see_through_counts_that_lag_writes_and_deletes(make_serv
 
     index.upsert("ns", random_vectors(150, metadata=False))
     assert index.namespace_count("ns") == 0  # the count has not caught up yet
+    assert index.has_ids("ns")
     assert index.namespace_count_settled("ns") == 150  # the listing sees the writes at once
 
     assert wait_for(lambda: index.namespace_count("ns") == 150)

@@ -119,14 +119,20 @@ class VectorIndex(abc.ABC):
         sees writes at once: when ids are listed the count lags, and the ids are counted instead
         (one request per 100 ids; a non-zero count costs one request)."""
         count = self.namespace_count(name)
-        if count:
+        if count or not self.has_ids(name):
             return count
         try:
-            if not self.list_ids(name, limit=1).ids:
-                return 0
             return sum(len(ids) for ids in self.iter_id_pages(name))
         except NotFound:
             return 0
+
+    def has_ids(self, name: str) -> bool:
+        """Whether an id listing of the namespace shows any id (one request). The listing sees
+        writes and deletes at once, where counts lag them."""
+        try:
+            return bool(self.list_ids(name, limit=1).ids)
+        except NotFound:
+            return False
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the index stays usable (it reconnects on demand)."""
