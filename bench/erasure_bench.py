@@ -104,8 +104,8 @@ def scenario(tmp: str, label: str, args: argparse.Namespace, *, faults: dict) ->
     from django.conf import settings
 
     from twinadmin.accounts.roles import APPROVERS, OPERATORS
-    from twinadmin.erasure.leases import resumable_job_run
     from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
+    from twinadmin.jobs.leases import resumable_job_run
     from twinadmin.registry.models import Creator, Twin
     from twinadmin.vectors.factory import reset_index_cache
     from twinadmin.vectors.local import LocalStore

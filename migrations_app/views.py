@@ -78,11 +78,15 @@ def _preview_or_none(form: PlanForm):
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(NamespaceMigration, pk=run_id)
     items = selectors.run_items(run)
+    lost = run.is_active and bool(run.runner) and runner_is_gone(run)
     ctx = {
         "run": run,
         "items": items,
         "report": selectors.run_report(run, items),
-        "resumable": run.can_resume or (run.is_active and runner_is_gone(run)),
+        "resumable": run.can_resume or lost,
+        # The sweep hands it to a live worker within seconds: say so instead of "running".
+        "worker_lost": lost
+        and run.status in (NamespaceMigration.Status.RUNNING, NamespaceMigration.Status.ROLLING_BACK),
     }
     if request.htmx:
         response = render(request, "migrations_app/run_detail.html#progress", ctx)

@@ -149,7 +149,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=360
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3900)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic checks (run by `celery beat`, or `worker --beat` as the Procfile does).
+# Jobs (twinadmin/jobs): a resumable job's lease, renewed at every checkpoint; the sweep that
+# hands work of dead workers to live ones runs this often.
+JOB_LEASE_SECONDS = env.float("JOB_LEASE_SECONDS", default=30.0)
+JOB_SWEEP_SECONDS = env.float("JOB_SWEEP_SECONDS", default=15.0)
+if JOB_LEASE_SECONDS <= 0 or JOB_SWEEP_SECONDS <= 0:
+    raise ImproperlyConfigured("JOB_LEASE_SECONDS and JOB_SWEEP_SECONDS must be positive")
 CELERY_BEAT_SCHEDULE = {
+    "jobs-sweep": {"task": "jobs.sweep", "schedule": JOB_SWEEP_SECONDS},
     "drift-report-daily": {"task": "registry.scheduled_drift_report", "schedule": 24 * 3600},
     "erasure-drill-daily": {"task": "drills.scheduled_erasure_drill", "schedule": 24 * 3600},
 }
@@ -182,11 +189,12 @@ MIGRATION_BACKUP_DIR = env.path("MIGRATION_BACKUP_DIR", default=VAR_DIR / "backu
 MIGRATION_BACKUP_RETENTION_DAYS = env.int("MIGRATION_BACKUP_RETENTION_DAYS", default=30)
 MIGRATION_BATCH_SIZE = env.int("MIGRATION_BATCH_SIZE", default=0)
 MIGRATION_CONCURRENCY = env.int("MIGRATION_CONCURRENCY", default=0)
-MIGRATION_STALE_SECONDS = env.float("MIGRATION_STALE_SECONDS", default=300.0)
+# A running migration whose heartbeat is this old is taken over by the sweep (its phases
+# heartbeat at every checkpoint, a batch at a time).
+MIGRATION_STALE_SECONDS = env.float("MIGRATION_STALE_SECONDS", default=30.0)
 MIGRATION_COUNT_DEADLINE_SECONDS = env.float("MIGRATION_COUNT_DEADLINE_SECONDS", default=120.0)
 # Erasure (twinadmin/erasure). 0 = 1 request in flight on the local store, 8 over HTTP.
 ERASURE_VERIFY_TIMEOUT_SECONDS = env.float("ERASURE_VERIFY_TIMEOUT_SECONDS", default=120.0)
-ERASURE_LEASE_SECONDS = env.float("ERASURE_LEASE_SECONDS", default=330.0)
 ERASURE_CONCURRENCY = env.int("ERASURE_CONCURRENCY", default=0)
 # The erasure drill's cleanup keeps retrying a failing index this long before it reports leftovers.
 DRILL_CLEANUP_TIMEOUT_SECONDS = env.float("DRILL_CLEANUP_TIMEOUT_SECONDS", default=300.0)

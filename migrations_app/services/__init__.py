@@ -13,6 +13,7 @@ from migrations_app.services.actions import (
     migration_cancel_for_creator,
     migration_resume,
     migration_rollback,
+    migration_runs_sweep,
     migrations_still_running,
 )
 from migrations_app.services.backup_records import backup_delete, backups_for_creator
@@ -51,5 +52,6 @@ __all__ = [
     "migration_preview",
     "migration_resume",
     "migration_rollback",
+    "migration_runs_sweep",
     "migrations_still_running",
 ]

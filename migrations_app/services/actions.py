@@ -14,7 +14,7 @@ from migrations_app.pipeline import (
     RollbackRefused,
     check_creator_restorable,
 )
-from migrations_app.services.common import MigrationStateError, Phase, Run, Status
+from migrations_app.services.common import MigrationStateError, Phase, Run, Status, log
 from migrations_app.services.runs import (
     _audit_run,
     _sync_job,
@@ -211,3 +211,32 @@ def migration_rollback(*, run: NamespaceMigration, actor: Any, enqueue: bool = T
     if enqueue:
         migration_enqueue(run=run)
     return run
+
+
+SWEEPER_ACTOR = "celery:jobs.sweep"
+
+
+def migration_runs_sweep() -> list[int]:
+    """Runs whose worker died mid-phase (a runner set, its heartbeat older than
+    MIGRATION_STALE_SECONDS, or its process gone on this host) continue by themselves: resumed
+    from their checkpoints and queued again, or, when a cancel was waiting for that worker,
+    cancelled. `jobs.sweep` calls this; nobody has to press Resume. Returns the runs handed on."""
+    stale = Run.objects.filter(status__in=(Status.RUNNING, Status.ROLLING_BACK)).exclude(runner="")
+    handed: list[int] = []
+    for run in stale:
+        if not runner_is_gone(run):
+            continue
+        try:
+            if run.cancel_requested:
+                migration_cancel(
+                    run=run, actor=SWEEPER_ACTOR, reason="its worker died while a cancel was pending"
+                )
+            else:
+                migration_resume(run=run, actor=SWEEPER_ACTOR)
+        except MigrationStateError as exc:  # changed meanwhile, or a creator being erased
+            log.info("run %s not continued by the sweep: %s", run.pk, exc)
+            continue
+        handed.append(run.pk)
+    if handed:
+        log.warning("jobs.sweep: migration runs %s lost their worker; continuing them", handed)
+    return handed

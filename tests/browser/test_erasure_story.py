@@ -21,7 +21,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from twinadmin.accounts.roles import APPROVERS
-from twinadmin.erasure.leases import resumable_job_run
+from twinadmin.jobs.leases import resumable_job_run
 from twinadmin.registry import codec
 from twinadmin.registry.services import creator_create
 from twinadmin.vectors import DEFAULT_NAMESPACE, Vector, get_index
@@ -58,8 +58,7 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Jobs handed to the workers. Kept here instead of sent to a broker (the default filesystem
     broker lives in the checkout's var/, where a `make run` worker would pick them up): the test
     runs them in this process, as the worker task does."""
-    from twinadmin.erasure.tasks import run_resumable_job
-    from twinadmin.jobs.tasks import run_job
+    from twinadmin.jobs.tasks import run_job, run_resumable_job
 
     ids: list[int] = []
     monkeypatch.setattr(run_resumable_job, "delay", lambda job_id: ids.append(job_id))

@@ -13,7 +13,7 @@ from django.contrib.auth.models import Group
 
 from tests.vectors.conftest import make_server, use_server  # noqa: F401  (make_server: a fixture)
 from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS
-from twinadmin.erasure.leases import resumable_job_run
+from twinadmin.jobs.leases import resumable_job_run
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin

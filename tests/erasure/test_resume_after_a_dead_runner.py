@@ -24,12 +24,11 @@ from django.utils import timezone
 from tests.integration.conftest import database_url
 from twinadmin.audit.models import AuditEntry
 from twinadmin.celery import app as celery_app
-from twinadmin.erasure import leases
 from twinadmin.erasure.jobs import RESUMABLE_KINDS
-from twinadmin.erasure.models import JobLease
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
-from twinadmin.erasure.tasks import run_resumable_job
-from twinadmin.jobs.models import Job
+from twinadmin.jobs import leases
+from twinadmin.jobs.models import Job, JobLease
+from twinadmin.jobs.tasks import run_resumable_job
 
 from .conftest import A1_NAMESPACES, DIM, NEIGHBOURS, counts_of, run_job
 
@@ -56,9 +55,7 @@ def _runner_killed(server, erasure, *, after_deletes: int) -> None:
         "VECTOR_DIMENSION": str(DIM),
         "ERASURE_CONCURRENCY": "1",
     }
-    code = (
-        f"from twinadmin.erasure.leases import resumable_job_run; resumable_job_run(job_id={erasure.job_id})"
-    )
+    code = f"from twinadmin.jobs.leases import resumable_job_run; resumable_job_run(job_id={erasure.job_id})"
     runner = subprocess.Popen(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=django_settings.BASE_DIR,
@@ -196,3 +193,37 @@ def _taken_from_the_broker() -> dict[int, float | None]:
                 )
         finally:
             queue.close()
+
+
+def test_the_sweep_hands_on_jobs_whose_worker_died_and_nobody_presses_anything(
+    creator_a1, index, operator, approver, django_capture_on_commit_callbacks
+):
+    erasure = _approved(operator, approver)
+    dead = Job.objects.get(pk=erasure.job_id)
+    now = timezone.now()
+    Job.objects.filter(pk=dead.pk).update(status=Job.Status.RUNNING, started_at=now)
+    JobLease.objects.filter(job=dead).update(
+        owner="worker@gone:1:1", expires_at=now - dt.timedelta(seconds=1)
+    )
+    alive = Job.objects.create(kind="delete_twin", status=Job.Status.RUNNING, started_at=now)
+    JobLease.objects.create(job=alive, owner="worker@busy:2:2", expires_at=now + dt.timedelta(seconds=60))
+    lost = Job.objects.create(kind="delete_twin")  # its message never arrived
+    Job.objects.filter(pk=lost.pk).update(created_at=now - dt.timedelta(hours=1))
+    queued = Job.objects.create(kind="delete_twin")  # merely waiting behind a busy worker
+    celery_app.control.purge()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        swept = leases.jobs_sweep()
+
+    assert (swept["lapsed"], swept["pending"]) == ([dead.pk], [lost.pk])
+    assert set(_taken_from_the_broker()) == {dead.pk, lost.pk}
+    assert queued.pk not in swept["pending"] and alive.pk not in swept["lapsed"]
+    dead.refresh_from_db()
+    assert leases.job_worker_lost(dead) and not leases.job_worker_lost(alive)
+
+    successor = run_job(dead.pk)  # what the worker does with the message the sweep sent
+
+    erasure.refresh_from_db()
+    assert successor.pk != dead.pk and successor.status == Job.Status.SUCCEEDED, successor.error
+    assert erasure.status == "completed" and erasure.job_id == successor.pk
+    assert counts_of(index) == NEIGHBOURS

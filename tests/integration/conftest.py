@@ -160,6 +160,7 @@ def launch_worker(
     concurrency: int = 1,
     vector_path: Path | None = None,
     vector_dimension: int = 0,
+    beat: bool = False,
 ) -> CeleryWorker:
     """Start a real `celery -A twinadmin worker` on this run's test database and broker, with
     `env` over this process's environment, in its own process group behind the orphan guard, and
@@ -189,6 +190,8 @@ def launch_worker(
         "--without-gossip",
         "--without-heartbeat",
     ]
+    if beat:  # the periodic tasks too (jobs.sweep), as `make run`'s worker has them
+        command += ["--beat", f"--schedule={log_path.with_suffix('.beat-schedule')}"]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command,

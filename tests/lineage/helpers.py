@@ -8,10 +8,10 @@ from django.core.management import call_command
 
 from migrations_app.checksums import vector_digest
 from tests.migrations_app.conftest import CREATOR
-from twinadmin.erasure.leases import resumable_job_run
 from twinadmin.erasure.models import ErasureRequest
 from twinadmin.erasure.scope import erasure_scope_read
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
+from twinadmin.jobs.leases import resumable_job_run
 from twinadmin.vectors import Vector, VectorIndex
 
 

@@ -9,9 +9,9 @@ from django.core.management import call_command
 
 from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import legacy_sources
-from twinadmin.erasure.leases import resumable_job_run
 from twinadmin.erasure.models import ErasureRequest
 from twinadmin.erasure.services import erasure_request_retry
+from twinadmin.jobs.leases import resumable_job_run
 from twinadmin.registry.models import Creator
 from twinadmin.vectors import get_index, reset_index_cache
 from twinadmin.vectors.seed import legacy_index_seed

@@ -87,7 +87,7 @@ def start_worker(django_db_setup, tmp_path: Path) -> Iterator[Callable[..., obje
     celery_app.control.purge()  # nothing from earlier tests may run against this database
     workers: list[CeleryWorker] = []
 
-    def start(*, env: dict[str, str]) -> CeleryWorker:
+    def start(*, env: dict[str, str], beat: bool = False) -> CeleryWorker:
         worker = launch_worker(
             env={
                 "DJANGO_SETTINGS_MODULE": "twinadmin.settings",
@@ -98,6 +98,7 @@ def start_worker(django_db_setup, tmp_path: Path) -> Iterator[Callable[..., obje
             },
             log_path=tmp_path / f"worker-{len(workers)}.log",
             name="mtest",
+            beat=beat,
             vector_path=Path(env.get("VECTOR_LOCAL_PATH", "")),
             vector_dimension=DIM,
         )

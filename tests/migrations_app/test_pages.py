@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from migrations_app.models import NamespaceMigration
 from migrations_app.services import migration_create, migration_execute
@@ -168,3 +169,16 @@ def test_verification_report_names_differing_ids(operator_client, seeded, creato
 
     body = operator_client.get(run.get_absolute_url()).content.decode()
     assert 'data-status="failed"' in body and "tampered-id" in body and "1 extra in the target" in body
+
+
+def test_a_run_whose_worker_died_says_it_is_being_continued(operator_client, run, settings):
+    page = operator_client.get(run.get_absolute_url()).content.decode()
+    assert "worker lost" not in page
+    settings.MIGRATION_STALE_SECONDS = 30
+    NamespaceMigration.objects.filter(pk=run.pk).update(
+        status=Status.RUNNING,
+        runner="other-host:1:x",
+        heartbeat_at=timezone.now() - timezone.timedelta(seconds=60),
+    )
+    page = operator_client.get(run.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="worker-lost"' in page and "worker lost — continuing" in page

@@ -19,6 +19,7 @@ from migrations_app.services import (
     migration_execute,
     migration_phase_execute,
     migration_resume,
+    migration_runs_sweep,
 )
 from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import assert_same_vectors, legacy_sources, read_all, run_phases
@@ -132,12 +133,13 @@ def test_a_silent_runner_on_another_host_is_taken_over_once_stale(seeded, creato
     NamespaceMigration.objects.filter(pk=run.pk).update(
         status=Status.RUNNING,
         runner="other-host:1:x",
-        heartbeat_at=timezone.now() - timezone.timedelta(seconds=60),
+        heartbeat_at=timezone.now() - timezone.timedelta(seconds=20),
     )
+    settings.MIGRATION_STALE_SECONDS = 30  # the default: a heartbeat 20 s old is alive
     with pytest.raises(MigrationStateError):
         migration_resume(run=run, actor="cli:test", enqueue=False)
 
-    settings.MIGRATION_STALE_SECONDS = 30
+    settings.MIGRATION_STALE_SECONDS = 10
     assert migration_resume(run=run, actor="cli:test", enqueue=False).status == Status.QUEUED
 
 
@@ -200,3 +202,32 @@ def test_cancel_between_two_phases_is_honoured_by_the_next_one(seeded, creator):
 
     run.refresh_from_db()
     assert run.status == Status.CANCELLED and run.items.get().copied == 0
+
+
+def test_the_sweep_continues_runs_whose_worker_died_and_leaves_live_ones(
+    seeded, creator, settings, django_capture_on_commit_callbacks
+):
+    sources = legacy_sources(seeded)
+    dead, cancelling, alive = (
+        migration_create(actor="cli:test", creator_id=CREATOR, namespaces=[name]) for name in sources[:3]
+    )
+    settings.MIGRATION_STALE_SECONDS = 30
+    old = timezone.now() - timezone.timedelta(seconds=60)
+    for run, beat in ((dead, old), (cancelling, old), (alive, timezone.now())):
+        NamespaceMigration.objects.filter(pk=run.pk).update(
+            status=Status.RUNNING, runner="other-host:1:x", heartbeat_at=beat
+        )
+    NamespaceMigration.objects.filter(pk=cancelling.pk).update(cancel_requested=True)
+
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        handed = migration_runs_sweep()
+
+    assert sorted(handed) == sorted([dead.pk, cancelling.pk]) and len(sent) == 1  # one re-queued
+    for run in (dead, cancelling, alive):
+        run.refresh_from_db()
+    assert (dead.status, dead.attempt) == (Status.QUEUED, 2)
+    assert cancelling.status == Status.CANCELLED
+    assert (alive.status, alive.attempt) == (Status.RUNNING, 1)
+    entry = AuditEntry.objects.get(action="migration.run.resume", target_id=str(dead.pk))
+    assert entry.actor == "celery:jobs.sweep"
+    assert migration_execute(run_id=dead.pk).status == Status.SUCCEEDED

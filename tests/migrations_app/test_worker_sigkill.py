@@ -1,6 +1,7 @@
-"""A real Celery worker over Redis, SIGKILLed in the middle of copying, and a re-run on a fresh
-worker: the run ends verified with not one vector lost, duplicated or altered, and the re-run
-continues the copy from its checkpoint instead of starting again."""
+"""A real Celery worker over Redis, SIGKILLed in the middle of copying, and a fresh worker (with
+beat, as `make run` starts it): with no one pressing Resume, the sweep notices the dead runner
+and the run continues by itself, ends verified with not one vector lost, duplicated or altered,
+and continues the copy from its checkpoint instead of starting again."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from migrations_app.models import MigrationItem, NamespaceMigration
-from migrations_app.services import migration_create, migration_enqueue, migration_resume
+from migrations_app.services import migration_create, migration_enqueue
 from tests.integration.conftest import wait_until
 from tests.migrations_app.conftest import CREATOR, DIM
 from tests.migrations_app.helpers import assert_same_vectors, read_all, twin_namespace
 from tests.vectors.conftest import use_server
+from twinadmin.audit.models import AuditEntry
 from twinadmin.registry import codec
 from twinadmin.vectors import DEFAULT_NAMESPACE, reset_index_cache
 from twinadmin.vectors.local import LocalStore
@@ -88,19 +90,21 @@ def test_sigkill_mid_copy_then_rerun_ends_verified_and_exact(start_worker, serve
     run.refresh_from_db()
     assert run.status == Status.RUNNING  # the dead worker's claim is still on the row
 
-    start_worker(env=env)
-    run = migration_resume(run=run, actor="cli:test")  # the dead runner is detected; re-queued
+    # No manual step: the fresh worker's beat runs jobs.sweep, which finds the dead runner.
+    start_worker(env={**env, "JOB_SWEEP_SECONDS": "1", "MIGRATION_STALE_SECONDS": "3"}, beat=True)
     run = wait_until(
         lambda: NamespaceMigration.objects.filter(
             pk=run.pk, status__in=[Status.SUCCEEDED, Status.FAILED]
         ).first(),
         timeout=120,
         interval=0.2,
-        what="the resumed run to finish",
+        what="the run to continue by itself and finish",
     )
 
     assert run.status == Status.SUCCEEDED, run.error
     assert run.attempt == 2
+    resumed = AuditEntry.objects.get(action="migration.run.resume", target_id=str(run.pk))
+    assert resumed.actor == "celery:jobs.sweep"
     assert all(run.items.values_list("verified", flat=True))
     # Not one vector lost, duplicated or altered: exact id sets, bit-exact values, equal metadata.
     store = server.store

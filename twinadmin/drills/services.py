@@ -23,10 +23,10 @@ from django.utils import timezone
 
 from twinadmin.audit.services import audit_record
 from twinadmin.drills.models import DrillRun
-from twinadmin.erasure.leases import resumable_job_run
 from twinadmin.erasure.models import ErasureRequest, TwinDeletion
 from twinadmin.erasure.namespaces import has_ids, owned_namespaces
 from twinadmin.erasure.services import creator_remnants, erasure_from_shell, twin_deletion_request
+from twinadmin.jobs.leases import resumable_job_run
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_create, job_execute
 from twinadmin.registry import codec

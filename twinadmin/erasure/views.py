@@ -28,6 +28,7 @@ from twinadmin.erasure.services import (
     erasure_scope_live,
     twin_deletion_request,
 )
+from twinadmin.jobs.leases import job_worker_lost
 from twinadmin.lib.htmx import redirect_after_post
 from twinadmin.registry.models import Creator, Twin
 
@@ -99,6 +100,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_decide": can_decide,
         "own_request": erasure.is_requested_by(request.user),
         "can_retry": erasure_needs_retry(erasure),
+        "worker_lost": erasure.job is not None and job_worker_lost(erasure.job),
         "reject_form": RejectForm(),
     }
     finished = not erasure.is_active or erasure_needs_retry(erasure)

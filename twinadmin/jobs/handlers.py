@@ -15,13 +15,21 @@ if TYPE_CHECKING:
     from twinadmin.jobs.models import Job
 
 Handler = Callable[["Job"], dict[str, Any]]
+ContinueHook = Callable[["Job", "Job"], None]
 _HANDLERS: dict[str, Handler] = {}
 _RETRYABLE: set[str] = set()
+_RESUMABLE: dict[str, ContinueHook | None] = {}
+_SWEEPERS: dict[str, Callable[[], list[int]]] = {}
 _NOT_CANCELLABLE: set[str] = set()
 
 
 def job_handler(
-    kind: str, *, retryable: bool = False, cancellable: bool = True
+    kind: str,
+    *,
+    retryable: bool = False,
+    cancellable: bool = True,
+    resumable: bool = False,
+    on_continue: ContinueHook | None = None,
 ) -> Callable[[Handler], Handler]:
     """`retryable`: running the kind again with the same params is safe and useful (reads,
     reports), so the jobs page offers Retry on a failed or cancelled one. Kinds with their own
@@ -29,10 +37,16 @@ def job_handler(
 
     `cancellable=False`: a job of the kind exists only because someone approved it elsewhere
     (an approved erasure), so the jobs page must not undo that decision from the side; Cancel
-    refuses such jobs, whatever their status."""
+    refuses such jobs, whatever their status.
+
+    `resumable=True`: the handler is idempotent and checkpoints on its app's rows, holds a lease
+    (leases.py) and runs through the acks_late task; a job whose worker died is continued by a
+    new job, and `on_continue(old, new)` points the app's rows at the new one."""
 
     def register(fn: Handler) -> Handler:
         _HANDLERS[kind] = fn
+        if resumable:
+            _RESUMABLE[kind] = on_continue
         if retryable:
             _RETRYABLE.add(kind)
         if cancellable:
@@ -62,3 +76,25 @@ def get_handler(kind: str) -> Handler:
 
 def known_kinds() -> list[str]:
     return sorted(_HANDLERS)
+
+
+def is_resumable(kind: str) -> bool:
+    return kind in _RESUMABLE
+
+
+def resumable_kinds() -> tuple[str, ...]:
+    return tuple(sorted(_RESUMABLE))
+
+
+def continue_hook(kind: str) -> ContinueHook | None:
+    return _RESUMABLE.get(kind)
+
+
+def register_sweeper(name: str, fn: Callable[[], list[int]]) -> None:
+    """An app's own check for work whose worker died (run by `jobs.sweep`, returns what it
+    continued): migrations, whose phases fence on their run row rather than a job lease."""
+    _SWEEPERS[name] = fn
+
+
+def sweepers() -> dict[str, Callable[[], list[int]]]:
+    return dict(_SWEEPERS)

@@ -81,3 +81,21 @@ class Job(models.Model):
 
         end = self.finished_at or timezone.now()
         return (end - self.started_at).total_seconds()
+
+
+class JobLease(models.Model):
+    """Who runs a resumable job, and until when that claim holds without being renewed.
+
+    The job row's PENDING -> RUNNING claim says *that* a job started; the lease says whether its
+    runner is still alive. A worker killed mid-job leaves the job RUNNING with a lease that stops
+    being renewed; once it lapses the sweeper (or any delivery) hands the work to a new job that
+    continues from the owning app's checkpoints (see `leases.py`)."""
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, primary_key=True, related_name="lease")
+    owner = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField()
+    # Set when the job was taken over: the job that continues its work.
+    continued_by = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"lease on job {self.job_id} by {self.owner or '-'} until {self.expires_at}"

@@ -10,10 +10,10 @@ import pytest
 from django.utils import timezone
 
 from tests.integration.conftest import wait_until
-from twinadmin.erasure.models import ErasureRequest, JobLease
+from twinadmin.erasure.models import ErasureRequest
 from twinadmin.erasure.namespaces import HTTP_CONCURRENCY
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
-from twinadmin.jobs.models import Job
+from twinadmin.jobs.models import Job, JobLease
 from twinadmin.vectors.local import LocalStore
 from twinadmin.vectors.server import FaultConfig, LocalPineconeServer
 
@@ -67,7 +67,7 @@ def test_a_killed_worker_s_erasure_is_finished_by_the_next_worker(server, start_
     deleted_by_first = erasure.namespaces.filter(status="deleted").count()
     assert deleted_by_first < TWINS + 1, "the first worker finished before it was killed"
     assert Job.objects.get(pk=first_job).status == Job.Status.RUNNING
-    # Time passing: the dead worker's lease (330 s) runs out. The only thing patched here.
+    # Time passing: the dead worker's lease (JOB_LEASE_SECONDS) runs out. The only thing patched here.
     JobLease.objects.filter(job_id=first_job).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
 
     second = start_worker(env=env, name="second")
@@ -89,4 +89,4 @@ def test_a_killed_worker_s_erasure_is_finished_by_the_next_worker(server, start_
     assert {r.status for r in rows} <= {"deleted", "not_found"}
     # Only the deletes in flight when the worker died (a bounded window) are seen as already gone.
     assert sum(1 for r in rows if r.status == "not_found") <= HTTP_CONCURRENCY
-    assert "re-enqueued interrupted erasure jobs" in second.log()
+    assert "re-enqueued interrupted jobs" in second.log()

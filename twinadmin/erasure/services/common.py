@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twinadmin.erasure.leases import lease_prepare
+from twinadmin.jobs.leases import lease_prepare
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_create
 from twinadmin.registry import codec

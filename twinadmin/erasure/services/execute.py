@@ -20,12 +20,12 @@ from django.utils import timezone
 
 from twinadmin.audit.services import audit_record
 from twinadmin.erasure import backups
-from twinadmin.erasure.leases import lease_acquire, lease_release, lease_renew, runner_label
 from twinadmin.erasure.lineage import lineage_erase, lineage_rows_sync, lineage_verify
 from twinadmin.erasure.models import ErasureBackup, ErasureNamespace, ErasureRequest
 from twinadmin.erasure.namespaces import concurrently, verify_creator_gone
 from twinadmin.erasure.scope import approved_names, erasure_scope_read
 from twinadmin.erasure.scope import kind_of as scope_kind_of
+from twinadmin.jobs.leases import lease_acquire, lease_release, lease_renew, runner_label
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_progress
 from twinadmin.registry import codec

@@ -15,9 +15,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from twinadmin.audit.services import audit_record
-from twinadmin.erasure.leases import job_enqueue
 from twinadmin.erasure.models import OPEN_STATUSES, ErasureRequest
 from twinadmin.erasure.scope import Scope, erasure_scope_read
+from twinadmin.jobs.leases import job_enqueue
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator

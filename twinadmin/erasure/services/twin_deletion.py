@@ -15,9 +15,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from twinadmin.audit.services import audit_record
-from twinadmin.erasure.leases import job_enqueue, lease_acquire, lease_release, lease_renew
 from twinadmin.erasure.models import TwinDeletion
 from twinadmin.erasure.namespaces import namespace_count, verify_namespace_gone
+from twinadmin.jobs.leases import job_enqueue, lease_acquire, lease_release, lease_renew
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec
 from twinadmin.registry.models import Twin

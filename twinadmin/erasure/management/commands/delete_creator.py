@@ -3,10 +3,10 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from twinadmin.erasure.leases import job_enqueue, resumable_job_run
 from twinadmin.erasure.models import ErasureNamespace, ErasureRequest
 from twinadmin.erasure.selectors import erasure_status_counts
 from twinadmin.erasure.services import ErasureError, erasure_from_shell
+from twinadmin.jobs.leases import job_enqueue, resumable_job_run
 
 ACTOR = "cli:delete_creator"
 

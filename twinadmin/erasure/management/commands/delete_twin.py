@@ -2,9 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from twinadmin.erasure.leases import job_enqueue, resumable_job_run
 from twinadmin.erasure.models import TwinDeletion
 from twinadmin.erasure.services import ErasureError, twin_deletion_request
+from twinadmin.jobs.leases import job_enqueue, resumable_job_run
 
 ACTOR = "cli:delete_twin"
 

@@ -1,25 +1,27 @@
-"""Resumable jobs: a lease on top of the jobs app's atomic claim.
+"""Resumable jobs: one lifecycle for every job whose work is idempotent and checkpointed
+(migrations' phases aside, which still fence on their own runner token: see the README).
 
 `job_execute` claims a job with PENDING -> RUNNING, which stops two deliveries of one message
 from both doing the work. It cannot tell a job whose worker died from one still running, so a
-killed worker would leave its job RUNNING for ever. Erasure jobs are idempotent and checkpointed
-(their state lives on the TwinDeletion / ErasureRequest / ErasureNamespace rows), so once their
-runner has gone quiet someone else may continue them:
+killed worker would leave its job RUNNING for ever. For kinds registered `resumable=True` (their
+state lives on the owning app's rows, checkpointed as they go), once the runner has gone quiet
+someone else continues them:
 
-- the runner holds a lease (`JobLease`) and renews it at every checkpoint;
+- the runner holds a lease (`JobLease`, JOB_LEASE_SECONDS) and renews it at every checkpoint;
+  a lost lease is the fence: `lease_renew` raises `LeaseLost` and the stale runner stops, and
+  the final writes of a job happen in a transaction that renews the lease first, so it can never
+  close work another runner has taken over;
 - `resumable_job_run` (the acks_late Celery task and the commands call it) takes over a RUNNING
-  job whose lease has expired: one conditional UPDATE on the lease decides who; the old job is
-  closed as failed ("continued by job N") and a new job, with its own correlation id, continues
-  the same request from its checkpoints;
-- a worker that starts re-enqueues interrupted jobs (`interrupted_jobs_resume`), delayed until
-  their leases run out, because the broker may not redeliver an unacknowledged message for a
-  long time (Redis: the visibility timeout, an hour by default).
+  job whose lease has lapsed: one conditional UPDATE on the lease decides who; the old job is
+  closed as failed ("continued by job N") and a new job continues the same work from its
+  checkpoints; the kind's `on_continue` hook points the owning app's rows at the new job;
+- nobody has to ask: the beat task `jobs.sweep` (every JOB_SWEEP_SECONDS) re-enqueues every
+  running job whose lease has lapsed and every pending job whose message may have been lost, and
+  runs the sweepers other apps register; a worker that starts does the same at once. So a job
+  whose worker was killed continues by itself within about lease + sweep seconds.
 
-A stalled runner that wakes up after its lease was taken fails its next `lease_renew`
-(`LeaseLost`) and stops; the final writes of a job happen in a transaction that renews the lease
-first, so it can never close a request another runner is working on. Closing the old job rather
-than reusing it keeps the stalled runner's bookkeeping (job_execute marks its job failed or
-succeeded) away from the job that continues the work.
+Closing the old job rather than reusing it keeps the stalled runner's bookkeeping (job_execute
+marks its job failed or succeeded) away from the job that continues the work.
 """
 
 from __future__ import annotations
@@ -37,16 +39,17 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from twinadmin.erasure.models import ErasureRequest, JobLease, TwinDeletion
-from twinadmin.jobs.models import Job
+from twinadmin.jobs.handlers import continue_hook, resumable_kinds, sweepers
+from twinadmin.jobs.models import Job, JobLease
 from twinadmin.jobs.services import job_execute
 
 log = logging.getLogger(__name__)
 
-# Longer than one vector-layer call may take with its retries (RetryPolicy.deadline, 300 s),
-# since the lease is renewed between calls, not during one.
-DEFAULT_LEASE_SECONDS = 330
-_runner_label: ContextVar[str | None] = ContextVar("erasure_runner_label", default=None)
+# Renewed at every checkpoint. A call that outlasts it (the adapter riding out a 429 storm) may
+# see its job taken over meanwhile: the fence makes that safe (the stale runner stops at its
+# next renewal; deletes and upserts are idempotent), at the cost of some work done twice.
+_runner_label: ContextVar[str | None] = ContextVar("job_runner_label", default=None)
+PENDING_RESEND_SECONDS = 300.0
 
 
 class LeaseLost(RuntimeError):
@@ -54,7 +57,7 @@ class LeaseLost(RuntimeError):
 
 
 def lease_seconds() -> float:
-    return float(getattr(settings, "ERASURE_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
+    return float(settings.JOB_LEASE_SECONDS)
 
 
 def runner_label() -> str:
@@ -130,8 +133,9 @@ def job_take_over(*, job_id: int) -> Job | None:
             finished_at=now,
             error=f"Its runner stopped renewing the lease (killed or stalled); continued by job {new.pk}.",
         )
-        ErasureRequest.objects.filter(job=old).update(job=new)
-        TwinDeletion.objects.filter(job=old).update(job=new)
+        hook = continue_hook(old.kind)
+        if hook is not None:
+            hook(old, new)
     log.warning("job %s: lease expired; continued by job %s (%s)", old.pk, new.pk, _owner())
     return new
 
@@ -154,7 +158,7 @@ def resumable_job_run(*, job_id: int, runner: str | None = None) -> Job | None:
 
 def job_enqueue(job: Job, *, countdown: float | None = None) -> None:
     """Hand a job to the workers once the surrounding transaction commits."""
-    from twinadmin.erasure.tasks import run_resumable_job
+    from twinadmin.jobs.tasks import run_resumable_job
 
     def send() -> None:
         if countdown:
@@ -165,11 +169,13 @@ def job_enqueue(job: Job, *, countdown: float | None = None) -> None:
     transaction.on_commit(send)
 
 
-def interrupted_jobs_resume(*, kinds: tuple[str, ...]) -> list[int]:
-    """Re-enqueue every unfinished job of `kinds`: running ones (a worker may have died under
-    them) delayed until their lease expires, pending ones at once (their message may have been
-    lost). Extra deliveries are harmless: the claim and the take-over let one through."""
+def interrupted_jobs_resume(*, kinds: tuple[str, ...] | None = None) -> list[int]:
+    """Re-enqueue every unfinished job of `kinds` (default: every resumable kind): running ones
+    (a worker may have died under them) delayed until their lease lapses, pending ones at once
+    (their message may have been lost). Extra deliveries are harmless: the claim and the
+    take-over let one through."""
     now = timezone.now()
+    kinds = resumable_kinds() if kinds is None else kinds
     unfinished = list(Job.objects.filter(kind__in=kinds, status__in=[Job.Status.PENDING, Job.Status.RUNNING]))
     leases = dict(JobLease.objects.filter(job__in=unfinished).values_list("job_id", "expires_at"))
     for job in unfinished:
@@ -179,3 +185,44 @@ def interrupted_jobs_resume(*, kinds: tuple[str, ...]) -> list[int]:
             countdown = max(0.0, (expires - now).total_seconds()) + 1.0
         job_enqueue(job, countdown=countdown)
     return [job.pk for job in unfinished]
+
+
+def jobs_sweep() -> dict[str, list[int]]:
+    """What beat runs every JOB_SWEEP_SECONDS: hand every resumable job whose runner is gone
+    (lease lapsed) to a worker now, re-send pending ones queued for longer than a lease (a lost
+    message), and run the sweepers other apps registered (migrations). Returns what it sent."""
+    now = timezone.now()
+    kinds = resumable_kinds()
+    lapsed = list(
+        Job.objects.filter(kind__in=kinds, status=Job.Status.RUNNING, lease__expires_at__lt=now)
+        .filter(lease__continued_by__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    # Pending for long (not merely queued behind a busy worker): its message may be lost.
+    waiting = list(
+        Job.objects.filter(
+            kind__in=kinds,
+            status=Job.Status.PENDING,
+            created_at__lt=now - dt.timedelta(seconds=max(PENDING_RESEND_SECONDS, 2 * lease_seconds())),
+        ).values_list("pk", flat=True)
+    )
+    for job_id in lapsed + waiting:
+        job_enqueue(Job(pk=job_id))
+    swept: dict[str, list[int]] = {"lapsed": lapsed, "pending": waiting}
+    for name, sweep in sweepers().items():
+        try:
+            swept[name] = sweep()
+        except Exception:  # one app's sweeper must not keep the others from running
+            log.exception("sweeper %s failed", name)
+    if lapsed or waiting:
+        log.warning("jobs.sweep: continuing %s, re-sent %s", lapsed, waiting)
+    return swept
+
+
+def job_worker_lost(job: Job) -> bool:
+    """A running resumable job whose lease lapsed: its worker is gone and a sweep will hand it
+    to another one (pages say "worker lost — continuing")."""
+    if job.status != Job.Status.RUNNING:
+        return False
+    lease = JobLease.objects.filter(job=job).values_list("expires_at", "continued_by").first()
+    return lease is not None and lease[1] is None and lease[0] < timezone.now()
