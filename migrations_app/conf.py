@@ -11,31 +11,25 @@ from twinadmin.vectors import VectorIndex
 
 
 def backup_dir() -> Path:
-    return Path(getattr(settings, "MIGRATION_BACKUP_DIR", settings.BASE_DIR / "var" / "backups"))
+    return Path(settings.MIGRATION_BACKUP_DIR)
 
 
 def backup_retention_days() -> int:
-    return int(getattr(settings, "MIGRATION_BACKUP_RETENTION_DAYS", 30))
+    return int(settings.MIGRATION_BACKUP_RETENTION_DAYS)
 
 
 def stale_after_seconds() -> float:
     """A RUNNING run whose heartbeat is older than this may be taken over (resume)."""
-    return float(getattr(settings, "MIGRATION_STALE_SECONDS", 300))
+    return float(settings.MIGRATION_STALE_SECONDS)
 
 
 def count_deadline_seconds() -> float:
     """How long verification polls lagging counts before it gives up."""
-    return float(getattr(settings, "MIGRATION_COUNT_DEADLINE_SECONDS", 120))
+    return float(settings.MIGRATION_COUNT_DEADLINE_SECONDS)
 
 
 def index_name() -> str:
-    return str(getattr(settings, "PINECONE_INDEX_NAME", "") or "digital-twin-brain")
-
-
-def _is_local(index: VectorIndex) -> bool:
-    from twinadmin.vectors.local import LocalStore
-
-    return isinstance(index, LocalStore)
+    return str(settings.PINECONE_INDEX_NAME or "digital-twin-brain")
 
 
 def batch_size(index: VectorIndex) -> int:
@@ -43,16 +37,17 @@ def batch_size(index: VectorIndex) -> int:
     fetch request and two upserts under 2 MB at 1536 dimensions, and concurrency across units is
     what pays; the local store does best with larger transactions, while 500 keeps the batches in
     flight (about 4 MB each at 1536 dimensions) well inside the memory aim."""
-    configured = getattr(settings, "MIGRATION_BATCH_SIZE", None)
+    configured = settings.MIGRATION_BATCH_SIZE
     if configured:
         return int(configured)
-    return 500 if _is_local(index) else 100
+    # An index whose calls cannot overlap (concurrency hint 1: one writer) gains from larger ones.
+    return 500 if index.concurrency_hint == 1 else 100
 
 
 def concurrency(index: VectorIndex) -> int:
     """Units in flight at once. SQLite has one writer, so two threads only overlap reading and
     hashing with writing; over HTTP the round trips overlap."""
-    configured = getattr(settings, "MIGRATION_CONCURRENCY", None)
+    configured = settings.MIGRATION_CONCURRENCY
     if configured:
         return max(1, int(configured))
-    return 2 if _is_local(index) else 8
+    return max(2, index.concurrency_hint)

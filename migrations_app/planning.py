@@ -19,7 +19,7 @@ from twinadmin.lineage.selectors import lineage_holders
 from twinadmin.registry import codec
 from twinadmin.registry.codec import NamespaceKind
 from twinadmin.registry.models import Creator, Twin
-from twinadmin.vectors import DEFAULT_NAMESPACE, NotFound, VectorIndex
+from twinadmin.vectors import DEFAULT_NAMESPACE, VectorIndex
 
 Policy = NamespaceMigration.DefaultPolicy
 Naming = NamespaceMigration.Naming
@@ -200,18 +200,6 @@ class _TwinIds:
         return result
 
 
-def _count(index: VectorIndex, namespace: str) -> int:
-    """The namespace's count; when the (eventually consistent) count says empty, the listing,
-    which sees writes at once, decides."""
-    try:
-        count = index.describe_namespace(namespace).vector_count
-    except NotFound:
-        count = 0
-    if count:
-        return count
-    return sum(len(ids) for ids in index.iter_id_pages(namespace))
-
-
 def target_conflict(index: VectorIndex, *, source: str, target: str) -> str:
     """Why `target` cannot receive `source`, or "" when it can: it must be empty or hold only
     vectors identical to the source's (an earlier partial copy of this very source)."""
@@ -295,7 +283,7 @@ def plan_build(
             name = DEFAULT_NAMESPACE if name == "" else name
             row = discovered.get(name)
             if row is None:
-                count = _count(index, name)  # lists lag writes on Pinecone; ask directly
+                count = index.namespace_count_settled(name)  # lists lag writes on Pinecone; ask directly
                 if not count:
                     plan.errors.append(f"Unknown namespace {name!r}: the index holds no such namespace.")
                     continue
@@ -386,7 +374,7 @@ def _check_conflicts(plan: Plan, index: VectorIndex, creator: Creator | None) ->
     for row in plan.rows:
         if not row.target:
             continue
-        row.target_count = _count(index, row.target)
+        row.target_count = index.namespace_count_settled(row.target)
         if row.target_count:
             problem = target_conflict(index, source=row.source, target=row.target)
             if problem:

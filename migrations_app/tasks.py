@@ -23,12 +23,16 @@ MAX_RETRIES = 5
     name="migrations.run_phase",
     acks_late=True,
     reject_on_worker_lost=True,
+    # A transient index error that outlived the adapter's own retries: Celery retries the phase
+    # with exponential backoff and jitter; the retry continues from the checkpoints.
+    autoretry_for=(TransientError, RateLimited),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
     max_retries=MAX_RETRIES,
 )
 def run_phase(self, run_id: int, attempt: int, phase: str) -> bool:
-    try:
-        return migration_phase_execute(
-            run_id=run_id, attempt=attempt, phase=phase, retryable=self.request.retries < MAX_RETRIES
-        )
-    except (TransientError, RateLimited) as exc:
-        raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+    # On the last try the error is recorded on the run (failed, resumable) instead of raised.
+    return migration_phase_execute(
+        run_id=run_id, attempt=attempt, phase=phase, retryable=self.request.retries < MAX_RETRIES
+    )

@@ -24,12 +24,11 @@ from migrations_app.pipeline.base import (
     ProgressFn,
     RollbackRefused,
     VerificationFailed,
-    namespace_count,
     ordered_map,
-    release_freed_memory,
 )
 from migrations_app.pipeline.executor import Executor
 from migrations_app.pipeline.rollback import check_creator_restorable
+from twinadmin.lib.memory import release_freed_memory
 
 __all__ = [
     "Cancelled",
@@ -39,7 +38,6 @@ __all__ = [
     "RollbackRefused",
     "VerificationFailed",
     "check_creator_restorable",
-    "namespace_count",
     "ordered_map",
     "release_freed_memory",
 ]

@@ -9,14 +9,9 @@ on the calling thread; only index requests, hashing and Parquet decoding run on 
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import platform
-import sys
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from django.utils import timezone
@@ -25,7 +20,10 @@ from migrations_app import backups, checksums, conf
 from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
 from twinadmin.audit.services import audit_record
 from twinadmin.jobs.models import Job
-from twinadmin.vectors import NotFound, VectorIndex
+from twinadmin.lib.concurrency import bounded_map
+from twinadmin.lib.memory import release_freed_memory
+from twinadmin.lib.polling import poll_until
+from twinadmin.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +37,7 @@ EXAMPLES = 50  # ids kept per kind of mismatch in a verification report
 JOB_SYNC_SECONDS = 1.0
 
 
-def _load_libc() -> Any:
-    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc()
 TRIM_EVERY_BYTES = 32 * 2**20
-
-
-def release_freed_memory() -> None:
-    """Hand freed heap pages back to the OS (glibc malloc_trim). Batches are allocated on pool
-    threads, each with its own malloc arena, and without this the process keeps every arena's
-    high-water mark: measured at 2 threads, ~100 MB more RSS for a 1536-dimension copy."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
 
 
 class Fenced(Exception):
@@ -77,31 +57,9 @@ class RollbackRefused(Exception):
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int) -> Iterator[R]:
-    """fn over items on `workers` threads, results in input order, at most 2 x workers in
-    flight: memory stays bounded however long `items` is."""
-    if workers <= 1:
-        for item in items:
-            yield fn(item)
-        return
-    pending: deque[Future[R]] = deque()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="migration") as pool:
-        try:
-            for item in items:
-                pending.append(pool.submit(fn, item))
-                if len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-def namespace_count(index: VectorIndex, namespace: str) -> int:
-    try:
-        return index.describe_namespace(namespace).vector_count
-    except NotFound:
-        return 0
+    """fn over items on `workers` threads, results in input order, at most 2 x workers batches
+    in memory (the lib's bounded map with the engine's window): bounded however long `items` is."""
+    return bounded_map(fn, items, workers=workers, window=2 * workers - 1, thread_name_prefix="migration")
 
 
 class ExecutorBase:
@@ -241,20 +199,19 @@ class ExecutorBase:
         """Pinecone's counts lag writes and deletes: poll with backoff until they agree with
         what listing found, or the deadline passes. Records what it saw."""
         started = time.monotonic()
-        deadline = started + conf.count_deadline_seconds()
-        wait, polls, seen = 0.05, 0, {}
-        while True:
-            polls += 1
+        seen: dict[str, int] = {}
+        polls = 0
+
+        def converged(round_no: int) -> bool:
+            nonlocal polls
+            polls = round_no
             # One request for every namespace of the phase, not two per namespace.
             observed = self.index.describe_index_stats().namespaces
-            seen = {name: observed.get(name, 0) for name in expected}
-            if seen == expected:
-                break
-            if time.monotonic() + wait > deadline:
-                break
-            time.sleep(wait)
-            wait = min(wait * 2, 5.0)
-            self.heartbeat()
+            seen.clear()
+            seen.update({name: observed.get(name, 0) for name in expected})
+            return seen == expected
+
+        poll_until(converged, timeout=conf.count_deadline_seconds(), initial=0.05, on_round=self.heartbeat)
         return {
             "converged": seen == expected,
             "expected": expected,
@@ -265,16 +222,11 @@ class ExecutorBase:
 
     def wait_gone(self, namespace: str) -> bool:
         """After a delete: no ids listed and the count at zero (polled, as counts lag)."""
-        deadline = time.monotonic() + conf.count_deadline_seconds()
-        wait = 0.05
-        while True:
-            listed = self.index.list_ids(namespace, limit=1).ids
-            if not listed and namespace_count(self.index, namespace) == 0:
-                return True
-            if time.monotonic() + wait > deadline:
-                return False
-            time.sleep(wait)
-            wait = min(wait * 2, 5.0)
+
+        def gone(_: int) -> bool:
+            return not self.index.has_ids(namespace) and self.index.namespace_count(namespace) == 0
+
+        return poll_until(gone, timeout=conf.count_deadline_seconds(), initial=0.05)
 
     def available_backup(self, item: MigrationItem) -> NamespaceBackup:
         backup = getattr(item, "backup", None)
@@ -302,7 +254,7 @@ class ExecutorBase:
         self.heartbeat()  # last fence and cancel check before the destructive call
         details = {
             "namespace": namespace,
-            "vectors_before": namespace_count(self.index, namespace),
+            "vectors_before": self.index.namespace_count(namespace),
             **details,
         }
         common = {"target_type": "namespace", "target_id": namespace}

@@ -24,7 +24,7 @@ from django.utils import timezone
 from twinadmin.audit.services import audit_record
 from twinadmin.drills.models import DrillRun
 from twinadmin.erasure.models import ErasureRequest, TwinDeletion
-from twinadmin.erasure.namespaces import has_ids, owned_namespaces
+from twinadmin.erasure.namespaces import owned_namespaces
 from twinadmin.erasure.services import creator_remnants, erasure_from_shell, twin_deletion_request
 from twinadmin.jobs.leases import resumable_job_run
 from twinadmin.jobs.models import Job
@@ -100,7 +100,7 @@ def _vectors(prefix: str, dimension: int, seed: int) -> list[Vector]:
 
 
 def _present(name: str) -> bool:
-    return has_ids(get_index(), name)
+    return get_index().has_ids(name)
 
 
 class _Steps:
@@ -218,7 +218,7 @@ def _cleanup(creator_id: str) -> dict[str, Any]:
                     deleted.add(name)
             except (RateLimited, TransientError) as exc:  # the others are still worth deleting
                 refused.append(f"{name}: {exc}")
-        left = [n for n in sorted(names) if has_ids(index, n)]
+        left = [n for n in sorted(names) if index.has_ids(n)]
         gone.update(set(names) - set(left))
         if left:
             raise DrillStepFailed(

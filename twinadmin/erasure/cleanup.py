@@ -12,7 +12,8 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from twinadmin.audit.services import audit_record
-from twinadmin.erasure.namespaces import poll_with_backoff, verify_timeout
+from twinadmin.erasure.namespaces import verify_timeout
+from twinadmin.lib.polling import poll_until
 from twinadmin.registry.models import Creator, IndexNamespace, IndexSnapshot, Twin
 from twinadmin.vectors import get_index
 from twinadmin.vectors.errors import VectorError
@@ -77,7 +78,7 @@ def index_cleanup(*, actor: Any, timeout: float | None = None) -> dict[str, Any]
         seen.update(vectors=after.total_vector_count, namespaces=len(after.namespaces))
         return after.total_vector_count == 0
 
-    poll_with_backoff(empty, timeout=verify_timeout() if timeout is None else timeout)
+    poll_until(empty, timeout=verify_timeout() if timeout is None else timeout)
     ok = not failed and seen["vectors"] == 0
     result = {
         "before": before,

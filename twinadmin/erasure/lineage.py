@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from twinadmin.audit.services import audit_record
 from twinadmin.erasure.models import ErasureNamespace, ErasureRequest
-from twinadmin.erasure.namespaces import poll_with_backoff, verify_timeout
+from twinadmin.erasure.namespaces import verify_timeout
 from twinadmin.erasure.scope import ScopeEntry
+from twinadmin.lib.polling import poll_until
 from twinadmin.lineage.selectors import ID_CHUNK, lineage_copied_ids, listed_ids
 from twinadmin.lineage.services import lineage_mark_erased
 from twinadmin.vectors import get_index
@@ -156,7 +157,7 @@ def lineage_verify(
         return not todo
 
     if todo:
-        poll_with_backoff(check, timeout=verify_timeout(), on_round=on_round)
+        poll_until(check, timeout=verify_timeout(), on_round=on_round)
     for name, row in todo.items():
         row.verified, row.evidence = False, {**seen.get(name, {}), "still_present": True}
         row.save(update_fields=["verified", "evidence"])

@@ -15,98 +15,56 @@ Each round costs the listing's pages; the id check costs one request per namespa
 
 from __future__ import annotations
 
-import itertools
-import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.utils import timezone
 
+from twinadmin.lib.concurrency import bounded_map
+from twinadmin.lib.polling import poll_until
 from twinadmin.registry import codec
 from twinadmin.vectors.base import VectorIndex
-from twinadmin.vectors.errors import NotFound
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-DEFAULT_VERIFY_TIMEOUT = 120.0
-HTTP_CONCURRENCY = 8
-BACKOFF_INITIAL = 0.1
-BACKOFF_MAX = 5.0
-
 
 def verify_timeout() -> float:
-    return float(getattr(settings, "ERASURE_VERIFY_TIMEOUT_SECONDS", DEFAULT_VERIFY_TIMEOUT))
+    return float(settings.ERASURE_VERIFY_TIMEOUT_SECONDS)
 
 
-def concurrency() -> int:
-    """Requests in flight at once. Over HTTP the round trips (and the adapter's retry waits under
-    429/503) overlap; the local store has one writer, so more threads would only queue."""
-    configured = getattr(settings, "ERASURE_CONCURRENCY", None)
-    if configured:
-        return max(1, int(configured))
-    return 1 if settings.VECTOR_BACKEND == "local" else HTTP_CONCURRENCY
+def concurrency(index: VectorIndex) -> int:
+    """Requests in flight at once (ERASURE_CONCURRENCY, else the index's hint). Over HTTP the
+    round trips (and the adapter's retry waits under 429/503) overlap; the local store has one
+    writer, so more threads would only queue."""
+    configured = settings.ERASURE_CONCURRENCY
+    return max(1, int(configured)) if configured else index.concurrency_hint
 
 
-def concurrently(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
-    """`map(fn, items)` with up to `concurrency()` calls in flight, results in order. Only the
-    calls run in threads (vector-layer requests); the caller keeps the database work. The
+def concurrently(index: VectorIndex, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    """`map(fn, items)` with up to `concurrency(index)` calls in flight, results in order. The
     window is bounded, so calls never run far ahead of the caller's checkpoints: a worker killed
-    mid-way leaves at most `concurrency()` finished calls unrecorded."""
-    workers = min(concurrency(), len(items))
-    if workers <= 1:
-        yield from map(fn, items)
-        return
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="erasure")
-    window: deque[Future[R]] = deque()
-    upcoming = iter(items)
-    try:
-        for item in itertools.islice(upcoming, workers):
-            window.append(pool.submit(fn, item))
-        while window:
-            result = window.popleft().result()
-            for item in itertools.islice(upcoming, 1):
-                window.append(pool.submit(fn, item))
-            yield result
-    finally:
-        # On an error (or the caller stopping early) drop what has not started yet.
-        pool.shutdown(wait=True, cancel_futures=True)
+    mid-way leaves at most that many finished calls unrecorded."""
+    return bounded_map(fn, items, workers=concurrency(index), thread_name_prefix="erasure")
 
 
 def _now() -> str:
     return timezone.now().isoformat()
 
 
-def namespace_count(index: VectorIndex, name: str) -> int:
-    """The (possibly lagging) count of one namespace; 0 when it does not exist."""
-    try:
-        return index.describe_namespace(name).vector_count
-    except NotFound:
-        return 0
-
-
 def owned_namespaces(index: VectorIndex, creator_id: str) -> dict[str, int]:
     """Every non-empty namespace the index holds that parses to `creator_id`, with its count."""
     shared = codec.creator_namespace(creator_id)
     found = {}
-    count = namespace_count(index, shared)
+    count = index.namespace_count(shared)
     if count:
         found[shared] = count
     for info in index.iter_namespaces(prefix=shared + codec.TWIN_SEPARATOR):
         if info.vector_count and codec.parse_namespace(info.name).is_owned_by(creator_id):
             found[info.name] = info.vector_count
     return found
-
-
-def has_ids(index: VectorIndex, name: str) -> bool:
-    try:
-        return bool(index.list_ids(name, limit=1).ids)
-    except NotFound:
-        return False
 
 
 @dataclass
@@ -137,27 +95,6 @@ class Verification:
         }
 
 
-def poll_with_backoff(
-    check: Callable[[int], bool], *, timeout: float, on_round: Callable[[], None] | None = None
-) -> None:
-    """Call `check(round)` until it returns True or `timeout` seconds have passed, sleeping with
-    exponential backoff in between (never past the deadline)."""
-    deadline = time.monotonic() + timeout
-    delay = BACKOFF_INITIAL
-    round_no = 0
-    while True:
-        round_no += 1
-        if check(round_no):
-            return
-        if on_round is not None:
-            on_round()
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return
-        time.sleep(min(delay, left))
-        delay = min(delay * 2, BACKOFF_MAX)
-
-
 def verify_creator_gone(
     index: VectorIndex,
     creator_id: str,
@@ -179,12 +116,10 @@ def verify_creator_gone(
         result.unexpected = {
             n: c
             for n, c in listed.items()
-            if n not in pending and n not in skip and (n not in result.verified or has_ids(index, n))
+            if n not in pending and n not in skip and (n not in result.verified or index.has_ids(n))
         }
         candidates = sorted(pending - listed.keys())
-        for name, ids_left in zip(
-            candidates, concurrently(lambda n: has_ids(index, n), candidates), strict=True
-        ):
+        for name, ids_left in zip(candidates, concurrently(index, index.has_ids, candidates), strict=True):
             if ids_left:
                 result.remaining[name] = None
                 continue
@@ -199,7 +134,7 @@ def verify_creator_gone(
         # Stop early on unexpected namespaces: the caller deletes them and verifies again.
         return not pending or bool(result.unexpected)
 
-    poll_with_backoff(check, timeout=verify_timeout() if timeout is None else timeout, on_round=on_round)
+    poll_until(check, timeout=verify_timeout() if timeout is None else timeout, on_round=on_round)
     result.finished_at = _now()
     return result
 
@@ -215,12 +150,12 @@ def verify_namespace_gone(
     evidence: dict[str, Any] = {"namespace": name, "started_at": _now(), "rounds": []}
 
     def check(round_no: int) -> bool:
-        count = namespace_count(index, name)
-        ids = has_ids(index, name) if count == 0 else None
+        count = index.namespace_count(name)
+        ids = index.has_ids(name) if count == 0 else None
         evidence["rounds"].append({"round": round_no, "at": _now(), "count": count, "ids_listed": ids})
         return count == 0 and not ids
 
-    poll_with_backoff(check, timeout=verify_timeout() if timeout is None else timeout, on_round=on_round)
+    poll_until(check, timeout=verify_timeout() if timeout is None else timeout, on_round=on_round)
     last = evidence["rounds"][-1]
     evidence["ok"] = last["count"] == 0 and not last["ids_listed"]
     evidence["finished_at"] = _now()

@@ -21,7 +21,7 @@ from migrations_app.models import NamespaceMigration
 from migrations_app.services import backups_for_creator
 from twinadmin.audit.chain import canonical_json
 from twinadmin.erasure.models import ErasureNamespace
-from twinadmin.erasure.namespaces import namespace_count, owned_namespaces
+from twinadmin.erasure.namespaces import owned_namespaces
 from twinadmin.lineage.selectors import lineage_sources
 from twinadmin.registry import codec
 from twinadmin.registry.models import Twin
@@ -137,7 +137,7 @@ def erasure_scope_read(*, creator_id: str) -> Scope:
         ScopeEntry(
             name=source.namespace,
             kind=lineage_kind(source.namespace),
-            count=namespace_count(index, source.namespace),
+            count=index.namespace_count(source.namespace),
             copied_ids=source.copied_ids,
             targets=source.targets,
             runs=source.runs,

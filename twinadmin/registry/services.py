@@ -16,7 +16,7 @@ from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, IndexNamespace, IndexSnapshot, Twin
 
 if TYPE_CHECKING:
-    from twinadmin.vectors import VectorIndex
+    pass
 
 
 class RegistryError(ValueError):
@@ -284,28 +284,6 @@ def _twin_counts_apply(owners: dict[tuple[str, str], int], *, now: Any) -> None:
     Twin.objects.bulk_update(twins, ["vector_count", "count_observed_at"], batch_size=_IN_CHUNK)
 
 
-def _namespace_count_live(index: VectorIndex, name: str) -> int:
-    """One namespace's vector count as the index has it now; 0 when it does not exist.
-
-    Counts are eventually consistent (they lag writes and deletes): when the count says empty but
-    the listing, which sees writes at once, still has ids, the ids are counted instead.
-    """
-    from twinadmin.vectors import NotFound
-
-    try:
-        count = index.describe_namespace(name).vector_count
-    except NotFound:
-        count = 0
-    if count:
-        return count
-    try:
-        if not index.list_ids(name, limit=1).ids:
-            return 0
-        return sum(len(ids) for ids in index.iter_id_pages(name))
-    except NotFound:
-        return 0
-
-
 def index_namespaces_reread(*, names: Iterable[str]) -> dict[str, int]:
     """Read these namespaces live from the index, store what was seen (index_snapshot_apply) and
     return it: name -> vector count, 0 for a namespace that is gone. No names, no index call."""
@@ -315,7 +293,8 @@ def index_namespaces_reread(*, names: Iterable[str]) -> dict[str, int]:
     from twinadmin.vectors import get_index
 
     index = get_index()
-    observed = {name: _namespace_count_live(index, name) for name in wanted}
+    # Counts lag writes and deletes: an empty count with ids still listed counts the ids.
+    observed = {name: index.namespace_count_settled(name) for name in wanted}
     index_snapshot_apply(observed=observed)
     return observed
 

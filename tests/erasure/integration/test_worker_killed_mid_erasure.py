@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from tests.integration.conftest import wait_until
 from twinadmin.erasure.models import ErasureRequest
-from twinadmin.erasure.namespaces import HTTP_CONCURRENCY
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
 from twinadmin.jobs.models import Job, JobLease
 from twinadmin.vectors.local import LocalStore
+from twinadmin.vectors.pinecone_adapter import PineconeIndex
 from twinadmin.vectors.server import FaultConfig, LocalPineconeServer
 
 from ..conftest import DIM, fill, make_creator
@@ -88,5 +88,5 @@ def test_a_killed_worker_s_erasure_is_finished_by_the_next_worker(server, start_
     assert len(rows) == TWINS + 1 and all(r.verified for r in rows)
     assert {r.status for r in rows} <= {"deleted", "not_found"}
     # Only the deletes in flight when the worker died (a bounded window) are seen as already gone.
-    assert sum(1 for r in rows if r.status == "not_found") <= HTTP_CONCURRENCY
+    assert sum(1 for r in rows if r.status == "not_found") <= PineconeIndex.concurrency_hint
     assert "re-enqueued interrupted jobs" in second.log()

@@ -294,7 +294,7 @@ def _delete_pending(job: Job, erasure: ErasureRequest, rows: list[ErasureNamespa
             return exc
 
     pending = [r for r in rows if r.status == ErasureNamespace.Status.PENDING]
-    for row, outcome in zip(pending, concurrently(delete, pending), strict=True):
+    for row, outcome in zip(pending, concurrently(index, delete, pending), strict=True):
         if isinstance(outcome, VectorError):
             row.status, row.error = ErasureNamespace.Status.FAILED, f"{type(outcome).__name__}: {outcome}"
         else:

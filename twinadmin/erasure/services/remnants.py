@@ -12,7 +12,7 @@ from typing import Any
 from django.utils import timezone
 
 from twinadmin.erasure import backups
-from twinadmin.erasure.namespaces import has_ids, owned_namespaces
+from twinadmin.erasure.namespaces import owned_namespaces
 from twinadmin.lineage.selectors import lineage_copies_present, lineage_sources
 from twinadmin.registry import codec
 from twinadmin.registry.models import Twin
@@ -36,7 +36,7 @@ def creator_remnants(*, creator_id: str) -> dict[str, Any]:
     for name in sorted(known | listed.keys()):
         count = listed.get(name, 0)
         # Not counted (yet): an id listing still shows data written moments ago.
-        if count or has_ids(index, name):
+        if count or index.has_ids(name):
             remaining.append({"namespace": name, "vector_count": count})
     # Copies lineage knows of: the creator's ids still listed in a legacy source or __default__.
     lineage_left = []

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from twinadmin.audit.services import audit_record
 from twinadmin.erasure.models import TwinDeletion
-from twinadmin.erasure.namespaces import namespace_count, verify_namespace_gone
+from twinadmin.erasure.namespaces import verify_namespace_gone
 from twinadmin.jobs.leases import job_enqueue, lease_acquire, lease_release, lease_renew
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec
@@ -127,7 +127,7 @@ def _deletion_begin(job: Job, deletion: TwinDeletion, index: VectorIndex, audit:
     (the row says it started) only records that it continues."""
     ns = deletion.namespace
     if deletion.started_at is None:
-        deletion.count_before = namespace_count(index, ns)
+        deletion.count_before = index.namespace_count(ns)
         deletion.started_at = timezone.now()
         deletion.status = TwinDeletion.Status.RUNNING
         deletion.save(update_fields=["count_before", "started_at", "status"])
