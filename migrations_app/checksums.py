@@ -46,7 +46,7 @@ def digest(vector_id: str, values: np.ndarray, metadata_json: str | None) -> byt
     h = hashlib.sha256()
     h.update(vector_id.encode("utf-8"))
     h.update(b"\x00")
-    h.update(np.ascontiguousarray(values, dtype="<f4"))  # the float32 bytes, hashed in place
+    h.update(np.ascontiguousarray(values, dtype="<f4").data)  # the float32 bytes, in place
     if metadata_json is None:
         h.update(b"\x00N")
     else:

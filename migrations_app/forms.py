@@ -35,7 +35,7 @@ class PlanForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["namespaces"].choices = legacy_namespace_choices()
+        self.fields["namespaces"].choices = legacy_namespace_choices()  # type: ignore[attr-defined]
 
     def clean_creator_id(self) -> str:
         value = self.cleaned_data["creator_id"]

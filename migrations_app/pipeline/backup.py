@@ -19,7 +19,7 @@ from migrations_app.pipeline.base import (
     ordered_map,
 )
 from twinadmin.lineage.models import Lineage
-from twinadmin.lineage.services import lineage_add, lineage_close, lineage_open
+from twinadmin.lineage.services import lineage_add, lineage_close
 
 log = logging.getLogger(__name__)
 
@@ -77,19 +77,6 @@ class BackupPhase(ExecutorBase):
             for writer in writers.values():
                 writer.abort()  # a partial backup is never left looking complete
             raise
-
-    def open_lineage(self, item: MigrationItem, kind: str) -> Lineage:
-        """The record of this item's copy: the source namespace, the target it is copied into
-        (none for "delete after backup" or a restore), the run and the backup."""
-        return lineage_open(
-            kind=kind,
-            creator_id=self.run.creator_id,
-            source_namespace=item.source_namespace,
-            target_namespace=item.target_namespace if kind == Lineage.Kind.MIGRATION else "",
-            run=self.run,
-            item=item,
-            backup_ref=str(item.backup.pk),
-        )
 
     def backup_path(self, item: MigrationItem) -> Path:
         return conf.backup_dir() / f"run-{self.run.pk}" / f"{item.position:03d}-{item.source_namespace}"

@@ -23,6 +23,8 @@ from twinadmin.jobs.models import Job
 from twinadmin.lib.concurrency import bounded_map
 from twinadmin.lib.memory import release_freed_memory
 from twinadmin.lib.polling import poll_until
+from twinadmin.lineage.models import Lineage
+from twinadmin.lineage.services import lineage_open
 from twinadmin.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -227,6 +229,19 @@ class ExecutorBase:
             return not self.index.has_ids(namespace) and self.index.namespace_count(namespace) == 0
 
         return poll_until(gone, timeout=conf.count_deadline_seconds(), initial=0.05)
+
+    def open_lineage(self, item: MigrationItem, kind: str) -> Lineage:
+        """The record of this item's copy: the source namespace, the target it is copied into
+        (none for "delete after backup" or a restore), the run and the backup."""
+        return lineage_open(
+            kind=kind,
+            creator_id=self.run.creator_id,
+            source_namespace=item.source_namespace,
+            target_namespace=item.target_namespace if kind == Lineage.Kind.MIGRATION else "",
+            run=self.run,
+            item=item,
+            backup_ref=str(item.backup.pk),
+        )
 
     def available_backup(self, item: MigrationItem) -> NamespaceBackup:
         backup = getattr(item, "backup", None)

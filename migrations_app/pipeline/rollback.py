@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 
@@ -67,6 +68,7 @@ class RollbackPhase(ExecutorBase):
         run made (its lineage), so that everything is as before the run. Kept while another
         run's lineage still attributes copies to it: erasing it must still find those."""
         others = Lineage.objects.filter(creator_id=creator.creator_id).exclude(run=self.run)
+        outcome: dict[str, Any]
         if others.exists():
             outcome = {"kept": "another run's lineage attributes copied vectors to it"}
         else:
@@ -118,7 +120,8 @@ class RollbackPhase(ExecutorBase):
                 yield source, item, batch
 
         for _, end in ordered_map(self.upsert_unit, units(), workers=self.workers):
-            self.checkpoint(item, done=end)
+            if end is not None:  # every unit here is a batch
+                self.checkpoint(item, done=end)
         lineage_close(lineage=lineage)
         restored = self.namespace_checksum(source)
         counts = self.poll_counts({source: restored.count})

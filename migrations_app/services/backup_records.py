@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from django.db.models import QuerySet
@@ -51,7 +52,7 @@ def backup_delete(
     }
     audit_record(**common, outcome="intent", details=details)
     try:
-        removed = backups.remove_backup_files(backup.path)
+        removed = backups.remove_backup_files(Path(backup.path))
     except OSError as exc:
         audit_record(**common, outcome="failure", details={**details, "error": str(exc)})
         raise

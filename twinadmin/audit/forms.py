@@ -30,7 +30,7 @@ class AuditFilterForm(forms.Form):
     CURSORS = ("before", "after")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", "The end date is before the start date.")

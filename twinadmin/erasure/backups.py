@@ -16,7 +16,7 @@ from migrations_app.services import (
 )
 from twinadmin.erasure.models import ErasureBackup, ErasureRequest
 
-_ACTIONS = {
+_ACTIONS: dict[str, str] = {
     NamespaceBackup.Status.DELETED: ErasureBackup.Action.DELETED,
     NamespaceBackup.Status.NEVER_RESTORABLE: ErasureBackup.Action.NEVER_RESTORABLE,
 }

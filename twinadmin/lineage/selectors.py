@@ -51,8 +51,8 @@ def lineage_sources(*, creator_id: str) -> list[LineageSource]:
         .values("lineage__source_namespace")
         .annotate(n=Count("vector_id", distinct=True))
     )
-    for row in counts:
-        by_source[row["lineage__source_namespace"]].copied_ids = row["n"]
+    for source_namespace, n in counts.values_list("lineage__source_namespace", "n"):
+        by_source[source_namespace].copied_ids = n
     return [by_source[name] for name in sorted(by_source)]
 
 

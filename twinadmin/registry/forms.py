@@ -33,7 +33,7 @@ class TwinForm(forms.Form):
     )
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         if data.get("naming") == Twin.Naming.SEMANTIC and not (data.get("name") or "").strip():
             self.add_error("name", "The semantic policy derives the twin id from the name: give one.")
         return data

@@ -35,8 +35,8 @@ class Overview:
 
 
 def overview_get() -> Overview:
-    by_kind = {
-        row["kind"]: row
+    by_kind: dict[str, dict[str, Any]] = {
+        row["kind"]: dict(row)
         for row in IndexNamespace.objects.values("kind").annotate(
             namespaces=Count("id"), vectors=Coalesce(Sum("vector_count"), 0)
         )
@@ -128,9 +128,9 @@ def creator_page(*, q: str = "", status: str = "", page: Any = 1) -> Page:
             name__in=[c.namespace for c in creators], kind=NamespaceKind.CREATOR_WIDE
         ).values_list("creator_id", "vector_count")
     )
-    for c in creators:
-        c.twin_total = twin_totals.get(c.pk, 0)
-        c.shared_count = shared.get(c.creator_id)
+    for c in creators:  # page-only annotations the template reads
+        c.twin_total = twin_totals.get(c.pk, 0)  # type: ignore[attr-defined]
+        c.shared_count = shared.get(c.creator_id)  # type: ignore[attr-defined]
     page_obj.object_list = creators
     return page_obj
 

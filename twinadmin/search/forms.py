@@ -47,7 +47,7 @@ class MultiTwinSearchForm(forms.Form):
 
     def __init__(self, *args: Any, twins: list[Twin], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["twins"].choices = [
+        self.fields["twins"].choices = [  # type: ignore[attr-defined]  # a MultipleChoiceField
             (t.twin_id, f"{t.twin_id}{f' · {t.name}' if t.name else ''}") for t in twins
         ]
         self.fields["twins"].initial = [t.twin_id for t in twins]
@@ -68,7 +68,7 @@ class MultiTwinSearchForm(forms.Form):
             raise forms.ValidationError(str(exc)) from None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         vector_id = (data.get("vector_id") or "").strip()
         data["vector_id"] = vector_id or None
         has_vector = data.get("vector") is not None or "vector" in self.errors

@@ -89,6 +89,18 @@ def _field_predicate(field: str, op: str, operand: Any) -> Callable[[Any], bool]
     raise InvalidRequest(f"filter on {field!r}: unknown operator {op!r}")
 
 
+def _all_of(predicates: list[Predicate]) -> Predicate:
+    return lambda m: all(p(m) for p in predicates)
+
+
+def _any_of(predicates: list[Predicate]) -> Predicate:
+    return lambda m: any(p(m) for p in predicates)
+
+
+def _field_matches(key: str, tests: list[Callable[[Any], bool]]) -> Predicate:
+    return lambda m: all(t(_get(m, key)) for t in tests)
+
+
 def _compile(expr: Any, depth: int = 0) -> Predicate:
     if depth > 32:
         raise InvalidRequest("filter is nested too deeply")
@@ -103,9 +115,9 @@ def _compile(expr: Any, depth: int = 0) -> Predicate:
                 raise InvalidRequest(f"{key} expects a non-empty array of filters")
             subs = [_compile(item, depth + 1) for item in value]
             if key == "$and":
-                parts.append(lambda m, subs=subs: all(p(m) for p in subs))
+                parts.append(_all_of(subs))
             else:
-                parts.append(lambda m, subs=subs: any(p(m) for p in subs))
+                parts.append(_any_of(subs))
             continue
         if key.startswith("$"):
             raise InvalidRequest(f"unknown filter operator {key!r} at the top level")
@@ -118,7 +130,7 @@ def _compile(expr: Any, depth: int = 0) -> Predicate:
             tests = [_field_predicate(key, op, operand) for op, operand in value.items()]
         else:
             tests = [_field_predicate(key, "$eq", value)]
-        parts.append(lambda m, key=key, tests=tests: all(t(_get(m, key)) for t in tests))
+        parts.append(_field_matches(key, tests))
     if not parts:
         return lambda m: True
     if len(parts) == 1:

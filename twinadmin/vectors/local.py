@@ -382,7 +382,7 @@ class LocalStore(VectorIndex):
             if len(best_keys) > top_k:
                 keep = np.argpartition(best_keys, top_k - 1)[:top_k]
                 best_ids, best_keys = best_ids[keep], best_keys[keep]
-        order = np.lexsort((best_ids.astype(str), best_keys)) if len(best_ids) else []
+        order: Any = np.lexsort((best_ids.astype(str), best_keys)) if len(best_ids) else []
         sign = 1.0 if lower_is_better else -1.0
         return [(str(best_ids[i]), sign * float(best_keys[i])) for i in order]
 

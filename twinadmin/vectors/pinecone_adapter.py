@@ -13,6 +13,7 @@ What this adds to the SDK:
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +29,16 @@ from . import limits
 from .base import VectorIndex
 from .errors import ConfigurationError, InvalidRequest, NotFound, RateLimited, TransientError, VectorError
 from .filters import compile_filter
-from .types import DEFAULT_NAMESPACE, IdPage, IndexStats, Match, NamespaceInfo, NamespacePage, Vector
+from .types import (
+    DEFAULT_NAMESPACE,
+    IdPage,
+    IndexStats,
+    Match,
+    NamespaceInfo,
+    NamespacePage,
+    Vector,
+    as_float32,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -253,9 +263,9 @@ class PineconeIndex(VectorIndex):
         wanted = list(dict.fromkeys(limits.validate_id(i) for i in ids))
         found: dict[str, Vector] = {}
         for batch in _id_batches(wanted):
-            response = self._call(lambda batch=batch: self._index.fetch(ids=batch, namespace=ns))
+            response = self._call(functools.partial(self._index.fetch, ids=batch, namespace=ns))
             for vector_id, vector in response.vectors.items():
-                found[vector_id] = Vector(vector_id, vector.values, vector.metadata)
+                found[vector_id] = Vector(vector_id, as_float32(vector.values), vector.metadata)
         return {i: found[i] for i in wanted if i in found}
 
     def query(
@@ -324,7 +334,7 @@ class PineconeIndex(VectorIndex):
             sizes.append(len(orjson.dumps(item)) + 1)
         total = 0
         for batch in limits.plan_upsert_batches(items, sizes):
-            response = self._call(lambda batch=batch: self._index.upsert(vectors=batch, namespace=ns))
+            response = self._call(functools.partial(self._index.upsert, vectors=batch, namespace=ns))
             total += int(response.upserted_count)
         return total
 
@@ -334,7 +344,7 @@ class PineconeIndex(VectorIndex):
             raise InvalidRequest("ids must be a sequence of strings, not one string")
         wanted = [limits.validate_id(i) for i in ids]
         for batch in limits.chunked(wanted, DELETE_BATCH_IDS):
-            self._call(lambda batch=batch: self._index.delete(ids=list(batch), namespace=ns))
+            self._call(functools.partial(self._index.delete, ids=list(batch), namespace=ns))
 
     def delete_namespace(self, namespace: str) -> bool:
         name = limits.normalize_namespace(namespace)

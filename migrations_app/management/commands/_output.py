@@ -22,7 +22,7 @@ def get_run(run_id: int) -> NamespaceMigration:
 
 def progress_for(command: BaseCommand, run: NamespaceMigration, *, as_json: bool) -> CommandProgress | None:
     """A bar on stderr when it is a terminal; plain step lines otherwise (not with --json)."""
-    stream = command.stderr._out  # the real stream, so isatty() tells the truth
+    stream: Any = command.stderr._out  # the real stream, so isatty() tells the truth
     tty = stream.isatty()
     if as_json and not tty:
         return None

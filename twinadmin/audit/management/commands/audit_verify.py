@@ -25,6 +25,7 @@ class Command(BaseCommand):
             )
         if not report.ok:
             broken = report.first_broken
+            assert broken is not None  # not ok: some entry broke the chain
             raise CommandError(
                 f"audit chain broken at seq {broken.seq}: {broken.reason}"
                 + (f" ({broken.detail})" if broken.detail else "")

@@ -30,10 +30,11 @@ class Command(BaseCommand):
             erasure = erasure_from_shell(creator_id=creator_id, reason=reason, ticket_reference=ticket)
         except ErasureError as exc:
             raise CommandError(str(exc)) from None
+        assert erasure.job is not None  # a request or deletion always has its job here
         if run_async:
             job_enqueue(erasure.job)
         else:
-            resumable_job_run(job_id=erasure.job_id, runner=ACTOR)
+            resumable_job_run(job_id=erasure.job.pk, runner=ACTOR)
         erasure.refresh_from_db()
         counts = erasure_status_counts(erasure)
         out = {

@@ -33,10 +33,11 @@ class Command(BaseCommand):
             )
         except ErasureError as exc:
             raise CommandError(str(exc)) from None
+        assert deletion.job is not None  # a request or deletion always has its job here
         if run_async:
             job_enqueue(deletion.job)
         else:
-            resumable_job_run(job_id=deletion.job_id, runner=ACTOR)
+            resumable_job_run(job_id=deletion.job.pk, runner=ACTOR)
         deletion.refresh_from_db()
         out = {
             "deletion": deletion.pk,

@@ -38,6 +38,7 @@ class Command(BaseCommand):
             report = latency_report_create(params=params, enqueue=False)
         except SearchError as exc:
             raise CommandError(str(exc)) from None
+        assert report.job_id is not None  # created with its job
         job = job_execute(job_id=report.job_id)
         if job.status != Job.Status.SUCCEEDED:
             first_line = job.error.splitlines()[0] if job.error else ""
