@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from migrations_app import selectors
 from migrations_app.forms import CancelForm, DiscoverForm, PlanForm
@@ -23,6 +22,7 @@ from migrations_app.services import (
     runner_is_gone,
 )
 from twinadmin.accounts.roles import OPERATORS, role_required
+from twinadmin.lib.htmx import HtmxHttpRequest, partial_template, render_polling
 from twinadmin.vectors import VectorError
 
 
@@ -35,15 +35,13 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required()
-def discover(request: HttpRequest) -> HttpResponse:
+def discover(request: HtmxHttpRequest) -> HttpResponse:
     form = DiscoverForm(request.GET)
     form.is_valid()
     kind = form.cleaned_data.get("kind") or ""
     page, rows = selectors.discovery_rows(kind=kind, page=form.cleaned_data.get("page") or 1)
     ctx = {"form": form, "page": page, "rows": rows, "query": f"kind={kind}"}
-    return render(
-        request, "migrations_app/discover.html#rows" if request.htmx else "migrations_app/discover.html", ctx
-    )
+    return render(request, partial_template(request, "migrations_app/discover.html", "rows"), ctx)
 
 
 @require_http_methods(["GET", "POST"])
@@ -75,7 +73,7 @@ def _preview_or_none(form: PlanForm):
 
 @require_GET
 @role_required()
-def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_detail(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(NamespaceMigration, pk=run_id)
     items = selectors.run_items(run)
     lost = run.is_active and bool(run.runner) and runner_is_gone(run)
@@ -88,12 +86,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "worker_lost": lost
         and run.status in (NamespaceMigration.Status.RUNNING, NamespaceMigration.Status.ROLLING_BACK),
     }
-    if request.htmx:
-        response = render(request, "migrations_app/run_detail.html#progress", ctx)
-        if not run.is_active:
-            response.status_code = HttpResponseStopPolling.status_code  # 286: last swap, stop polling
-        return response
-    return render(request, "migrations_app/run_detail.html", ctx)
+    return render_polling(request, "migrations_app/run_detail.html", ctx, finished=not run.is_active)
 
 
 def _act(

@@ -12,7 +12,7 @@ from twinadmin.audit.forms import AuditExportForm, AuditFilterForm
 from twinadmin.audit.models import AuditEntry
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_create
-from twinadmin.lib.htmx import partial_template, redirect_after_post
+from twinadmin.lib.htmx import HtmxHttpRequest, partial_template, redirect_after_post
 
 # Read-only for every role: auditors above all, but operators and approvers may check their work.
 AUDIT_READERS = (AUDITORS, OPERATORS, APPROVERS)
@@ -28,7 +28,7 @@ def _filter_query(request: HttpRequest) -> str:
 
 @require_GET
 @role_required(*AUDIT_READERS)
-def entry_list(request: HttpRequest) -> HttpResponse:
+def entry_list(request: HtmxHttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
     ctx = {"form": form, "query": _filter_query(request), "page": None}
     if form.is_valid():

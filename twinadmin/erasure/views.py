@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from twinadmin.accounts.roles import APPROVERS, OPERATORS, role_required
 from twinadmin.erasure import selectors
@@ -29,18 +28,8 @@ from twinadmin.erasure.services import (
     twin_deletion_request,
 )
 from twinadmin.jobs.leases import job_worker_lost
-from twinadmin.lib.htmx import redirect_after_post
+from twinadmin.lib.htmx import HtmxHttpRequest, redirect_after_post, render_polling
 from twinadmin.registry.models import Creator, Twin
-
-
-def _poll(request: HttpRequest, template: str, ctx: dict, *, finished: bool) -> HttpResponse:
-    """The whole page, or (htmx) its progress fragment; 286 stops the polling once it is over."""
-    if not request.htmx:
-        return render(request, template, ctx)
-    response = render(request, f"{template}#progress", ctx)
-    if finished:
-        response.status_code = HttpResponseStopPolling.status_code
-    return response
 
 
 @require_GET
@@ -84,7 +73,7 @@ def _scope_context(creator_id: str) -> dict:
 
 @require_GET
 @role_required()
-def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def request_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     erasure = get_object_or_404(ErasureRequest.objects.select_related("job"), pk=pk)
     can_decide = erasure.status == ErasureRequest.Status.PENDING and erasure.can_be_decided_by(request.user)
     # Pending requests show what approving would erase, read now (pending pages do not poll).
@@ -104,7 +93,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "reject_form": RejectForm(),
     }
     finished = not erasure.is_active or erasure_needs_retry(erasure)
-    return _poll(request, "erasure/request_detail.html", ctx, finished=finished)
+    return render_polling(request, "erasure/request_detail.html", ctx, finished=finished)
 
 
 def _act(
@@ -202,7 +191,8 @@ def twin_delete(request: HttpRequest, creator_id: str, twin_id: str) -> HttpResp
 
 @require_GET
 @role_required()
-def twin_deletion_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def twin_deletion_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     deletion = get_object_or_404(TwinDeletion.objects.select_related("job"), pk=pk)
     finished = deletion.is_finished or (deletion.job is not None and deletion.job.is_finished)
-    return _poll(request, "erasure/twin_deletion_detail.html", {"deletion": deletion}, finished=finished)
+    ctx = {"deletion": deletion}
+    return render_polling(request, "erasure/twin_deletion_detail.html", ctx, finished=finished)

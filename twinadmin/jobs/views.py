@@ -3,14 +3,13 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from twinadmin.accounts.roles import OPERATORS, role_required
 from twinadmin.jobs.forms import JobCancelForm
 from twinadmin.jobs.handlers import known_kinds
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import JobNotCancellable, JobNotRetryable, job_cancel, job_retry
-from twinadmin.lib.htmx import partial_template, redirect_after_post
+from twinadmin.lib.htmx import HtmxHttpRequest, partial_template, redirect_after_post, render_polling
 
 
 @require_GET
@@ -39,15 +38,11 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required()
-def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(Job, pk=job_id)
-    if request.htmx:
-        response = render(request, "jobs/job_detail.html#status", {"job": job})
-        if job.is_finished:
-            # 286 tells htmx to swap this last fragment in and stop polling.
-            response.status_code = HttpResponseStopPolling.status_code
-        return response
-    return render(request, "jobs/job_detail.html", {"job": job})
+    return render_polling(
+        request, "jobs/job_detail.html", {"job": job}, finished=job.is_finished, partial="status"
+    )
 
 
 @require_POST

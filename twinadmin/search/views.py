@@ -1,10 +1,9 @@
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from twinadmin.accounts.roles import OPERATORS, role_required
-from twinadmin.lib.htmx import partial_template, redirect_after_post
+from twinadmin.lib.htmx import HtmxHttpRequest, partial_template, redirect_after_post, render_polling
 from twinadmin.registry.models import Creator
 from twinadmin.search import selectors
 from twinadmin.search.errors import SearchError
@@ -13,7 +12,7 @@ from twinadmin.search.latency import latency_report_create
 from twinadmin.search.services import multi_twin_search
 
 
-def _status(request: HttpRequest, form) -> int:
+def _status(request: HtmxHttpRequest, form) -> int:
     # htmx does not swap 4xx responses by default: the fragment carries the errors with a 200.
     return 400 if form.errors and not request.htmx else 200
 
@@ -32,7 +31,7 @@ def search_home(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @role_required()
-def search_twins(request: HttpRequest, creator_id: str) -> HttpResponse:
+def search_twins(request: HtmxHttpRequest, creator_id: str) -> HttpResponse:
     """Any role may search: it only reads. A POST renders the results; from htmx, only them."""
     creator = get_object_or_404(Creator, creator_id=creator_id)
     form = MultiTwinSearchForm(request.POST or None, twins=selectors.search_twin_choices(creator))
@@ -80,18 +79,16 @@ def report_run(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required()
-def report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
+def report_detail(request: HtmxHttpRequest, report_id: int) -> HttpResponse:
     report = selectors.report_get(report_id=report_id)
     if report is None:
         raise Http404("No such latency report.")
     rows = selectors.report_rows(report) if report.succeeded else []
     chart, left_out = selectors.report_chart(report, rows) if report.succeeded else ("", 0)
     ctx = {"report": report, "rows": rows, "chart": chart, "left_out": left_out}
-    response = render(request, partial_template(request, "search/report_detail.html", "report"), ctx)
-    if request.htmx and report.is_finished:
-        # 286: htmx swaps this last fragment in and stops polling.
-        response.status_code = HttpResponseStopPolling.status_code
-    return response
+    return render_polling(
+        request, "search/report_detail.html", ctx, finished=report.is_finished, partial="report"
+    )
 
 
 @require_GET
