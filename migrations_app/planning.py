@@ -244,6 +244,32 @@ def plan_build(
 ) -> Plan:
     """The preview of a migration. Raises PlanError for input that makes no plan at all
     (invalid creator id, unknown policy); everything else is reported on the plan."""
+    _check_input(creator_id=creator_id, default_policy=default_policy, naming=naming)
+    creator = Creator.objects.filter(creator_id=creator_id).first()
+    plan = Plan(
+        creator_id=creator_id,
+        creator_exists=creator is not None,
+        naming=naming,
+        default_policy=default_policy,
+        delete_source=delete_source,
+    )
+    _check_creator(plan, creator, create_creator=create_creator)
+    _check_dimension(plan, index)
+    selected = _selected_sources(plan, index, namespaces)
+    ids = _TwinIds(creator, naming)
+    for source in selected:
+        if source.kind == NamespaceKind.DEFAULT and default_policy == Policy.KEEP:
+            plan.kept.append(source.name)
+            continue
+        plan.rows.append(_plan_row(plan, source, ids))
+
+    _check_conflicts(plan, index, creator)
+    if not plan.rows and not plan.errors:
+        plan.errors.append("Nothing to migrate: no legacy namespaces selected.")
+    return plan
+
+
+def _check_input(*, creator_id: str, default_policy: str, naming: str) -> None:
     try:
         codec.validate_creator_id(creator_id)
     except codec.InvalidId as exc:
@@ -255,19 +281,16 @@ def plan_build(
     if naming not in Naming.values:
         raise PlanError(f"Unknown naming policy {naming!r}: one of {', '.join(Naming.values)}.")
 
-    creator = Creator.objects.filter(creator_id=creator_id).first()
-    plan = Plan(
-        creator_id=creator_id,
-        creator_exists=creator is not None,
-        naming=naming,
-        default_policy=default_policy,
-        delete_source=delete_source,
-    )
+
+def _check_creator(plan: Plan, creator: Creator | None, *, create_creator: bool) -> None:
+    creator_id = plan.creator_id
     if creator is None and not create_creator:
         plan.errors.append(f"Creator {creator_id!r} does not exist; confirm that it should be created.")
     elif creator is not None and creator.status != Creator.Status.ACTIVE:
         plan.errors.append(f"Creator {creator_id!r} is {creator.status}; nothing can be migrated onto it.")
 
+
+def _check_dimension(plan: Plan, index: VectorIndex) -> None:
     stats = index.describe_index_stats()
     plan.dimension, plan.metric = stats.dimension, stats.metric
     if stats.dimension != index.dimension:
@@ -276,6 +299,12 @@ def plan_build(
             f"this deployment is configured for {index.dimension} (VECTOR_DIMENSION)."
         )
 
+
+def _selected_sources(
+    plan: Plan, index: VectorIndex, namespaces: list[str] | None
+) -> list[DiscoveredNamespace]:
+    """The migratable namespaces named (each unknown or unmigratable one an error on the plan),
+    or every migratable one; `__default__` first, then by name."""
     discovered = {row.name: row for row in discover(index)}
     if namespaces:
         selected = []
@@ -299,40 +328,34 @@ def plan_build(
     else:
         selected = [row for row in discovered.values() if row.migratable]
     selected.sort(key=lambda r: (r.kind != NamespaceKind.DEFAULT, r.name))
+    return selected
 
-    ids = _TwinIds(creator, naming)
-    for source in selected:
-        is_default = source.kind == NamespaceKind.DEFAULT
-        if is_default and default_policy == Policy.KEEP:
-            plan.kept.append(source.name)
-            continue
-        row = PlanRow(source=source.name, source_count=source.count, action=MigrationItem.Action.COPY)
-        if is_default and default_policy == Policy.DELETE:
-            row.action = MigrationItem.Action.DELETE
-        elif is_default and default_policy == Policy.CREATOR:
-            row.target = codec.creator_namespace(creator_id)
-            row.target_kind = MigrationItem.TargetKind.CREATOR_WIDE
+
+def _plan_row(plan: Plan, source: DiscoveredNamespace, ids: _TwinIds) -> PlanRow:
+    """What happens to one source under the plan's policies (a kept `__default__` has no row)."""
+    is_default = source.kind == NamespaceKind.DEFAULT
+    row = PlanRow(source=source.name, source_count=source.count, action=MigrationItem.Action.COPY)
+    if is_default and plan.default_policy == Policy.DELETE:
+        row.action = MigrationItem.Action.DELETE
+    elif is_default and plan.default_policy == Policy.CREATOR:
+        row.target = codec.creator_namespace(plan.creator_id)
+        row.target_kind = MigrationItem.TargetKind.CREATOR_WIDE
+    else:
+        row.twin_name = _twin_name(source.name)
+        row.twin_id, row.twin_naming = ids.next(
+            creator_id=plan.creator_id, source=source.name, name=row.twin_name
+        )
+        try:
+            row.target = codec.twin_namespace(plan.creator_id, row.twin_id)
+        except codec.InvalidId as exc:
+            row.conflicts.append(f"no valid twin id for this target: {exc}")
+        row.target_kind = MigrationItem.TargetKind.TWIN
+    if source.mapped_twin:
+        if codec.parse_namespace(source.mapped_twin).kind is NamespaceKind.TWIN:
+            row.conflicts.append(f"already mapped to twin {source.mapped_twin}")
         else:
-            row.twin_name = _twin_name(source.name)
-            row.twin_id, row.twin_naming = ids.next(
-                creator_id=creator_id, source=source.name, name=row.twin_name
-            )
-            try:
-                row.target = codec.twin_namespace(creator_id, row.twin_id)
-            except codec.InvalidId as exc:
-                row.conflicts.append(f"no valid twin id for this target: {exc}")
-            row.target_kind = MigrationItem.TargetKind.TWIN
-        if source.mapped_twin:
-            if codec.parse_namespace(source.mapped_twin).kind is NamespaceKind.TWIN:
-                row.conflicts.append(f"already mapped to twin {source.mapped_twin}")
-            else:
-                row.conflicts.append(f"already copied to {source.mapped_twin}")
-        plan.rows.append(row)
-
-    _check_conflicts(plan, index, creator)
-    if not plan.rows and not plan.errors:
-        plan.errors.append("Nothing to migrate: no legacy namespaces selected.")
-    return plan
+            row.conflicts.append(f"already copied to {source.mapped_twin}")
+    return row
 
 
 def _check_conflicts(plan: Plan, index: VectorIndex, creator: Creator | None) -> None:

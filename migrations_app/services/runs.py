@@ -64,68 +64,79 @@ def migration_create(
     )
     if not plan.ok:
         raise PlanError("Plan refused: " + "; ".join(plan.problems))
-    user = actor if getattr(actor, "pk", None) else None
     try:
         with transaction.atomic():
-            created_creator = False
-            if not plan.creator_exists:
-                creator_create(creator_id=creator_id)
-                created_creator = True
-            job = Job.objects.create(kind=JOB_KIND, created_by=user, message="queued")
-            run = Run.objects.create(
-                creator_id=creator_id,
-                created_creator=created_creator,
-                naming=naming,
-                default_policy=default_policy,
-                delete_source=delete_source,
-                requested_by=user,
-                requested_by_name=actor_name(actor),
-                job=job,
-            )
-            Job.objects.filter(pk=job.pk).update(params={"run": run.pk}, correlation_id=run.correlation_id)
-            MigrationItem.objects.bulk_create(
-                [
-                    MigrationItem(
-                        run=run,
-                        position=position,
-                        source_namespace=row.source,
-                        action=row.action,
-                        target_namespace=row.target,
-                        target_kind=row.target_kind,
-                        twin_id=row.twin_id,
-                        twin_name=row.twin_name,
-                        twin_naming=row.twin_naming,
-                        source_count=row.source_count,
-                        progress_total=row.source_count,
-                    )
-                    for position, row in enumerate(plan.rows, start=1)
-                ]
-            )
-            audit_record(
-                actor=actor,
-                action="migration.plan.create",
-                target_type="run",
-                target_id=str(run.pk),
-                outcome="info",
-                creator_id=creator_id,
-                correlation_id=run.correlation_id,
-                details={
-                    "namespaces": len(plan.rows),
-                    "vectors": plan.vector_count,
-                    "twins": plan.twin_count,
-                    "naming": naming,
-                    "default_policy": default_policy,
-                    "delete_source": delete_source,
-                    "created_creator": created_creator,
-                    "kept": plan.kept,
-                },
-            )
+            return _run_save(plan=plan, actor=actor)
     except IntegrityError as exc:
         # The partial unique indexes: another run took one of these namespaces meanwhile.
         raise PlanError(f"Plan refused: another active run holds one of these namespaces ({exc}).") from None
     except RegistryError as exc:
         raise PlanError(f"Plan refused: {exc}") from None
+
+
+def _run_save(*, plan: Plan, actor: Any) -> NamespaceMigration:
+    """The rows of a queued run (in the caller's transaction): the creator when the plan creates
+    it, the job, the run, its items in plan order, and the audit entry."""
+    user = actor if getattr(actor, "pk", None) else None
+    created_creator = False
+    if not plan.creator_exists:
+        creator_create(creator_id=plan.creator_id)
+        created_creator = True
+    job = Job.objects.create(kind=JOB_KIND, created_by=user, message="queued")
+    run = Run.objects.create(
+        creator_id=plan.creator_id,
+        created_creator=created_creator,
+        naming=plan.naming,
+        default_policy=plan.default_policy,
+        delete_source=plan.delete_source,
+        requested_by=user,
+        requested_by_name=actor_name(actor),
+        job=job,
+    )
+    Job.objects.filter(pk=job.pk).update(params={"run": run.pk}, correlation_id=run.correlation_id)
+    _items_create(run=run, plan=plan)
+    audit_record(
+        actor=actor,
+        action="migration.plan.create",
+        target_type="run",
+        target_id=str(run.pk),
+        outcome="info",
+        creator_id=plan.creator_id,
+        correlation_id=run.correlation_id,
+        details={
+            "namespaces": len(plan.rows),
+            "vectors": plan.vector_count,
+            "twins": plan.twin_count,
+            "naming": plan.naming,
+            "default_policy": plan.default_policy,
+            "delete_source": plan.delete_source,
+            "created_creator": created_creator,
+            "kept": plan.kept,
+        },
+    )
     return run
+
+
+def _items_create(*, run: NamespaceMigration, plan: Plan) -> None:
+    """One item per plan row, numbered in plan order from 1."""
+    MigrationItem.objects.bulk_create(
+        [
+            MigrationItem(
+                run=run,
+                position=position,
+                source_namespace=row.source,
+                action=row.action,
+                target_namespace=row.target,
+                target_kind=row.target_kind,
+                twin_id=row.twin_id,
+                twin_name=row.twin_name,
+                twin_naming=row.twin_naming,
+                source_count=row.source_count,
+                progress_total=row.source_count,
+            )
+            for position, row in enumerate(plan.rows, start=1)
+        ]
+    )
 
 
 def remaining_phases(run: NamespaceMigration) -> list[str]:
