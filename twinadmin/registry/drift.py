@@ -26,6 +26,7 @@ from twinadmin.vectors import VectorError
 PAGE_LIMIT = 100
 
 _NS_FIELDS = ("name", "kind", "creator_id", "twin_id", "vector_count")
+_Rows = list[dict[str, Any]]  # one kind's rows, as listed
 
 
 @dataclass
@@ -194,17 +195,8 @@ def drift_report_build(*, live: bool = True, limit: int | None = None) -> DriftR
     erased_rows, deleted_rows = _erasure_candidates()
     verified_live, live_error = False, ""
     if live:
-        from twinadmin.registry.services import index_namespaces_reread
-
-        try:
-            seen = index_namespaces_reread(names=[r["name"] for r in erased_rows + deleted_rows])
-        except VectorError as exc:
-            # Keep the snapshot's alarm (never hide a possible breach), but say it is unverified.
-            live_error = f"{type(exc).__name__}: {exc}"
-        else:
-            verified_live = True
-            erased_rows = [{**r, "vector_count": seen[r["name"]]} for r in erased_rows if seen[r["name"]]]
-            deleted_rows = [{**r, "vector_count": seen[r["name"]]} for r in deleted_rows if seen[r["name"]]]
+        erased_rows, deleted_rows, live_error = _erasure_alarms_reread(erased_rows, deleted_rows)
+        verified_live = not live_error
 
     erased_rows += _lineage_alarms(live=live and not live_error)
 
@@ -222,9 +214,31 @@ def drift_report_build(*, live: bool = True, limit: int | None = None) -> DriftR
     totals["erased_with_data"] = len(erased_rows)
     report.deleted_twins_with_data = deleted_rows[:limit]
     totals["deleted_twins_with_data"] = len(deleted_rows)
+    report.orphans, totals["orphans"] = _orphans(limit)
+    report.missing_namespaces, totals["missing_namespaces"] = _missing_namespaces(limit)
+    report.stale_counts, totals["stale_counts"] = _stale_counts(limit)
+    report.legacy_present, totals["legacy_present"] = _legacy_present(limit)
+    return report
 
-    # Namespaces the codec attributes to an owner the registry does not know, plus unknown names.
-    # A twin namespace is an orphan only when no twin row at all (any status) accounts for it.
+
+def _erasure_alarms_reread(erased_rows: _Rows, deleted_rows: _Rows) -> tuple[_Rows, _Rows, str]:
+    """The erasure alarms' rows as the index holds them now (the gone ones dropped), and "";
+    or, when the index cannot be read, the snapshot's rows unchanged and why."""
+    from twinadmin.registry.services import index_namespaces_reread
+
+    try:
+        seen = index_namespaces_reread(names=[r["name"] for r in erased_rows + deleted_rows])
+    except VectorError as exc:
+        # Keep the snapshot's alarm (never hide a possible breach), but say it is unverified.
+        return erased_rows, deleted_rows, f"{type(exc).__name__}: {exc}"
+    erased_rows = [{**r, "vector_count": seen[r["name"]]} for r in erased_rows if seen[r["name"]]]
+    deleted_rows = [{**r, "vector_count": seen[r["name"]]} for r in deleted_rows if seen[r["name"]]]
+    return erased_rows, deleted_rows, ""
+
+
+def _orphans(limit: int | None) -> tuple[_Rows, int]:
+    """Namespaces the codec attributes to an owner the registry does not know, plus unknown names.
+    A twin namespace is an orphan only when no twin row at all (any status) accounts for it."""
     known_creator = Exists(Creator.objects.filter(creator_id=OuterRef("creator_id")))
     orphans = (
         IndexNamespace.objects.filter(
@@ -235,25 +249,29 @@ def drift_report_build(*, live: bool = True, limit: int | None = None) -> DriftR
         .annotate(known=known_creator)
         .order_by("name")
     )
-    rows, totals["orphans"] = _first_rows(orphans, (*_NS_FIELDS, "known"), limit)
+    rows, total = _first_rows(orphans, (*_NS_FIELDS, "known"), limit)
     for row in rows:
         row["parsed_owner"] = row["creator_id"] or None
         row["creator_registered"] = row.pop("known")
-    report.orphans = rows
+    return rows, total
 
-    # Active twins whose namespace the index does not hold (never written, or lost).
-    ns_of_twin = IndexNamespace.objects.filter(
+
+def _ns_of_twin() -> QuerySet:
+    """The snapshot row of the outer twin's namespace."""
+    return IndexNamespace.objects.filter(
         kind=NamespaceKind.TWIN, creator_id=OuterRef("creator__creator_id"), twin_id=OuterRef("twin_id")
     )
+
+
+def _missing_namespaces(limit: int | None) -> tuple[_Rows, int]:
+    """Active twins whose namespace the index does not hold (never written, or lost)."""
     missing = (
         Twin.objects.filter(status=Twin.Status.ACTIVE)
-        .filter(~Exists(ns_of_twin))
+        .filter(~Exists(_ns_of_twin()))
         .order_by("creator__creator_id", "twin_id")
     )
-    rows, totals["missing_namespaces"] = _first_rows(
-        missing, ("creator__creator_id", "twin_id", "vector_count"), limit
-    )
-    report.missing_namespaces = [
+    rows, total = _first_rows(missing, ("creator__creator_id", "twin_id", "vector_count"), limit)
+    return [
         {
             "creator_id": r["creator__creator_id"],
             "twin_id": r["twin_id"],
@@ -261,23 +279,23 @@ def drift_report_build(*, live: bool = True, limit: int | None = None) -> DriftR
             "registry_count": r["vector_count"],
         }
         for r in rows
-    ]
+    ], total
 
-    # Registry counts that disagree with the index's (refresh counts fixes them): each active twin
-    # looks its namespace row up through the (creator_id, twin_id) index. The subqueries drop the
-    # models' default ordering: `ORDER BY name LIMIT 1` made SQLite walk the (kind, name) index
-    # for every twin instead (seconds at 12,000 twins).
+
+def _stale_counts(limit: int | None) -> tuple[_Rows, int]:
+    """Registry counts that disagree with the index's (refresh counts fixes them): each active twin
+    looks its namespace row up through the (creator_id, twin_id) index. The subqueries drop the
+    models' default ordering: `ORDER BY name LIMIT 1` made SQLite walk the (kind, name) index
+    for every twin instead (seconds at 12,000 twins)."""
     stale = (
         Twin.objects.filter(status=Twin.Status.ACTIVE)
-        .annotate(index_count=Subquery(ns_of_twin.order_by().values("vector_count")[:1]))
+        .annotate(index_count=Subquery(_ns_of_twin().order_by().values("vector_count")[:1]))
         .filter(index_count__isnull=False)
         .filter(Q(vector_count__isnull=True) | ~Q(vector_count=F("index_count")))
         .order_by("creator__creator_id", "twin_id")
     )
-    rows, totals["stale_counts"] = _first_rows(
-        stale, ("creator__creator_id", "twin_id", "vector_count", "index_count"), limit
-    )
-    report.stale_counts = [
+    rows, total = _first_rows(stale, ("creator__creator_id", "twin_id", "vector_count", "index_count"), limit)
+    return [
         {
             "creator_id": r["creator__creator_id"],
             "twin_id": r["twin_id"],
@@ -285,10 +303,12 @@ def drift_report_build(*, live: bool = True, limit: int | None = None) -> DriftR
             "index_count": r["index_count"],
         }
         for r in rows
-    ]
+    ], total
 
-    # Legacy layout still in the index; `migrated_to` names the twin that came from it, if any
-    # (an indexed lookup on Twin.legacy_namespace).
+
+def _legacy_present(limit: int | None) -> tuple[_Rows, int]:
+    """Legacy layout still in the index; `migrated_to` names the twin that came from it, if any
+    (an indexed lookup on Twin.legacy_namespace)."""
     migrated = Twin.objects.filter(legacy_namespace=OuterRef("name")).order_by()
     legacy = (
         IndexNamespace.objects.filter(kind__in=[NamespaceKind.LEGACY_UUID, NamespaceKind.DEFAULT])
@@ -297,12 +317,11 @@ def drift_report_build(*, live: bool = True, limit: int | None = None) -> DriftR
         )
         .order_by("name")
     )
-    rows, totals["legacy_present"] = _first_rows(legacy, (*_NS_FIELDS, "c", "t"), limit)
+    rows, total = _first_rows(legacy, (*_NS_FIELDS, "c", "t"), limit)
     for row in rows:
         c, t = row.pop("c"), row.pop("t")
         row["migrated_to"] = codec.twin_namespace(c, t) if c else None
-    report.legacy_present = rows
-    return report
+    return rows, total
 
 
 def drift_report_run(*, refresh: bool = True) -> DriftReport:
