@@ -289,51 +289,76 @@ def latency_report_run(
     started = time.perf_counter()
     report.rows.all().delete()
     try:
-        stats = index.describe_index_stats()
-        targets = _targets(report, stats.namespaces)
-        planned = sum(report.queries_per_namespace for ns, _ in targets if stats.namespaces.get(ns, 0))
-        done = 0
-
-        def tick() -> None:
-            nonlocal done
-            done += 1
-            if job is not None and done % 100 == 0:
-                job_progress(job, done=done, total=planned)
-
-        measures: list[NamespaceMeasure] = []
-        rows: list[LatencyNamespace] = []
-        for position, (namespace, twin_id) in enumerate(targets):
-            if job is not None:
-                job_progress(job, done=done, total=planned, message=f"probing {namespace}")
-            measure = measure_namespace(
-                index,
-                namespace,
-                vector_count=stats.namespaces.get(namespace, 0),
-                queries=report.queries_per_namespace,
-                top_k=report.top_k,
-                seed=report.seed,
-                on_query=tick,
-            )
-            measures.append(measure)
-            rows.append(
-                LatencyNamespace(
-                    report=report,
-                    position=position,
-                    namespace=namespace,
-                    kind=codec.parse_namespace(namespace).kind.value,
-                    twin_id=twin_id,
-                    vector_count=measure.vector_count,
-                    query_count=len(measure.samples),
-                    recall=measure.recall,
-                    recall_at_k=measure.recall_at_k,
-                    note=measure.note[:300],
-                    **summarize(measure.samples),
-                )
-            )
+        measures, rows, planned = _measure_targets(report, index, job)
     except VectorError as exc:
         raise SearchBackendError(f"The index failed during the latency run: {exc}") from exc
-    recall, recall_value = _overall_recall(measures)
     pooled = [s for m in measures for s in m.samples]
+    _report_save(report, index, rows=rows, measures=measures, pooled=pooled, started=started)
+    if job is not None:
+        job_progress(job, done=len(pooled), total=planned, message=f"{len(pooled)} queries")
+    return report
+
+
+def _measure_targets(
+    report: LatencyReport, index: VectorIndex, job: Job | None
+) -> tuple[list[NamespaceMeasure], list[LatencyNamespace], int]:
+    """Probe every target namespace in order, reporting progress on the job every 100 queries:
+    the measures, their unsaved rows, and the queries planned."""
+    stats = index.describe_index_stats()
+    targets = _targets(report, stats.namespaces)
+    planned = sum(report.queries_per_namespace for ns, _ in targets if stats.namespaces.get(ns, 0))
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if job is not None and done % 100 == 0:
+            job_progress(job, done=done, total=planned)
+
+    measures: list[NamespaceMeasure] = []
+    rows: list[LatencyNamespace] = []
+    for position, (namespace, twin_id) in enumerate(targets):
+        if job is not None:
+            job_progress(job, done=done, total=planned, message=f"probing {namespace}")
+        measure = measure_namespace(
+            index,
+            namespace,
+            vector_count=stats.namespaces.get(namespace, 0),
+            queries=report.queries_per_namespace,
+            top_k=report.top_k,
+            seed=report.seed,
+            on_query=tick,
+        )
+        measures.append(measure)
+        rows.append(
+            LatencyNamespace(
+                report=report,
+                position=position,
+                namespace=namespace,
+                kind=codec.parse_namespace(namespace).kind.value,
+                twin_id=twin_id,
+                vector_count=measure.vector_count,
+                query_count=len(measure.samples),
+                recall=measure.recall,
+                recall_at_k=measure.recall_at_k,
+                note=measure.note[:300],
+                **summarize(measure.samples),
+            )
+        )
+    return measures, rows, planned
+
+
+def _report_save(
+    report: LatencyReport,
+    index: VectorIndex,
+    *,
+    rows: list[LatencyNamespace],
+    measures: list[NamespaceMeasure],
+    pooled: list[float],
+    started: float,
+) -> None:
+    """The rows and the overall figures, in one transaction."""
+    recall, recall_value = _overall_recall(measures)
     with transaction.atomic():
         LatencyNamespace.objects.bulk_create(rows, batch_size=500)
         for key, value in summarize(pooled).items():
@@ -347,9 +372,6 @@ def latency_report_run(
         report.duration_seconds = time.perf_counter() - started
         report.finished_at = timezone.now()
         report.save()
-    if job is not None:
-        job_progress(job, done=len(pooled), total=planned, message=f"{len(pooled)} queries")
-    return report
 
 
 def report_summary(report: LatencyReport) -> dict[str, Any]:

@@ -242,36 +242,12 @@ def multi_twin_search(
     if (vector is None) == (vector_id is None or vector_id == ""):
         raise SearchInputError("Search by a vector id or by a pasted vector (exactly one of them).")
     index = index or get_index()
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise SearchInputError(f"workers must be a whole number of at least 1, got {workers!r}.")
-    streams = min(len(targets), (workers or search_workers(index)) if concurrent else 1)
+    streams = _stream_count(index, targets, concurrent=concurrent, workers=workers)
 
-    query_found_in: tuple[str, ...] = ()
     looking_up = time.perf_counter()
-    if vector is not None:
-        values = vector if isinstance(vector, np.ndarray) else parse_vector(vector)
-        query = np.asarray(values, dtype=np.float32)
-        try:
-            limits.validate_values(query, index.dimension, index.metric, "query")
-        except InvalidRequest as exc:
-            raise SearchInputError(f"{exc}.") from None
-    else:
-        query, query_found_in = _query_vector_for_id(index, targets, vector_id or "", streams=streams)
+    query, query_found_in = _query_vector(index, targets, vector, vector_id, streams=streams)
     fetched = time.perf_counter()
-
-    def run(target: Target) -> tuple[list[Hit], float]:
-        began = time.perf_counter()
-        matches = index.query(target.namespace, vector=query, top_k=top_k, filter=filter_dict)
-        spent = (time.perf_counter() - began) * 1000
-        hits = [Hit(m.id, m.score, target.namespace, target.twin_id, m.metadata) for m in matches]
-        return hits, spent
-
-    try:
-        # A failure is raised once every started query has finished: no thread is still querying
-        # when the caller reports it.
-        answers = list(bounded_map(run, targets, workers=streams, pool=search_pool()))
-    except VectorError as exc:
-        raise SearchBackendError(f"The index failed while searching: {exc}") from exc
+    answers = _fan_out(index, targets, query, top_k=top_k, filter_dict=filter_dict, streams=streams)
     finished = time.perf_counter()
     return SearchResult(
         creator_id=creator_id,
@@ -291,3 +267,58 @@ def multi_twin_search(
         concurrent=streams > 1,
         workers=streams,
     )
+
+
+def _stream_count(index: VectorIndex, targets: list[Target], *, concurrent: bool, workers: int | None) -> int:
+    """Namespaces queried at a time: `workers`, or what suits the backend; 1 when not
+    `concurrent`; never more than there are namespaces."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise SearchInputError(f"workers must be a whole number of at least 1, got {workers!r}.")
+    return min(len(targets), (workers or search_workers(index)) if concurrent else 1)
+
+
+def _query_vector(
+    index: VectorIndex,
+    targets: list[Target],
+    vector: str | Sequence[float] | np.ndarray | None,
+    vector_id: str | None,
+    *,
+    streams: int,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The query's values (a pasted vector, validated against the index; or the stored values
+    of `vector_id`) and the namespaces holding `vector_id` (none for a pasted vector)."""
+    if vector is None:
+        return _query_vector_for_id(index, targets, vector_id or "", streams=streams)
+    values = vector if isinstance(vector, np.ndarray) else parse_vector(vector)
+    query = np.asarray(values, dtype=np.float32)
+    try:
+        limits.validate_values(query, index.dimension, index.metric, "query")
+    except InvalidRequest as exc:
+        raise SearchInputError(f"{exc}.") from None
+    return query, ()
+
+
+def _fan_out(
+    index: VectorIndex,
+    targets: list[Target],
+    query: np.ndarray,
+    *,
+    top_k: int,
+    filter_dict: dict[str, Any] | None,
+    streams: int,
+) -> list[tuple[list[Hit], float]]:
+    """Each target's hits and its query's latency in ms, in target order, `streams` at a time."""
+
+    def run(target: Target) -> tuple[list[Hit], float]:
+        began = time.perf_counter()
+        matches = index.query(target.namespace, vector=query, top_k=top_k, filter=filter_dict)
+        spent = (time.perf_counter() - began) * 1000
+        hits = [Hit(m.id, m.score, target.namespace, target.twin_id, m.metadata) for m in matches]
+        return hits, spent
+
+    try:
+        # A failure is raised once every started query has finished: no thread is still querying
+        # when the caller reports it.
+        return list(bounded_map(run, targets, workers=streams, pool=search_pool()))
+    except VectorError as exc:
+        raise SearchBackendError(f"The index failed while searching: {exc}") from exc
