@@ -126,14 +126,32 @@ class _Steps:
 
 
 def _drill(run: DrillRun, steps: _Steps) -> None:
-    cid = run.creator_id
-    reason = f"erasure drill #{run.pk}"
-    index = get_index()
-    wide = codec.creator_namespace(cid)
-    twin_ns = {t: codec.twin_namespace(cid, t) for t in TWINS}
+    scratch = _Scratch(run)
+    for name, fn in (
+        ("create", scratch.create),
+        ("delete_twin", scratch.delete_twin),
+        ("verify_twin", scratch.verify_twin),
+        ("erase_creator", scratch.erase_creator),
+        ("verify_creator", scratch.verify_creator),
+    ):
+        steps(name, fn)
 
-    def create() -> dict[str, Any]:
-        creator = creator_create(creator_id=cid, display_name=f"Erasure drill #{run.pk}")
+
+class _Scratch:
+    """The drill's scratch creator and its namespaces; one method per step, each returning the
+    step's detail or raising DrillStepFailed when its check does not hold."""
+
+    def __init__(self, run: DrillRun) -> None:
+        self.run = run
+        self.cid = run.creator_id
+        self.reason = f"erasure drill #{run.pk}"
+        self.index = get_index()
+        self.wide = codec.creator_namespace(self.cid)
+        self.twin_ns = {t: codec.twin_namespace(self.cid, t) for t in TWINS}
+
+    def create(self) -> dict[str, Any]:
+        cid, index, wide, twin_ns = self.cid, self.index, self.wide, self.twin_ns
+        creator = creator_create(creator_id=cid, display_name=f"Erasure drill #{self.run.pk}")
         for i, twin_id in enumerate(TWINS):
             twin_create(creator=creator, twin_id=twin_id, name=f"drill {twin_id}")
             index.upsert(twin_ns[twin_id], _vectors(twin_id, index.dimension, i))
@@ -147,11 +165,11 @@ def _drill(run: DrillRun, steps: _Steps) -> None:
             "vectors": 3 * VECTORS_PER_NAMESPACE,
         }
 
-    def delete_twin() -> dict[str, Any]:
+    def delete_twin(self) -> dict[str, Any]:
         deletion = twin_deletion_request(
-            creator_id=cid,
+            creator_id=self.cid,
             twin_id="one",
-            reason=reason,
+            reason=self.reason,
             confirm="one",
             actor=f"cli:{DRILL_COMMAND}",
             enqueue=False,
@@ -162,40 +180,32 @@ def _drill(run: DrillRun, steps: _Steps) -> None:
             raise DrillStepFailed(deletion.error or f"twin deletion #{deletion.pk} is {deletion.status}")
         return {"deletion": deletion.pk, "job": deletion.job_id, "vectors_before": deletion.count_before}
 
-    def verify_twin() -> dict[str, Any]:
+    def verify_twin(self) -> dict[str, Any]:
+        wide, twin_ns = self.wide, self.twin_ns
         if _present(twin_ns["one"]):
             raise DrillStepFailed(f"{twin_ns['one']} still holds vectors")
         kept = [n for n in (wide, twin_ns["two"]) if not _present(n)]
         if kept:
             raise DrillStepFailed(f"deleting one twin also removed {kept}")
-        if Twin.objects.get(creator__creator_id=cid, twin_id="one").status != Twin.Status.DELETED:
+        if Twin.objects.get(creator__creator_id=self.cid, twin_id="one").status != Twin.Status.DELETED:
             raise DrillStepFailed("twin 'one' is not marked deleted")
         return {"gone": twin_ns["one"], "untouched": [wide, twin_ns["two"]]}
 
-    def erase_creator() -> dict[str, Any]:
-        erasure = erasure_from_shell(creator_id=cid, reason=reason, command=DRILL_COMMAND)
+    def erase_creator(self) -> dict[str, Any]:
+        erasure = erasure_from_shell(creator_id=self.cid, reason=self.reason, command=DRILL_COMMAND)
         resumable_job_run(job_id=erasure.job_id, runner=f"cli:{DRILL_COMMAND}")
         erasure.refresh_from_db()
         if erasure.status != ErasureRequest.Status.COMPLETED:
             raise DrillStepFailed(erasure.last_error or f"erasure request #{erasure.pk} is {erasure.status}")
         return {"request": erasure.pk, "job": erasure.job_id}
 
-    def verify_creator() -> dict[str, Any]:
-        remnants = creator_remnants(creator_id=cid)
+    def verify_creator(self) -> dict[str, Any]:
+        remnants = creator_remnants(creator_id=self.cid)
         if not remnants["clean"]:
             raise DrillStepFailed(f"left behind: {remnants['namespaces']} {remnants['backups_remaining']}")
-        if Creator.objects.get(creator_id=cid).status != Creator.Status.ERASED:
+        if Creator.objects.get(creator_id=self.cid).status != Creator.Status.ERASED:
             raise DrillStepFailed("the creator is not marked erased")
         return {"clean": True}
-
-    for name, fn in (
-        ("create", create),
-        ("delete_twin", delete_twin),
-        ("verify_twin", verify_twin),
-        ("erase_creator", erase_creator),
-        ("verify_creator", verify_creator),
-    ):
-        steps(name, fn)
 
 
 def _cleanup(creator_id: str) -> dict[str, Any]:
