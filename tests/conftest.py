@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-from django.contrib.auth.models import Group
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+from tests.support.users import user_in_groups
+from tests.support.vectors import DIM, start_server
 from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS
+from twinadmin.vectors.server import LocalPineconeServer
 
 
 @pytest.fixture(autouse=True)
@@ -13,36 +19,45 @@ def _isolated_vector_store(settings, tmp_path):
     """Every test gets its own local vector store file (the layer caches per setting values)."""
     settings.VECTOR_BACKEND = "local"
     settings.VECTOR_LOCAL_PATH = tmp_path / "vectors.sqlite3"
-    settings.VECTOR_DIMENSION = 8
+    settings.VECTOR_DIMENSION = DIM
     yield
 
 
-def _make_user(django_user_model, username: str, group: str | None, **extra):
-    user = django_user_model.objects.create_user(username=username, password="pw-" + username, **extra)
-    if group:
-        user.groups.add(Group.objects.get_or_create(name=group)[0])
-    return user
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., LocalPineconeServer]]:
+    """Start in-process local Pinecone servers on free loopback ports (the options of
+    tests.support.vectors.start_server); stopped after the test."""
+    servers: list[LocalPineconeServer] = []
+
+    def make(**options: Any) -> LocalPineconeServer:
+        server = start_server(tmp_path / f"server-{len(servers)}.sqlite3", **options)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture
-def operator(db, django_user_model):
-    return _make_user(django_user_model, "op", OPERATORS)
+def operator(db):
+    return user_in_groups("op", OPERATORS, password="pw-op")
 
 
 @pytest.fixture
-def approver(db, django_user_model):
-    return _make_user(django_user_model, "appr", APPROVERS)
+def approver(db):
+    return user_in_groups("appr", APPROVERS, password="pw-appr")
 
 
 @pytest.fixture
-def auditor(db, django_user_model):
-    return _make_user(django_user_model, "aud", AUDITORS)
+def auditor(db):
+    return user_in_groups("aud", AUDITORS, password="pw-aud")
 
 
 @pytest.fixture
-def nobody(db, django_user_model):
+def nobody(db):
     """Signed in, but in no role group."""
-    return _make_user(django_user_model, "nobody", None)
+    return user_in_groups("nobody", password="pw-nobody")
 
 
 @pytest.fixture

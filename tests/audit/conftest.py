@@ -3,36 +3,14 @@ PostgreSQL, the append-only trigger, as an attacker with the table owner's right
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db import connection
 
+from tests.support.audit import JOB_A, JOB_B, TABLE, clock_at, trigger_disabled
 from twinadmin.audit.services import audit_record
-
-TABLE = "audit_auditentry"
-TRIGGER = "audit_auditentry_append_only"
-
-JOB_A = uuid.UUID("11111111-1111-4111-8111-111111111111")
-JOB_B = uuid.UUID("22222222-2222-4222-8222-222222222222")
-
-
-@contextmanager
-def trigger_disabled() -> Iterator[None]:
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER {TRIGGER}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER {TRIGGER}")
 
 
 @pytest.fixture
@@ -61,12 +39,6 @@ def many_entries(db) -> Callable[[int], None]:
             )
 
     return make
-
-
-def _at(day: str, patch: pytest.MonkeyPatch) -> None:
-    """Time is a process boundary: entries get the clock reading we choose."""
-    when = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
-    patch.setattr("django.utils.timezone.now", lambda: when)
 
 
 @pytest.fixture
@@ -120,7 +92,7 @@ def log(db, operator, approver, monkeypatch) -> dict[str, int]:
     seqs = {}
     for name, (day, actor, action, target_type, target_id, creator_id, outcome, job) in rows.items():
         with monkeypatch.context() as patch:
-            _at(day, patch)
+            clock_at(day, patch)
             entry = audit_record(
                 actor=actor,
                 action=action,

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.audit.conftest import JOB_B
+from tests.support.audit import JOB_B
 from twinadmin.audit.models import AuditEntry
 from twinadmin.audit.selectors import PAGE_SIZE
 from twinadmin.jobs.models import Job

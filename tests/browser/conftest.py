@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
 
+from tests.support.users import user_in_groups
 from twinadmin.accounts.roles import OPERATORS
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -81,10 +81,9 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def operator_login(transactional_db: None, django_user_model: Any) -> tuple[str, str]:
+def operator_login(transactional_db: None) -> tuple[str, str]:
     """Username and password of an operator. The group is fetched or created: an earlier
     transactional test's flush empties the groups the data migration made."""
     username, password = "browser-op", "browser-pw-2f7c"
-    user = django_user_model.objects.create_user(username=username, password=password)
-    user.groups.add(Group.objects.get_or_create(name=OPERATORS)[0])
+    user_in_groups(username, OPERATORS, password=password)
     return username, password

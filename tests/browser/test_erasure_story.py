@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from tests.support.seed import CREATOR
+from tests.support.users import user_in_groups
+from tests.support.vectors import DIM
 from twinadmin.accounts.roles import APPROVERS
 from twinadmin.jobs.leases import resumable_job_run
 from twinadmin.registry import codec
@@ -29,8 +31,6 @@ from twinadmin.vectors.seed import generate_legacy_seed, legacy_index_seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DIM = 8
-CREATOR = "sainath.no.1"
 # The seed: 805 vectors, 376 of them in __default__, the rest in 29 legacy UUID namespaces. The
 # default plan copies each legacy namespace into a twin and __default__ into creator_{id}.
 SEED_TOTAL, SEED_DEFAULT, LEGACY = 805, 376, 29
@@ -93,10 +93,9 @@ def migrated(settings: Any, tmp_path: Path, queued: list[int]) -> None:
 
 
 @pytest.fixture
-def approver_login(transactional_db: None, django_user_model: Any) -> tuple[str, str]:
+def approver_login(transactional_db: None) -> tuple[str, str]:
     username, password = "browser-appr", "browser-pw-9d41"
-    user = django_user_model.objects.create_user(username=username, password=password)
-    user.groups.add(Group.objects.get_or_create(name=APPROVERS)[0])
+    user_in_groups(username, APPROVERS, password=password)
     return username, password
 
 

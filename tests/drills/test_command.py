@@ -9,11 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.support.drills import NOTHING, leftovers
 from twinadmin.drills.models import DrillRun
 from twinadmin.registry import codec
 from twinadmin.registry.services import creator_create
-
-from .conftest import NOTHING, leftovers
 
 pytestmark = pytest.mark.django_db
 

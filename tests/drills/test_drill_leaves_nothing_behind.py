@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.drills import NOTHING, leftovers
 from twinadmin.audit.models import AuditEntry
 from twinadmin.drills.models import DrillRun
 from twinadmin.drills.services import DrillError, erasure_drill_run
@@ -12,8 +13,6 @@ from twinadmin.erasure.models import ErasureRequest, TwinDeletion
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec
 from twinadmin.registry.services import creator_create
-
-from .conftest import NOTHING, leftovers
 
 pytestmark = pytest.mark.django_db
 

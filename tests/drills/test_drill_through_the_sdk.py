@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.drills import NOTHING, leftovers
+from tests.support.vectors import use_server
 from twinadmin.drills.models import DrillRun
 from twinadmin.drills.services import erasure_drill_run
-
-from .conftest import NOTHING, leftovers, use_server
 
 pytestmark = pytest.mark.django_db
 

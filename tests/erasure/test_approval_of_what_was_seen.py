@@ -11,13 +11,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.support.erasure import A1_NAMESPACES, run_job
+from tests.support.vectors import vectors
 from twinadmin.audit.models import AuditEntry
 from twinadmin.erasure.models import ErasureRequest
 from twinadmin.erasure.receipts import erasure_receipt
 from twinadmin.erasure.scope import erasure_scope_read
 from twinadmin.erasure.services import ErasureError, erasure_request_approve, erasure_request_file
-
-from .conftest import A1_NAMESPACES, run_job, vectors
 
 pytestmark = pytest.mark.django_db
 

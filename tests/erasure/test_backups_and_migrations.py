@@ -12,12 +12,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
+from tests.support.erasure import run_job
 from twinadmin.audit.models import AuditEntry
 from twinadmin.erasure.receipts import erasure_receipt
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file, erasure_request_retry
 from twinadmin.jobs.models import Job
-
-from .conftest import run_job
 
 pytestmark = pytest.mark.django_db
 

@@ -9,12 +9,12 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.support.erasure import NEIGHBOURS
+from tests.support.vectors import counts_of, fill
 from twinadmin.audit.models import AuditEntry
 from twinadmin.erasure.models import ErasureRequest
 from twinadmin.erasure.services import erasure_request_file
 from twinadmin.registry.models import Creator, IndexNamespace, Twin
-
-from .conftest import NEIGHBOURS, counts_of, fill
 
 pytestmark = pytest.mark.django_db
 

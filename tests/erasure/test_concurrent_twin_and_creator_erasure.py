@@ -9,6 +9,8 @@ import threading
 import pytest
 from django.db import connection
 
+from tests.support.erasure import A1_NAMESPACES, NEIGHBOURS, make_creator, run_job
+from tests.support.vectors import counts_of, fill
 from twinadmin.audit.models import AuditEntry
 from twinadmin.audit.services import audit_chain_verify
 from twinadmin.erasure.services import (
@@ -18,8 +20,6 @@ from twinadmin.erasure.services import (
 )
 from twinadmin.jobs.models import Job
 from twinadmin.registry.models import Creator, Twin
-
-from .conftest import A1_NAMESPACES, NEIGHBOURS, counts_of, fill, make_creator, run_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

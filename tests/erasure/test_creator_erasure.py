@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.erasure import A1_NAMESPACES, NEIGHBOURS, make_creator, run_job
+from tests.support.vectors import counts_of, fill
 from twinadmin.audit.models import AuditEntry
 from twinadmin.erasure.models import ErasureNamespace, ErasureRequest
 from twinadmin.erasure.services import (
@@ -18,8 +20,6 @@ from twinadmin.erasure.services import (
 )
 from twinadmin.jobs.models import Job
 from twinadmin.registry.models import Creator, Twin
-
-from .conftest import A1_NAMESPACES, NEIGHBOURS, counts_of, run_job
 
 pytestmark = pytest.mark.django_db
 
@@ -180,8 +180,6 @@ def test_a_failed_verification_keeps_the_request_open_and_a_retry_finishes_it(
 
 
 def test_a_registry_twin_with_no_namespace_is_recorded_not_found(db, index, operator, approver):
-    from .conftest import fill, make_creator
-
     make_creator("c.3", ["never-filled", "filled"])
     fill(index, {"creator_c.3_twin_filled": 2})
     erasure = _file(operator, "c.3")

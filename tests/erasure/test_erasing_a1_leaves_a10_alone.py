@@ -11,11 +11,11 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.erasure import make_creator, run_job
+from tests.support.vectors import counts_of, fill
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec
-
-from .conftest import counts_of, fill, make_creator, run_job
 
 pytestmark = pytest.mark.django_db
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.erasure import A1_NAMESPACES, NEIGHBOURS, make_creator, run_job
+from tests.support.vectors import DIM, fill, use_server
 from twinadmin.erasure.services import (
     erasure_request_approve,
     erasure_request_file,
@@ -13,8 +15,6 @@ from twinadmin.erasure.services import (
 )
 from twinadmin.jobs.models import Job
 from twinadmin.vectors.server import FaultConfig
-
-from .conftest import A1_NAMESPACES, DIM, NEIGHBOURS, fill, make_creator, run_job, use_server
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ import json
 import pytest
 from django.urls import reverse
 
+from tests.support.erasure import A1_NAMESPACES, run_job
+from tests.support.vectors import SECRET_TEXT, vectors
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
 from twinadmin.jobs.models import Job
-
-from .conftest import A1_NAMESPACES, SECRET_TEXT, run_job, vectors
 
 pytestmark = pytest.mark.django_db
 

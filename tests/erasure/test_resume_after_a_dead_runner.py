@@ -21,7 +21,9 @@ from django.conf import settings as django_settings
 from django.db import connections
 from django.utils import timezone
 
-from tests.integration.conftest import database_url
+from tests.support.erasure import A1_NAMESPACES, NEIGHBOURS, run_job
+from tests.support.vectors import DIM, counts_of
+from tests.support.workers import database_url
 from twinadmin.audit.models import AuditEntry
 from twinadmin.celery import app as celery_app
 from twinadmin.erasure.jobs import RESUMABLE_KINDS
@@ -29,8 +31,6 @@ from twinadmin.erasure.services import erasure_request_approve, erasure_request_
 from twinadmin.jobs import leases
 from twinadmin.jobs.models import Job, JobLease
 from twinadmin.jobs.tasks import run_resumable_job
-
-from .conftest import A1_NAMESPACES, DIM, NEIGHBOURS, counts_of, run_job
 
 pytestmark = pytest.mark.django_db
 

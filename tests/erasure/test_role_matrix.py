@@ -10,11 +10,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.support.erasure import make_creator
 from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS
 from twinadmin.erasure.models import ErasureRequest, TwinDeletion
 from twinadmin.erasure.services import erasure_request_file, twin_deletion_request
-
-from .conftest import make_creator
 
 pytestmark = pytest.mark.django_db
 

@@ -9,13 +9,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.support.erasure import NEIGHBOURS, run_job
+from tests.support.vectors import counts_of
 from twinadmin.audit.models import AuditEntry
 from twinadmin.erasure.models import TwinDeletion
 from twinadmin.erasure.services import ErasureError, twin_deletion_request
 from twinadmin.jobs.models import Job
 from twinadmin.registry.models import Twin
-
-from .conftest import NEIGHBOURS, counts_of, run_job
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import json
 from django.core.management import call_command
 
 from migrations_app.checksums import vector_digest
-from tests.migrations_app.conftest import CREATOR
+from tests.support.seed import CREATOR
 from twinadmin.erasure.models import ErasureRequest
 from twinadmin.erasure.scope import erasure_scope_read
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file

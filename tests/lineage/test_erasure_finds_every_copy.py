@@ -13,7 +13,8 @@ from django.core.management import call_command
 
 from migrations_app.models import NamespaceMigration
 from migrations_app.services import migration_execute, migration_rollback
-from tests.migrations_app.conftest import CREATOR
+from tests.support.seed import CREATOR
+from tests.support.vectors import DIM
 from twinadmin.erasure.receipts import erasure_receipt
 from twinadmin.lineage.models import Lineage
 from twinadmin.vectors import DEFAULT_NAMESPACE, Vector, get_index
@@ -21,8 +22,6 @@ from twinadmin.vectors import DEFAULT_NAMESPACE, Vector, get_index
 from .helpers import erase, everything, map_creator, survivors
 
 pytestmark = pytest.mark.django_db
-
-DIM = 8
 
 
 def _unrelated(count: int, prefix: str = "later") -> list[Vector]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import legacy_sources
+from tests.support.seed import CREATOR
 from twinadmin.erasure.models import ErasureRequest
 from twinadmin.erasure.services import erasure_request_retry
 from twinadmin.jobs.leases import resumable_job_run

@@ -10,8 +10,9 @@ from django.core.management.base import CommandError
 
 from migrations_app.planning import discover
 from migrations_app.services import migration_preview
-from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import legacy_sources, read_all
+from tests.support.seed import CREATOR
+from tests.support.vectors import DIM
 from twinadmin.lineage.models import Lineage, LineageVector
 from twinadmin.registry import codec
 from twinadmin.registry.services import creator_create
@@ -20,8 +21,6 @@ from twinadmin.vectors import DEFAULT_NAMESPACE, Vector
 from .helpers import erase, map_creator
 
 pytestmark = pytest.mark.django_db
-
-DIM = 8
 
 
 def _foreign(count: int, prefix: str) -> list[Vector]:

@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import legacy_sources
+from tests.support.seed import CREATOR
 from twinadmin.registry import codec
 from twinadmin.registry.models import Twin
 from twinadmin.vectors import DEFAULT_NAMESPACE

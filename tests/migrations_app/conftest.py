@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.vectors.conftest import use_server
+from tests.support.seed import CREATOR
+from tests.support.vectors import DIM, start_server, use_server
+from tests.support.workers import REAL_BROKER_SCHEMES, CeleryWorker, broker_url, launch_worker, stop_worker
+from twinadmin.celery import app as celery_app
 from twinadmin.registry.services import creator_create
 from twinadmin.vectors import get_index, reset_index_cache
-from twinadmin.vectors.local import LocalStore
 from twinadmin.vectors.seed import LegacySeed, generate_legacy_seed, legacy_index_seed
 from twinadmin.vectors.server import FaultConfig, LocalPineconeServer
-
-DIM = 8
-CREATOR = "sainath.no.1"
 
 
 @pytest.fixture(autouse=True)
@@ -52,8 +51,7 @@ def pinecone_local(settings, tmp_path: Path) -> Iterator[Callable[..., LocalPine
     servers: list[LocalPineconeServer] = []
 
     def start(*, faults: FaultConfig | None = None, dimension: int = DIM) -> LocalPineconeServer:
-        store = LocalStore(tmp_path / f"server-{len(servers)}.sqlite3", dimension=dimension, metric="cosine")
-        server = LocalPineconeServer(store, faults=faults).start()
+        server = start_server(tmp_path / f"server-{len(servers)}.sqlite3", dimension=dimension, faults=faults)
         servers.append(server)
         use_server(settings, server, retry_attempts=None)
         return server
@@ -73,16 +71,7 @@ def start_worker(django_db_setup, tmp_path: Path) -> Iterator[Callable[..., obje
     the broker from CELERY_BROKER_URL) with extra environment (the settings read MIGRATION_* and
     VECTOR_* from it); all are stopped after the test. The test may SIGKILL one itself: that is
     the point of some of them."""
-    from tests.integration.conftest import (
-        REAL_BROKER_SCHEMES,
-        CeleryWorker,
-        _broker_url,
-        _stop,
-        launch_worker,
-    )
-    from twinadmin.celery import app as celery_app
-
-    if not _broker_url().startswith(REAL_BROKER_SCHEMES):
+    if not broker_url().startswith(REAL_BROKER_SCHEMES):
         pytest.skip("needs a real broker: CELERY_BROKER_URL=redis://... (scripts/test.sh sets one)")
     celery_app.control.purge()  # nothing from earlier tests may run against this database
     workers: list[CeleryWorker] = []
@@ -107,4 +96,4 @@ def start_worker(django_db_setup, tmp_path: Path) -> Iterator[Callable[..., obje
 
     yield start
     for worker in workers:
-        _stop(worker.process)
+        stop_worker(worker.process)

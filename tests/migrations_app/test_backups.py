@@ -13,8 +13,8 @@ import pytest
 from migrations_app import backups, checksums
 from migrations_app.models import NamespaceBackup
 from migrations_app.services import backup_delete, backups_for_creator, migration_create
-from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import legacy_sources, read_all, run_phases
+from tests.support.seed import CREATOR
 from twinadmin.audit.models import AuditEntry
 from twinadmin.vectors import DEFAULT_NAMESPACE
 

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from migrations_app.models import NamespaceBackup, NamespaceMigration
 from migrations_app.planning import PlanError
 from migrations_app.services import migration_create
-from tests.migrations_app.conftest import CREATOR
+from tests.support.seed import CREATOR
 from twinadmin.audit.models import AuditEntry
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec

@@ -13,8 +13,8 @@ from django.core.management.base import CommandError
 from migrations_app.models import NamespaceMigration
 from migrations_app.progress import CommandProgress
 from migrations_app.services import migration_cancel, migration_create
-from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import legacy_sources
+from tests.support.seed import CREATOR
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ import pytest
 
 from migrations_app.models import NamespaceMigration
 from migrations_app.services import migration_create, migration_execute
-from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import assert_same_vectors, read_all, twin_namespace
-from tests.vectors.conftest import adapter_for
+from tests.support.seed import CREATOR
+from tests.support.vectors import adapter_for
 from twinadmin.registry import codec
 from twinadmin.vectors import DEFAULT_NAMESPACE
 from twinadmin.vectors.seed import legacy_index_seed

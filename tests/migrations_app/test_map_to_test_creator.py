@@ -10,8 +10,8 @@ import pytest
 from django.core.management import call_command
 
 from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
-from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import assert_same_vectors, read_all, twin_namespace
+from tests.support.seed import CREATOR
 from twinadmin.audit.models import AuditEntry
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from migrations_app.services import migration_create, migration_phase_execute
-from tests.migrations_app.conftest import CREATOR
+from tests.support.seed import CREATOR
 from twinadmin.vectors import Vector, get_index
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from migrations_app.models import NamespaceMigration
 from migrations_app.services import migration_create, migration_execute
-from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import legacy_sources
+from tests.support.seed import CREATOR
 from twinadmin.audit.models import AuditEntry
 from twinadmin.registry.models import Creator, Twin
 from twinadmin.registry.services import index_refresh

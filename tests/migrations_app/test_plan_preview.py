@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 
 from migrations_app.models import MigrationItem, NamespaceMigration
 from migrations_app.services import migration_create, migration_preview
-from tests.migrations_app.conftest import CREATOR
+from tests.support.seed import CREATOR
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin
 from twinadmin.registry.services import twin_create

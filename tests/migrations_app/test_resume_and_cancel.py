@@ -21,8 +21,8 @@ from migrations_app.services import (
     migration_resume,
     migration_runs_sweep,
 )
-from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import assert_same_vectors, legacy_sources, read_all, run_phases
+from tests.support.seed import CREATOR
 from twinadmin.audit.models import AuditEntry
 from twinadmin.vectors import get_index
 

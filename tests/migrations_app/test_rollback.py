@@ -23,8 +23,8 @@ from migrations_app.services import (
     migration_execute,
     migration_rollback,
 )
-from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import assert_same_vectors, legacy_sources, read_all
+from tests.support.seed import CREATOR
 from twinadmin.audit.models import AuditEntry
 from twinadmin.registry.models import Creator, Twin
 from twinadmin.vectors import DEFAULT_NAMESPACE, Vector, get_index

@@ -8,8 +8,8 @@ import pytest
 
 from migrations_app.models import NamespaceMigration
 from migrations_app.services import migration_create
-from tests.migrations_app.conftest import CREATOR
 from tests.migrations_app.helpers import legacy_sources, read_all, run_phases
+from tests.support.seed import CREATOR
 from twinadmin.audit.models import AuditEntry
 from twinadmin.registry.models import Twin
 from twinadmin.vectors import Vector, get_index

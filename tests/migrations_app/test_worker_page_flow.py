@@ -7,12 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from migrations_app.models import NamespaceMigration
-from tests.integration.conftest import shared_vector_backend, wait_until
-from tests.migrations_app.conftest import CREATOR, DIM
+from tests.support.seed import CREATOR
+from tests.support.users import user_in_groups
+from tests.support.vectors import DIM
+from tests.support.workers import shared_vector_backend, wait_until
 from twinadmin.accounts.roles import OPERATORS
 from twinadmin.jobs.models import Job
 from twinadmin.registry.models import Twin
@@ -24,7 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 @pytest.mark.parametrize("backend", ["local", "sdk"])
 def test_operator_starts_the_seed_migration_from_the_page(
-    backend, start_worker, client, django_user_model, tmp_path: Path, settings
+    backend, start_worker, client, tmp_path: Path, settings
 ):
     settings.MIGRATION_BACKUP_DIR = tmp_path / "backups"
     env = {"MIGRATION_BACKUP_DIR": str(settings.MIGRATION_BACKUP_DIR)}
@@ -32,8 +33,7 @@ def test_operator_starts_the_seed_migration_from_the_page(
         env |= backend_env
         legacy_index_seed(index=get_index(), seed_data=generate_legacy_seed(dimension=DIM))
         worker = start_worker(env=env)
-        user = django_user_model.objects.create_user(username="mig-op", password="pw")
-        user.groups.add(Group.objects.get_or_create(name=OPERATORS)[0])
+        user = user_in_groups("mig-op", OPERATORS, password="pw")
         client.force_login(user)
 
         form = {"creator_id": CREATOR, "create_creator": "on", "default_policy": "creator", "naming": "uuid"}

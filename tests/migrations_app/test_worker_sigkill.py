@@ -14,10 +14,10 @@ import pytest
 
 from migrations_app.models import MigrationItem, NamespaceMigration
 from migrations_app.services import migration_create, migration_enqueue
-from tests.integration.conftest import wait_until
-from tests.migrations_app.conftest import CREATOR, DIM
 from tests.migrations_app.helpers import assert_same_vectors, read_all, twin_namespace
-from tests.vectors.conftest import use_server
+from tests.support.seed import CREATOR
+from tests.support.vectors import DIM, use_server
+from tests.support.workers import wait_until
 from twinadmin.audit.models import AuditEntry
 from twinadmin.registry import codec
 from twinadmin.vectors import DEFAULT_NAMESPACE, reset_index_cache

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from tests.vectors.conftest import make_server, use_server  # noqa: F401  (make_server: a fixture)
+from tests.support.vectors import use_server
 from twinadmin.registry.drift import drift_report_build, drift_report_run
 from twinadmin.registry.models import Creator, Twin
 from twinadmin.registry.services import (

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from tests.vectors.conftest import make_server, use_server  # noqa: F401  (make_server: a fixture)
+from tests.support.vectors import use_server
 from twinadmin.registry.drift import drift_report_build
 from twinadmin.registry.models import Creator, IndexNamespace, IndexSnapshot, Twin
 from twinadmin.registry.services import creator_create, index_snapshot_store, twin_create
@@ -94,7 +94,7 @@ def test_the_drift_page_shows_the_alarm_only_for_data_still_there(world, auditor
     assert "Erased creators with data left (1)" in body and "creator_carol_twin_x" in body
 
 
-def test_with_nothing_to_check_the_index_is_not_called(settings, make_server, auditor_client):  # noqa: F811
+def test_with_nothing_to_check_the_index_is_not_called(settings, make_server, auditor_client):
     server = make_server(dimension=8)
     use_server(settings, server)
     creator_create(creator_id="alice")
@@ -108,7 +108,7 @@ def test_with_nothing_to_check_the_index_is_not_called(settings, make_server, au
 
 def test_an_unreachable_index_keeps_the_alarm_and_says_it_is_unverified(
     settings,
-    make_server,  # noqa: F811
+    make_server,
     auditor_client,
 ):
     server = make_server(dimension=8)

@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
-from tests.vectors.conftest import make_server, use_server  # noqa: F401  (make_server: a fixture)
+from tests.support.vectors import use_server
 from twinadmin.registry.models import IndexNamespace, IndexSnapshot, Twin
 from twinadmin.registry.services import (
     creator_create,
@@ -129,7 +129,7 @@ def test_reread_reads_the_index_and_corrects_the_snapshot(alice):
     _assert_summary_adds_up()
 
 
-def test_reread_counts_the_ids_while_the_index_counts_lag(settings, make_server, alice):  # noqa: F811
+def test_reread_counts_the_ids_while_the_index_counts_lag(settings, make_server, alice):
     server = make_server(dimension=8, faults=FaultConfig(count_lag_seconds=600))
     use_server(settings, server)
     _put("creator_alice_twin_new", 3)
@@ -139,7 +139,7 @@ def test_reread_counts_the_ids_while_the_index_counts_lag(settings, make_server,
     assert _rows()["creator_alice_twin_new"] == 3
 
 
-def test_reread_of_no_names_does_not_call_the_index(settings, make_server, alice):  # noqa: F811
+def test_reread_of_no_names_does_not_call_the_index(settings, make_server, alice):
     server = make_server(dimension=8)
     use_server(settings, server)
     assert index_namespaces_reread(names=[]) == {}

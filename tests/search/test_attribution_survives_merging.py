@@ -4,7 +4,7 @@ several namespaces (which Pinecone's query_namespaces cannot tell apart)."""
 import numpy as np
 import pytest
 
-from tests.search.conftest import CREATOR
+from tests.support.search import CREATOR
 from twinadmin.search.services import multi_twin_search
 
 pytestmark = pytest.mark.django_db

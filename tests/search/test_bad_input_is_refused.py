@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.search.conftest import CREATOR, RecordingIndex
+from tests.support.search import CREATOR, RecordingIndex
 from twinadmin.registry.models import Creator
 from twinadmin.search.errors import SearchInputError
 from twinadmin.search.services import multi_twin_search, parse_filter, parse_vector

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.search.conftest import CREATOR, SEARCHED
+from tests.support.search import CREATOR, SEARCHED
 from twinadmin.search.models import LatencyReport
 
 pytestmark = pytest.mark.django_db

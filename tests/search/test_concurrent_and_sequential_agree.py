@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from tests.search.conftest import CREATOR
+from tests.support.search import CREATOR
 from twinadmin.search.services import multi_twin_search
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.search.conftest import CREATOR, SEARCHED
+from tests.support.search import CREATOR, SEARCHED
 from twinadmin.search.services import multi_twin_search
 
 pytestmark = pytest.mark.django_db

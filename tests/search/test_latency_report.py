@@ -3,7 +3,7 @@ recorded as exact on the local store and measured by brute force through the SDK
 
 import pytest
 
-from tests.search.conftest import CREATOR, RecordingIndex
+from tests.support.search import CREATOR, RecordingIndex
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_execute
 from twinadmin.search.errors import SearchInputError

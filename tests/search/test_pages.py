@@ -6,7 +6,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from tests.search.conftest import CREATOR
+from tests.support.search import CREATOR
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_execute
 from twinadmin.search.latency import latency_report_create

@@ -17,11 +17,10 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests.support.vectors import DIM
 from twinadmin.vectors import DEFAULT_NAMESPACE, Vector, get_index, reset_index_cache
 from twinadmin.vectors.local import LocalStore
 from twinadmin.vectors.pinecone_adapter import PineconeIndex
-
-from .conftest import DIM
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.support.vectors import DIM, random_vectors
 from twinadmin.vectors import (
     DEFAULT_NAMESPACE,
     InvalidRequest,
@@ -13,8 +14,6 @@ from twinadmin.vectors import (
     NotFound,
     Vector,
 )
-
-from .conftest import DIM, random_vectors
 
 
 def bits(values: np.ndarray) -> list[int]:

@@ -13,10 +13,9 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.support.vectors import DIM, adapter_for, random_vectors
 from twinadmin.vectors import NotFound, Vector
 from twinadmin.vectors.server import FaultConfig
-
-from .conftest import DIM, adapter_for, random_vectors
 
 HEADERS = {"Api-Key": "any-key", "X-Pinecone-Api-Version": "2026-07"}
 

@@ -12,10 +12,9 @@ import time
 import numpy as np
 import pytest
 
+from tests.support.vectors import DIM, random_vectors
 from twinadmin.vectors import ConfigurationError, InvalidRequest, TransientError, Vector, limits
 from twinadmin.vectors.local import LocalStore
-
-from .conftest import DIM, random_vectors
 
 # fork: the children need nothing but the store module, and fork starts them in milliseconds.
 FORK = multiprocessing.get_context("fork")

@@ -9,6 +9,7 @@ import pytest
 import tenacity
 from pinecone.errors import exceptions as pe
 
+from tests.support.vectors import DIM, adapter_for, random_vectors
 from twinadmin.vectors import ConfigurationError, InvalidRequest, NotFound, RateLimited, TransientError
 from twinadmin.vectors.pinecone_adapter import (
     PineconeIndex,
@@ -16,8 +17,6 @@ from twinadmin.vectors.pinecone_adapter import (
     _WaitHonouringRetryAfter,
     translate_error,
 )
-
-from .conftest import DIM, adapter_for, random_vectors
 
 
 def test_the_adapter_is_approximate_and_overlaps_round_trips(make_server):

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.erasure.integration.conftest import start_worker  # noqa: F401  (fixture)
-from tests.integration.conftest import shared_vector_backend
+from tests.support.vectors import DIM
+from tests.support.workers import shared_vector_backend
 from twinadmin.vectors.server import LocalPineconeServer
-
-DIM = 8
 
 
 @pytest.fixture
-def server(make_server) -> LocalPineconeServer:  # make_server: tests/drills/conftest.py
+def server(make_server) -> LocalPineconeServer:
     return make_server(dimension=DIM)
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.integration.conftest import wait_until
+from tests.support.drills import NOTHING, leftovers
+from tests.support.workers import wait_until
 from twinadmin.audit.models import AuditEntry
 from twinadmin.celery import app as celery_app
 from twinadmin.drills.models import DrillRun
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec
-
-from ..conftest import NOTHING, leftovers
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

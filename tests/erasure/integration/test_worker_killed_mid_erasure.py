@@ -9,16 +9,15 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from tests.integration.conftest import wait_until
+from tests.support.erasure import make_creator
+from tests.support.vectors import DIM, fill
+from tests.support.workers import kill_hard, wait_until
 from twinadmin.erasure.models import ErasureRequest
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
 from twinadmin.jobs.models import Job, JobLease
 from twinadmin.vectors.local import LocalStore
 from twinadmin.vectors.pinecone_adapter import PineconeIndex
 from twinadmin.vectors.server import FaultConfig, LocalPineconeServer
-
-from ..conftest import DIM, fill, make_creator
-from .conftest import kill_hard
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from tests.integration.conftest import shared_vector_backend, wait_until
-from tests.search.conftest import DIM, build_layout
+from tests.support.search import build_layout
+from tests.support.users import user_in_groups
+from tests.support.vectors import DIM
+from tests.support.workers import shared_vector_backend, wait_until
 from twinadmin.accounts.roles import OPERATORS
 from twinadmin.search.models import LatencyReport, Recall
 from twinadmin.vectors import get_index
@@ -21,13 +22,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 @pytest.mark.parametrize("backend", ["local", "sdk"])
 def test_operator_runs_a_latency_report_on_the_worker(
-    backend, start_worker, client, django_user_model, tmp_path: Path, settings
+    backend, start_worker, client, tmp_path: Path, settings
 ):
     with shared_vector_backend(backend, tmp_path=tmp_path, settings=settings, dimension=DIM) as env:
         build_layout(get_index())
         start_worker(env=env)
-        user = django_user_model.objects.create_user(username="lat-op", password="pw")
-        user.groups.add(Group.objects.get_or_create(name=OPERATORS)[0])
+        user = user_in_groups("lat-op", OPERATORS, password="pw")
         client.force_login(user)
 
         response = client.post(
