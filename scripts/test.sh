@@ -2,7 +2,7 @@
 # The project's one test command (`make test` runs it). Extra arguments go to both pytest runs,
 # e.g. `bash scripts/test.sh -k refresh`.
 #
-#   1. ruff: lint and format check of the whole tree.
+#   1. ruff: lint and format check of the whole tree; mypy with django-stubs over the code.
 #   2. pytest against PostgreSQL, with a real Celery worker over Redis (integration) and
 #      Chromium through Playwright (browser).
 #   3. pytest again against the embedded SQLite stack: the integration tests run here too (the
@@ -25,7 +25,7 @@ die() {
     exit 1
 }
 
-[[ -x "$BIN/pytest" && -x "$BIN/ruff" ]] || die "$BIN has no pytest/ruff: run 'make venv' first."
+[[ -x "$BIN/pytest" && -x "$BIN/ruff" && -x "$BIN/mypy" ]] || die "$BIN has no pytest/ruff/mypy: run 'make venv' first."
 
 # The test databases (test_twinadmin on PostgreSQL) and Redis db 15 are shared by every checkout
 # on this machine: runs of this script take turns instead of dropping each other's database.
@@ -80,6 +80,8 @@ section "ruff check"
 "$BIN/ruff" check . || die "ruff check found problems (see above; 'make format' fixes many)."
 section "ruff format --check"
 "$BIN/ruff" format --check . || die "ruff format --check: files need formatting ('make format')."
+section "mypy (django-stubs) over twinadmin/ and migrations_app/"
+"$BIN/mypy" || die "mypy found type errors (see above)."
 
 # pytest exits 5 when it collected nothing: a broken path or marker must not pass as green.
 # Only when a developer narrowed the run (extra arguments) may the SQLite pass select nothing,

@@ -141,11 +141,11 @@ def _items_create(*, run: NamespaceMigration, plan: Plan) -> None:
 
 def remaining_phases(run: NamespaceMigration) -> list[str]:
     if run.phase == Phase.ROLLBACK:
-        return [Phase.ROLLBACK]
+        return [str(Phase.ROLLBACK)]
     if run.phase == Phase.DONE:
         return []
-    order = list(Run.FORWARD_PHASES)
-    return order[order.index(Phase(run.phase)) :]
+    order = [str(p) for p in Run.FORWARD_PHASES]
+    return order[order.index(run.phase) :]
 
 
 def migration_enqueue(*, run: NamespaceMigration) -> None:
@@ -342,7 +342,7 @@ def _reread_touched(run: NamespaceMigration, phase: str) -> None:
         return
     from twinadmin.registry.services import index_namespaces_reread
 
-    names = set()
+    names: set[str] = set()
     for source, target in run.items.values_list("source_namespace", "target_namespace"):
         names.update(n for n in (source, target) if n)
     try:

@@ -1,6 +1,7 @@
 import json
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
@@ -59,7 +60,7 @@ def entry_detail(request: HttpRequest, seq: int) -> HttpResponse:
 
 @require_GET
 @role_required(*AUDIT_READERS)
-def entry_export(request: HttpRequest) -> HttpResponse:
+def entry_export(request: HttpRequest) -> HttpResponseBase:
     form = AuditExportForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(

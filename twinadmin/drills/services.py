@@ -34,7 +34,7 @@ from twinadmin.registry.models import Creator, Twin
 from twinadmin.registry.services import creator_create, index_snapshot_apply, twin_create
 from twinadmin.vectors import get_index
 from twinadmin.vectors.errors import RateLimited, TransientError
-from twinadmin.vectors.types import Vector
+from twinadmin.vectors.types import Vector, as_float32
 
 KIND_ERASURE_DRILL = "erasure_drill"
 # The erasure services record this as the approving shell command (as delete_creator does).
@@ -86,6 +86,7 @@ def erasure_drill_start(*, actor: Any, creator_id: str | None = None, enqueue: b
 def erasure_drill_run(*, actor: Any, creator_id: str | None = None) -> DrillRun:
     """Run a drill here, now (the command and the scheduled task)."""
     run = erasure_drill_start(actor=actor, creator_id=creator_id, enqueue=False)
+    assert run.job_id is not None  # started with its job
     job_execute(job_id=run.job_id)
     run.refresh_from_db()
     return run
@@ -94,7 +95,9 @@ def erasure_drill_run(*, actor: Any, creator_id: str | None = None) -> DrillRun:
 def _vectors(prefix: str, dimension: int, seed: int) -> list[Vector]:
     rng = random.Random(seed)
     return [
-        Vector(f"{prefix}-{i}", [rng.uniform(0.1, 1.0) for _ in range(dimension)], {"drill": True})
+        Vector(
+            f"{prefix}-{i}", as_float32([rng.uniform(0.1, 1.0) for _ in range(dimension)]), {"drill": True}
+        )
         for i in range(VECTORS_PER_NAMESPACE)
     ]
 
@@ -174,6 +177,7 @@ class _Scratch:
             actor=f"cli:{DRILL_COMMAND}",
             enqueue=False,
         )
+        assert deletion.job_id is not None
         resumable_job_run(job_id=deletion.job_id, runner=f"cli:{DRILL_COMMAND}")
         deletion.refresh_from_db()
         if deletion.status != TwinDeletion.Status.VERIFIED:
@@ -193,6 +197,7 @@ class _Scratch:
 
     def erase_creator(self) -> dict[str, Any]:
         erasure = erasure_from_shell(creator_id=self.cid, reason=self.reason, command=DRILL_COMMAND)
+        assert erasure.job_id is not None
         resumable_job_run(job_id=erasure.job_id, runner=f"cli:{DRILL_COMMAND}")
         erasure.refresh_from_db()
         if erasure.status != ErasureRequest.Status.COMPLETED:
@@ -264,7 +269,7 @@ def erasure_drill_execute(job: Job) -> dict[str, Any]:
     run = DrillRun.objects.get(job=job)
     actor = job.created_by or job.params.get("actor") or None
     marker = {"drill": True, "run": run.pk, "scratch_creator": run.creator_id}
-    audit = {
+    audit: dict[str, Any] = {
         "actor": actor,
         # Audit targets are a fixed set: a drill is a run, named apart from migration runs.
         "target_type": "run",

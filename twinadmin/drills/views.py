@@ -37,6 +37,7 @@ def drill_run(request: HttpRequest) -> HttpResponse:
     except DrillError as exc:
         messages.error(request, str(exc))
         return redirect("drills-list-runs")
+    assert run.job is not None  # a drill is started with its job
     return redirect(run.job.get_absolute_url())
 
 

@@ -136,7 +136,7 @@ def drift_run(request: HttpRequest) -> HttpResponse:
 def orphan_register(request: HttpRequest) -> HttpResponse:
     form = OrphanRegisterForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest(" ".join(e for errs in form.errors.values() for e in errs))
+        return HttpResponseBadRequest(" ".join(str(e) for errs in form.errors.values() for e in errs))
     try:
         twin = orphan_register_as_twin(
             namespace=form.cleaned_data["namespace"], name=form.cleaned_data["name"]

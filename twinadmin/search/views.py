@@ -106,7 +106,7 @@ def report_compare(request: HttpRequest) -> HttpResponse:
                 form.add_error(key, "No such report.")
             elif not report.succeeded:
                 form.add_error(key, "This report has no figures (still running, or its job failed).")
-        if not form.errors:
+        if not form.errors and a is not None and b is not None:
             comparison = selectors.report_compare(a, b)
     ctx = {"form": form, "comparison": comparison, "recent": selectors.report_page().object_list}
     return render(request, "search/compare.html", ctx, status=400 if form.errors else 200)
