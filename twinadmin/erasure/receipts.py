@@ -16,6 +16,19 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _outcome(ns: Any) -> dict[str, Any]:
+    """What every namespace row of the receipt says of its erasure."""
+    return {
+        "count_before": ns.count_before,
+        "status": ns.status,
+        "verified": ns.verified,
+        "verified_at": _iso(ns.verified_at),
+        "evidence": ns.evidence,
+        "error": ns.error,
+        "found_at_execution": ns.found_at_execution,
+    }
+
+
 def erasure_receipt(erasure: ErasureRequest) -> dict[str, Any]:
     """The receipt of one request. Long on purpose: it is one dict literal, the document's
     layout read top to bottom as an auditor sees it (RECEIPT_VERSION names its shape); split
@@ -46,18 +59,7 @@ def erasure_receipt(erasure: ErasureRequest) -> dict[str, Any]:
         },
         "attempts": erasure.attempts,
         "namespaces": [
-            {
-                "name": ns.name,
-                "kind": ns.kind,
-                "twin_id": ns.twin_id,
-                "count_before": ns.count_before,
-                "status": ns.status,
-                "verified": ns.verified,
-                "verified_at": _iso(ns.verified_at),
-                "evidence": ns.evidence,
-                "error": ns.error,
-                "found_at_execution": ns.found_at_execution,
-            }
+            {"name": ns.name, "kind": ns.kind, "twin_id": ns.twin_id, **_outcome(ns)}
             for ns in namespaces
         ],
         # Where the creator's vectors had been copied from: legacy namespaces and __default__.
@@ -65,17 +67,11 @@ def erasure_receipt(erasure: ErasureRequest) -> dict[str, Any]:
             {
                 "name": ns.name,
                 "kind": ns.kind,
-                "count_before": ns.count_before,
                 "copied_ids": ns.ids_targeted,
                 "copied_ids_found": ns.ids_present_before,
                 "erased_as": ns.mode if ns.status == "deleted" else None,
                 "other_vectors_kept": ns.kept_after,
-                "status": ns.status,
-                "verified": ns.verified,
-                "verified_at": _iso(ns.verified_at),
-                "evidence": ns.evidence,
-                "error": ns.error,
-                "found_at_execution": ns.found_at_execution,
+                **_outcome(ns),
             }
             for ns in lineage
         ],
