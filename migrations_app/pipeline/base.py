@@ -228,7 +228,7 @@ class ExecutorBase:
         def gone(_: int) -> bool:
             return not self.index.has_ids(namespace) and self.index.namespace_count(namespace) == 0
 
-        return poll_until(gone, timeout=conf.count_deadline_seconds(), initial=0.05)
+        return poll_until(gone, timeout=conf.count_deadline_seconds(), initial=0.05, on_round=self.heartbeat)
 
     def open_lineage(self, item: MigrationItem, kind: str) -> Lineage:
         """The record of this item's copy: the source namespace, the target it is copied into

@@ -166,33 +166,11 @@ def new_runner_token() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def _pid_is_dead(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            # A killed worker whose parent has not reaped it yet is a zombie: dead all the same.
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-    except (OSError, IndexError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def runner_is_gone(run: NamespaceMigration) -> bool:
-    """Nobody is executing the run and nobody will: its runner's process on this host has died,
-    or neither a runner nor a worker picking up its queued task has been heard of for
-    MIGRATION_STALE_SECONDS (a runner on another host, a message lost by the broker)."""
-    if run.runner:
-        host, _, rest = run.runner.partition(":")
-        pid = rest.partition(":")[0]
-        if host == socket.gethostname() and pid.isdigit() and _pid_is_dead(int(pid)):
-            return True
+    """Nobody is executing the run and nobody will: neither its runner nor a worker picking up
+    its queued task has been heard of for MIGRATION_STALE_SECONDS. The heartbeat is the run's
+    lease: a runner renews it at every checkpoint (and while it polls), on whatever host it runs,
+    and a runner that lost it is fenced by the attempt number at its next checkpoint."""
     beat = run.heartbeat_at or run.created_at
     return (timezone.now() - beat).total_seconds() > conf.stale_after_seconds()
 

@@ -118,9 +118,9 @@ def test_a_run_with_a_live_runner_is_not_taken_over(seeded, creator):
 
 def test_a_run_whose_worker_died_is_resumed(seeded, seed_data, creator):
     run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
-    dead = f"{socket.gethostname()}:999999999:gone"  # no such process
+    dead = f"{socket.gethostname()}:999999999:gone"  # killed: its heartbeat stopped a while ago
     NamespaceMigration.objects.filter(pk=run.pk).update(
-        status=Status.RUNNING, runner=dead, heartbeat_at=timezone.now()
+        status=Status.RUNNING, runner=dead, heartbeat_at=timezone.now() - timezone.timedelta(seconds=60)
     )
 
     run = migration_execute(run_id=migration_resume(run=run, actor="cli:test", enqueue=False).pk)
