@@ -94,6 +94,8 @@ class Scope:
             "backups": self.backups,
             "migrations": self.migrations,
             "total_vectors": self.total_vectors,
+            "own_vectors": self.own_vectors,
+            "copied_vectors": self.copied_vectors,
         }
 
     @property
