@@ -59,8 +59,7 @@ def erasure_receipt(erasure: ErasureRequest) -> dict[str, Any]:
         },
         "attempts": erasure.attempts,
         "namespaces": [
-            {"name": ns.name, "kind": ns.kind, "twin_id": ns.twin_id, **_outcome(ns)}
-            for ns in namespaces
+            {"name": ns.name, "kind": ns.kind, "twin_id": ns.twin_id, **_outcome(ns)} for ns in namespaces
         ],
         # Where the creator's vectors had been copied from: legacy namespaces and __default__.
         "lineage_sources": [
