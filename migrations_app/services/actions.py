@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from migrations_app import conf
 from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
 from migrations_app.pipeline import (
     RollbackRefused,
@@ -218,14 +220,15 @@ SWEEPER_ACTOR = "celery:jobs.sweep"
 
 def migration_runs_sweep() -> list[int]:
     """Runs whose worker died mid-phase (a runner set, its heartbeat older than
-    MIGRATION_STALE_SECONDS, or its process gone on this host) continue by themselves: resumed
-    from their checkpoints and queued again, or, when a cancel was waiting for that worker,
-    cancelled. `jobs.sweep` calls this; nobody has to press Resume. Returns the runs handed on."""
-    stale = Run.objects.filter(status__in=(Status.RUNNING, Status.ROLLING_BACK)).exclude(runner="")
+    MIGRATION_STALE_SECONDS) continue by themselves: resumed from their checkpoints and queued
+    again, or, when a cancel was waiting for that worker, cancelled. `jobs.sweep` calls this;
+    nobody has to press Resume. Returns the runs handed on."""
+    cutoff = timezone.now() - timedelta(seconds=conf.stale_after_seconds())
+    stale = Run.objects.filter(
+        status__in=(Status.RUNNING, Status.ROLLING_BACK), heartbeat_at__lt=cutoff
+    ).exclude(runner="")
     handed: list[int] = []
     for run in stale:
-        if not runner_is_gone(run):
-            continue
         try:
             if run.cancel_requested:
                 migration_cancel(

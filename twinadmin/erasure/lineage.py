@@ -31,10 +31,6 @@ Kind = ErasureNamespace.Kind
 Status = ErasureNamespace.Status
 
 
-def copied_ids(creator_id: str, namespace: str) -> set[str]:
-    return lineage_copied_ids(creator_id=creator_id, source_namespace=namespace)
-
-
 def lineage_rows_sync(
     erasure: ErasureRequest, entries: list[ScopeEntry], *, approved: set[str] | None
 ) -> list[ErasureNamespace]:
@@ -63,7 +59,7 @@ def lineage_rows_sync(
 
 
 def _erase_one(index: VectorIndex, erasure: ErasureRequest, row: ErasureNamespace) -> dict[str, Any]:
-    copied = copied_ids(erasure.creator_id, row.name)
+    copied = lineage_copied_ids(creator_id=erasure.creator_id, source_namespace=row.name)
     listed = listed_ids(index, row.name)
     present = [i for i in listed if i in copied]
     kept = len(listed) - len(present)
@@ -132,7 +128,7 @@ def lineage_verify(
     deletes too). Records, per source, what was seen and how many other vectors it keeps."""
     index = get_index()
     todo = {r.name: r for r in rows if r.status != Status.FAILED}
-    copied = {name: copied_ids(erasure.creator_id, name) for name in todo}
+    copied = {name: lineage_copied_ids(creator_id=erasure.creator_id, source_namespace=name) for name in todo}
     seen: dict[str, dict[str, Any]] = {}
 
     def check(round_no: int) -> bool:
