@@ -189,8 +189,10 @@ def interrupted_jobs_resume(*, kinds: tuple[str, ...] | None = None) -> list[int
 
 def jobs_sweep() -> dict[str, list[int]]:
     """What beat runs every JOB_SWEEP_SECONDS: hand every resumable job whose runner is gone
-    (lease lapsed) to a worker now, re-send pending ones queued for longer than a lease (a lost
-    message), and run the sweepers other apps registered (migrations). Returns what it sent."""
+    (lease lapsed) to a worker now, re-send pending ones queued for longer than
+    PENDING_RESEND_SECONDS (a lost message), and run the sweepers other apps registered
+    (migrations). Returns what it sent. A message sent again while one is still queued is
+    harmless: the claim and the take-over let exactly one delivery through."""
     now = timezone.now()
     kinds = resumable_kinds()
     lapsed = list(
