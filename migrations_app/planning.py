@@ -2,7 +2,9 @@
 
 Everything here reads (the index through the vector layer, the registry through the ORM) and
 writes nothing: a dry run is exactly `plan_build`. Saving a plan (services.migration_create)
-builds it again inside the transaction that writes the rows, and refuses when it has conflicts.
+builds it again just before the transaction that writes the rows and refuses when it has
+conflicts; a run planned meanwhile on the same namespaces is stopped by the partial unique
+constraints on active items (one active run per source, per target), not by this module.
 """
 
 from __future__ import annotations
