@@ -21,7 +21,7 @@ from twinadmin.erasure.models import ErasureNamespace, ErasureRequest
 from twinadmin.erasure.namespaces import verify_timeout
 from twinadmin.erasure.scope import ScopeEntry
 from twinadmin.lib.polling import poll_until
-from twinadmin.lineage.selectors import ID_CHUNK, lineage_copied_ids, listed_ids
+from twinadmin.lineage.selectors import ID_CHUNK, lineage_copied_ids, lineage_split
 from twinadmin.lineage.services import lineage_mark_erased
 from twinadmin.vectors import get_index
 from twinadmin.vectors.base import VectorIndex
@@ -60,9 +60,7 @@ def lineage_rows_sync(
 
 def _erase_one(index: VectorIndex, erasure: ErasureRequest, row: ErasureNamespace) -> dict[str, Any]:
     copied = lineage_copied_ids(creator_id=erasure.creator_id, source_namespace=row.name)
-    listed = listed_ids(index, row.name)
-    present = [i for i in listed if i in copied]
-    kept = len(listed) - len(present)
+    present, kept = lineage_split(index, row.name, copied)
     if row.ids_present_before is None:
         row.ids_present_before = len(present)
     if not present:
@@ -133,18 +131,17 @@ def lineage_verify(
 
     def check(round_no: int) -> bool:
         for name in sorted(todo):
-            listed = listed_ids(index, name)
-            left = sum(1 for i in listed if i in copied[name])
+            present, others = lineage_split(index, name, copied[name])
             seen[name] = {
                 "round": round_no,
                 "at": timezone.now().isoformat(),
-                "copied_ids_listed": left,
-                "other_vectors_kept": len(listed) - left,
+                "copied_ids_listed": len(present),
+                "other_vectors_kept": others,
             }
-            if not left:
+            if not present:
                 row = todo.pop(name)
                 row.verified, row.verified_at = True, timezone.now()
-                row.kept_after = len(listed) - left
+                row.kept_after = others
                 row.evidence = seen[name]
                 row.save(update_fields=["verified", "verified_at", "kept_after", "evidence"])
                 lineage_mark_erased(

@@ -82,10 +82,6 @@ class Scope:
         """Copies of theirs in lineage sources (the same vectors a second time, mostly)."""
         return sum(e.erasable for e in self.lineage)
 
-    @property
-    def entries(self) -> list[ScopeEntry]:
-        return self.namespaces + self.lineage
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "creator_id": self.creator_id,

@@ -78,10 +78,6 @@ def known_kinds() -> list[str]:
     return sorted(_HANDLERS)
 
 
-def is_resumable(kind: str) -> bool:
-    return kind in _RESUMABLE
-
-
 def resumable_kinds() -> tuple[str, ...]:
     return tuple(sorted(_RESUMABLE))
 

@@ -156,10 +156,18 @@ def listed_ids(index: VectorIndex, namespace: str) -> list[str]:
         return []
 
 
+def lineage_split(index: VectorIndex, namespace: str, copied: set[str]) -> tuple[list[str], int]:
+    """What `namespace` lists now (read live, ids only): the ids among `copied` (the creator's
+    copies), in listing order, and how many other vectors it holds."""
+    listed = listed_ids(index, namespace)
+    present = [i for i in listed if i in copied]
+    return present, len(listed) - len(present)
+
+
 def lineage_copies_present(index: VectorIndex, *, creator_id: str, source_namespace: str) -> int:
     """How many of the creator's copied ids `source_namespace` still lists (read live)."""
     copied = lineage_copied_ids(creator_id=creator_id, source_namespace=source_namespace)
-    return sum(1 for i in listed_ids(index, source_namespace) if i in copied)
+    return len(lineage_split(index, source_namespace, copied)[0])
 
 
 def lineage_unerased_of(creator_ids) -> list[tuple[str, str]]:
