@@ -1,15 +1,18 @@
-"""Backup files in vector-io's VDF layout: a directory holding `VDF_META.json` and the
-namespace's vectors as Parquet under `<index>/<namespace>/`, readable with pyarrow, pandas or
-vector-io's `import_vdf`.
+"""Backup files in vector-io's VDF layout: a directory holding `VDF_META.json` and the namespace's
+vectors as Parquet under `<index>/<namespace>/`, readable with pyarrow, pandas or vector-io's
+`import_vdf`.
 
-Columns: `id` (string), `vector` (fixed-size list of float32: bit-exact), `metadata` (the
-vector's metadata as canonical JSON, null when it has none) and `checksum` (the per-vector
-digest). One row group per written batch, so a copy can resume at any row-group boundary and
-readers hold one group in memory at a time.
+Columns: `id` (string), `vector` (fixed-size list of float32: bit-exact; of size 0 in a
+sparse-only index), `metadata` (the vector's metadata as canonical JSON, null when it has none),
+`sparse_indices` (list of uint32) and `sparse_values` (list of float32), both null for a vector
+without a sparse part (vector-io's sparse columns), and `checksum` (the per-vector digest, which
+covers the sparse part). Backups written before sparse columns existed read as dense-only. One
+row group per written batch, so a copy can resume at any row-group boundary and readers hold one
+group in memory at a time.
 
-A backup is written into `<dir>.partial` and renamed once the manifest is on disk, so a directory
-without that suffix is always complete; the manifest carries the content checksum that restores
-are verified against.
+A backup is written into `<dir>.partial` and renamed once the manifest is on disk, so a
+directory without that suffix is always complete; the manifest carries the content checksum that
+restores are verified against.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import pyarrow.parquet as pq
 
 from migrations_app import checksums
 from twinadmin.vectors import DEFAULT_NAMESPACE, Vector
+from twinadmin.vectors.types import SparseValues
 
 MANIFEST = "VDF_META.json"
 DATA_FILE = "i1.parquet"
@@ -53,8 +57,21 @@ def schema(dimension: int) -> pa.Schema:
             pa.field("id", pa.string(), nullable=False),
             pa.field("vector", vector_type(dimension), nullable=False),
             pa.field("metadata", pa.string()),
+            pa.field("sparse_indices", SPARSE_INDICES),
+            pa.field("sparse_values", SPARSE_VALUES),
             pa.field("checksum", pa.binary(checksums.DIGEST_BYTES), nullable=False),
         ]
+    )
+
+
+SPARSE_INDICES = pa.list_(pa.field("item", pa.uint32(), nullable=False))
+SPARSE_VALUES = pa.list_(pa.field("item", pa.float32(), nullable=False))
+
+
+def _sparse_column(vectors: list[Vector], part: str, kind: pa.DataType) -> pa.Array:
+    """One sparse column (indices or values) of a batch: a list per vector, null without one."""
+    return pa.array(
+        [None if v.sparse_values is None else getattr(v.sparse_values, part) for v in vectors], type=kind
     )
 
 
@@ -73,7 +90,9 @@ class Batch:
 def hashed(vectors: list[Vector]) -> Batch:
     """Vectors with their canonical metadata and digests (the CPU part of a backup batch)."""
     metadata = [checksums.canonical_metadata(v.metadata) for v in vectors]
-    digests = [checksums.digest(v.id, v.values, m) for v, m in zip(vectors, metadata, strict=True)]
+    digests = [
+        checksums.digest(v.id, v.values, m, v.sparse_values) for v, m in zip(vectors, metadata, strict=True)
+    ]
     return Batch(vectors=vectors, digests=digests, metadata=metadata)
 
 
@@ -116,7 +135,14 @@ class BackupWriter:
             schema(dimension),
             # Float noise does not compress; ids and metadata text do, and lz4 costs a third of
             # zstd's time for about the same size on this data.
-            compression={"id": "lz4", "metadata": "lz4", "vector": "none", "checksum": "none"},
+            compression={
+                "id": "lz4",
+                "metadata": "lz4",
+                "vector": "none",
+                "sparse_indices": "lz4",
+                "sparse_values": "none",
+                "checksum": "none",
+            },
             use_dictionary=False,
             write_statistics=["id"],
         )
@@ -134,6 +160,8 @@ class BackupWriter:
                 "id": pa.array([v.id for v in vectors], type=pa.string()),
                 "vector": pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), type=self._vector_type),
                 "metadata": pa.array(metadata, type=pa.string()),
+                "sparse_indices": _sparse_column(vectors, "indices", SPARSE_INDICES),
+                "sparse_values": _sparse_column(vectors, "values", SPARSE_VALUES),
                 "checksum": pa.array(digests, type=pa.binary(checksums.DIGEST_BYTES)),
             },
             schema=schema(self.dimension),
@@ -163,6 +191,7 @@ class BackupWriter:
                         "dimensions": self.dimension,
                         "model_name": "",
                         "vector_columns": ["vector"],
+                        "sparse_columns": ["sparse_indices", "sparse_values"],
                         "data_path": data_dir(self.index_name, self.namespace),
                         "metric": _VDF_METRICS.get(self.metric, self.metric),
                         "metadata_columns": ["metadata"],
@@ -256,12 +285,33 @@ def iter_batches(path: Path, *, start: int = 0) -> Iterator[Batch]:
         values = flat.reshape(len(ids), dimension) if ids else np.empty((0, dimension), np.float32)
         metadata = table.column("metadata").to_pylist()
         digests = table.column("checksum").to_pylist()
+        sparse = _read_sparse(table, len(ids))
         vectors = [
-            Vector(vector_id, values[i], json.loads(meta) if meta is not None else None)
+            Vector(vector_id, values[i], json.loads(meta) if meta is not None else None, sparse[i])
             for i, (vector_id, meta) in enumerate(zip(ids, metadata, strict=True))
         ]
         yield Batch(vectors=vectors, digests=digests, metadata=metadata, offset=offset + skip)
         offset += rows
+
+
+def _read_sparse(table: pa.Table, rows: int) -> list[SparseValues | None]:
+    """The sparse part of each row (None without one, or in a backup from before sparse columns)."""
+    if "sparse_indices" not in table.column_names:
+        return [None] * rows
+    indices = table.column("sparse_indices").combine_chunks()
+    weights = table.column("sparse_values").combine_chunks()
+    out: list[SparseValues | None] = []
+    for i in range(rows):
+        if not indices[i].is_valid:
+            out.append(None)
+            continue
+        out.append(
+            SparseValues(
+                indices[i].values.to_numpy(zero_copy_only=False),
+                weights[i].values.to_numpy(zero_copy_only=False).astype(np.float32),
+            )
+        )
+    return out
 
 
 def iter_digests(path: Path) -> Iterator[bytes]:

@@ -169,6 +169,11 @@ VECTOR_METRIC = _choice("VECTOR_METRIC", "cosine", ("cosine", "dotproduct", "euc
 PINECONE_API_KEY = env.str("PINECONE_API_KEY", default="")
 PINECONE_INDEX_HOST = env.str("PINECONE_INDEX_HOST", default="")
 PINECONE_INDEX_NAME = env.str("PINECONE_INDEX_NAME", default="digital-twin-brain")
+# The control plane that looks PINECONE_INDEX_NAME up (empty: Pinecone's public API), e.g. a
+# `manage.py pinecone_local` at http://127.0.0.1:5081. With VECTOR_BACKEND=pinecone the index's
+# dimension, metric and vector type are read from the index; VECTOR_DIMENSION/VECTOR_METRIC only
+# shape a new local store.
+PINECONE_CONTROLLER_HOST = env.str("PINECONE_CONTROLLER_HOST", default="")
 # The adapter's own retries on 429/5xx, on top of the SDK's few: per call, at most this many
 # attempts within this many seconds (a long migration outlives a rate-limit storm).
 PINECONE_RETRY_ATTEMPTS = env.int("PINECONE_RETRY_ATTEMPTS", default=8)

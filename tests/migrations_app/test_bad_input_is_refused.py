@@ -72,20 +72,19 @@ def test_target_already_occupied(seeded, creator, settings):
     assert NamespaceMigration.objects.count() == 0 and not settings.MIGRATION_BACKUP_DIR.exists()
 
 
-def test_dimension_mismatch(pinecone_local, creator, settings):
-    # The index holds 16-dimensional vectors; this deployment is configured for 8.
+def test_the_index_dimension_is_used_not_vector_dimension(pinecone_local, creator, settings):
+    # The index holds 16-dimensional vectors; VECTOR_DIMENSION says 8. With VECTOR_BACKEND=pinecone
+    # the dimension comes from the index itself, so this is no mismatch (it once was refused).
     server = pinecone_local(dimension=16)
     legacy_index_seed(
         index=server.store,
         seed_data=generate_legacy_seed(dimension=16, vectors=40, namespaces=3, default_vectors=10),
     )
-    stats = server.store.describe_index_stats()
 
-    with pytest.raises(PlanError, match="Dimension mismatch: the index holds 16-dimensional vectors"):
-        migration_create(actor="cli:test", creator_id=CREATOR)
+    run = migration_create(actor="cli:test", creator_id=CREATOR)
 
-    assert server.store.describe_index_stats() == stats
-    assert NamespaceMigration.objects.count() == 0 and not settings.MIGRATION_BACKUP_DIR.exists()
+    assert settings.VECTOR_DIMENSION == 8
+    assert run.items.count() == 3
 
 
 @pytest.mark.parametrize("status", [Creator.Status.ERASED, Creator.Status.ERASURE_PENDING])

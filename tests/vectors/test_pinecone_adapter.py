@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from types import SimpleNamespace
 
 import pytest
 import tenacity
@@ -79,21 +78,27 @@ def test_an_unreachable_host_is_a_transient_error(monkeypatch):
         index.describe_index_stats()
 
 
-def test_index_name_resolves_its_host_through_the_control_plane(make_server, monkeypatch):
-    server = make_server()
-    asked = []
+def test_index_name_resolves_its_host_and_shape_through_the_control_plane(make_server):
+    server = make_server(dimension=DIM + 3, metric="euclidean")
 
-    def describe_index(self, name):  # the control plane is a third-party service: stand in for it
-        asked.append(name)
-        return SimpleNamespace(host=server.url)
+    index = PineconeIndex(api_key="k", index_name="digital-twin-brain", control_host=server.url)
+    index.upsert("ns", random_vectors(3, dim=DIM + 3))
 
-    monkeypatch.setattr("pinecone.Pinecone.describe_index", describe_index)
-
-    index = PineconeIndex(api_key="k", index_name="digital-twin-brain", dimension=DIM, metric="cosine")
-    index.upsert("ns", random_vectors(3))
-
-    assert asked == ["digital-twin-brain"]
+    assert (index.host, index.dimension, index.metric, index.vector_type) == (
+        server.url,
+        DIM + 3,
+        "euclidean",
+        "dense",
+    )
     assert server.store.describe_namespace("ns").vector_count == 3
+    assert server.request_count(path="/indexes/digital-twin-brain") == 1
+
+
+def test_an_unknown_index_name_is_a_configuration_error(make_server):
+    server = make_server()
+
+    with pytest.raises(ConfigurationError, match="not found"):
+        PineconeIndex(api_key="k", index_name="another-index", control_host=server.url)
 
 
 def test_bad_input_is_refused_before_any_request(make_server):

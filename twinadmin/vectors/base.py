@@ -13,12 +13,14 @@ from typing import Any
 import numpy as np
 
 from .errors import NotFound
-from .types import IdPage, IndexStats, Match, NamespaceInfo, NamespacePage, Vector
+from .types import IdPage, IndexStats, Match, NamespaceInfo, NamespacePage, SparseValues, Vector
 
 
 class VectorIndex(abc.ABC):
-    dimension: int
+    dimension: int  # 0 for a sparse-only index
     metric: str
+    vector_type: str = "dense"
+    """"dense" (dense values, plus sparse ones on a dotproduct index: hybrid) or "sparse"."""
     # Capabilities. The defaults describe a remote, approximate service like Pinecone; a backend
     # that differs says so (the local store: exact and in-process).
     is_exact: bool = False
@@ -71,8 +73,11 @@ class VectorIndex(abc.ABC):
         filter: Mapping[str, Any] | None = None,
         include_values: bool = False,
         include_metadata: bool = True,
+        sparse_vector: SparseValues | Mapping[str, Any] | None = None,
     ) -> list[Match]:
-        """Nearest neighbours of `vector` or of the stored vector `id` (exactly one of them)."""
+        """Nearest neighbours of `vector` or of the stored vector `id` (at most one of them).
+        `sparse_vector` adds a sparse part to a dense query (hybrid, dotproduct) or is the
+        query of a sparse-only index."""
 
     @abc.abstractmethod
     def delete_ids(self, namespace: str, ids: Sequence[str]) -> None:

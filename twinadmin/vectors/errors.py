@@ -17,6 +17,10 @@ class InvalidRequest(VectorError):
     same request can never succeed."""
 
 
+class NamespaceExists(InvalidRequest):
+    """An explicit namespace creation named a namespace that exists already (HTTP 409)."""
+
+
 class RateLimited(VectorError):
     """The index asked us to slow down (HTTP 429). `retry_after` is the server's hint in seconds,
     when it sent one."""

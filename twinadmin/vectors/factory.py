@@ -28,6 +28,7 @@ def _settings_key() -> tuple[Any, ...]:
         settings.VECTOR_METRIC,
         settings.PINECONE_INDEX_HOST,
         settings.PINECONE_INDEX_NAME,
+        settings.PINECONE_CONTROLLER_HOST,
         settings.PINECONE_API_KEY,
         int(settings.PINECONE_RETRY_ATTEMPTS),
         float(settings.PINECONE_RETRY_DEADLINE_SECONDS),
@@ -35,7 +36,7 @@ def _settings_key() -> tuple[Any, ...]:
 
 
 def build_index(key: tuple[Any, ...]) -> VectorIndex:
-    _pid, backend, local_path, dimension, metric, host, name, api_key, attempts, deadline = key
+    _pid, backend, local_path, dimension, metric, host, name, control_host, api_key, attempts, deadline = key
     if backend == "local":
         from .local import LocalStore
 
@@ -43,12 +44,12 @@ def build_index(key: tuple[Any, ...]) -> VectorIndex:
     if backend == "pinecone":
         from .pinecone_adapter import PineconeIndex, RetryPolicy
 
+        # The index's dimension and metric come from the index itself, not from the settings.
         return PineconeIndex(
             api_key=api_key,
             host=host or None,
             index_name=name or None,
-            dimension=dimension,
-            metric=metric,
+            control_host=control_host or None,
             retry=RetryPolicy(attempts=attempts, deadline=deadline),
         )
     raise ConfigurationError(f"VECTOR_BACKEND={backend!r} is not one of local, pinecone")

@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 
 from .errors import InvalidRequest, NotFound
-from .types import DEFAULT_NAMESPACE, NamespaceInfo, Vector
+from .types import DEFAULT_NAMESPACE, NamespaceInfo, SparseValues, Vector, as_float32
 
 T = TypeVar("T")
 
@@ -30,7 +30,9 @@ MAX_UPSERT_VECTORS = 1_000
 MAX_UPSERT_BYTES = 2 * 1024 * 1024
 MAX_FETCH_IDS = 1_000
 MAX_DIMENSION = 20_000
+MAX_SPARSE_VALUES = 2_048  # non-zero entries of one sparse vector
 METRICS = ("cosine", "dotproduct", "euclidean")
+VECTOR_TYPES = ("dense", "sparse")
 
 # JSON around one vector in an upsert body beyond its values and metadata:
 # {"id":"","values":[],"metadata":{}}, plus the separating comma.
@@ -102,6 +104,55 @@ def validate_values(values: np.ndarray, dimension: int, metric: str, vector_id: 
         )
 
 
+def sparse_values(raw: Any, what: str = "sparse values") -> SparseValues:
+    """A SparseValues from the wire (`{"indices": [...], "values": [...]}`) or as given,
+    checked as Pinecone checks it: same lengths, at least one and at most MAX_SPARSE_VALUES
+    entries, indices unique and in uint32 range, weights finite."""
+    if isinstance(raw, SparseValues):
+        sparse = raw
+    else:
+        if not isinstance(raw, Mapping) or set(raw) - {"indices", "values"}:
+            raise InvalidRequest(f"{what} must be an object with indices and values")
+        indices, values = raw.get("indices"), raw.get("values")
+        if not isinstance(indices, list) or not isinstance(values, list):
+            raise InvalidRequest(f"{what}: indices and values must be arrays")
+        if any(isinstance(i, bool) or not isinstance(i, int) for i in indices):
+            raise InvalidRequest(f"{what}: indices must be integers")
+        if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
+            raise InvalidRequest(f"{what}: values must be numbers")
+        try:
+            sparse = SparseValues(np.array(indices, dtype=np.int64), as_float32(values))
+        except (ValueError, OverflowError) as exc:
+            raise InvalidRequest(f"{what}: {exc}") from exc
+    if not 1 <= len(sparse) <= MAX_SPARSE_VALUES:
+        raise InvalidRequest(f"{what} must have 1-{MAX_SPARSE_VALUES} entries, got {len(sparse)}")
+    if np.unique(sparse.indices).size != len(sparse):
+        raise InvalidRequest(f"{what}: indices must be unique")
+    if not np.isfinite(sparse.values).all():
+        raise InvalidRequest(f"{what} has NaN or infinite values")
+    return sparse
+
+
+def validate_vector(vector: Vector, dimension: int, metric: str, vector_type: str = "dense") -> None:
+    """A vector as the index takes it: a dense index wants `dimension` dense values and, with
+    the dotproduct metric only, an optional sparse part (hybrid); a sparse index wants a sparse
+    part and no dense values."""
+    if vector.sparse_values is not None:
+        sparse_values(vector.sparse_values, f"sparse values of vector {vector.id!r}")
+        if vector_type == "dense" and metric != "dotproduct":
+            raise InvalidRequest(
+                f"vector {vector.id!r} has sparse values; sparse values need an index with the "
+                f"dotproduct metric, this one uses {metric}"
+            )
+    if vector_type == "sparse":
+        if vector.values.size:
+            raise InvalidRequest(f"vector {vector.id!r} has dense values; this index is sparse-only")
+        if vector.sparse_values is None:
+            raise InvalidRequest(f"vector {vector.id!r} has no sparse values; this index is sparse-only")
+        return
+    validate_values(vector.values, dimension, metric, vector.id)
+
+
 def _normalize_metadata_value(key: str, value: Any) -> Any:
     if isinstance(value, bool | str):
         return value
@@ -154,6 +205,10 @@ def vector_wire_bytes(vector: Vector, metadata_json: str | None = None) -> int:
     (as our adapter and the local server write them)."""
     size = _VECTOR_ENVELOPE_BYTES + len(vector.id)
     size += len(orjson.dumps(vector.values, option=orjson.OPT_SERIALIZE_NUMPY))
+    if vector.sparse_values is not None:
+        sparse = vector.sparse_values
+        size += 40 + len(orjson.dumps(sparse.indices.astype(np.int64), option=orjson.OPT_SERIALIZE_NUMPY))
+        size += len(orjson.dumps(sparse.values, option=orjson.OPT_SERIALIZE_NUMPY))
     if metadata_json is None and vector.metadata is not None:
         metadata_json = canonical_json(vector.metadata)
     if metadata_json is not None:
@@ -188,15 +243,16 @@ def plan_upsert_batches(items: Sequence[T], sizes: Sequence[int]) -> Iterator[Se
 def page_namespaces(
     counts: Mapping[str, int], *, prefix: str | None, limit: int, pagination_token: str | None
 ) -> tuple[list[tuple[str, int]], str | None]:
-    """One page of non-empty namespaces in name order, from a name -> count mapping. Shared by
-    the store and the server's lagged view, so both page identically."""
+    """One page of the namespaces of a name -> count mapping (pass the ones to list: the store
+    lists non-empty ones, the server explicitly created empty ones too), in name order. Shared
+    by the store and the server's lagged view, so both page identically."""
     prefix = validate_prefix(prefix)
     limit = validate_limit(limit, MAX_NAMESPACE_LIST_LIMIT)
     after = decode_token("ns", pagination_token)
     names = sorted(
         name
         for name, count in counts.items()
-        if count > 0 and name.startswith(prefix) and (after is None or name > after)
+        if count >= 0 and name.startswith(prefix) and (after is None or name > after)
     )
     page = [(name, counts[name]) for name in names[:limit]]
     token = encode_token("ns", page[-1][0]) if len(names) > limit else None
@@ -204,9 +260,10 @@ def page_namespaces(
 
 
 def namespace_info(name: str, count: int | None) -> NamespaceInfo:
-    """Describe `name` given its count (None or 0 when it holds nothing). The default namespace
-    always exists; any other empty namespace does not."""
-    if not count:
+    """Describe `name` given its count: None when it does not exist. The default namespace
+    always exists; another namespace exists while it holds vectors or after it was created
+    explicitly (then with count 0)."""
+    if count is None:
         if name == DEFAULT_NAMESPACE:
             return NamespaceInfo(name, 0)
         raise NotFound(f"Namespace {name!r} not found")

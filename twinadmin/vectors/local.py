@@ -6,9 +6,12 @@ each batch either fully applied or not at all), and a busy timeout makes writers
 server and several worker processes queue for the lock instead of failing. Connections are per
 thread and per process (a forked worker never reuses its parent's connection).
 
-Vectors are float32 blobs (bit-exact round trip), metadata canonical JSON. Per-namespace counts
-live in a table maintained by triggers inside the same transactions, so stats are exact and
-cheap. Search is exact: the namespace is scanned in bounded chunks keeping a running top-k.
+Vectors are float32 blobs (bit-exact round trip), metadata canonical JSON; the sparse part of a
+hybrid vector (or the whole of one in a sparse-only index) is one blob of uint32 indices followed
+by as many float32 weights. Namespaces created explicitly (empty) are kept in their own table.
+Per-namespace counts live in a table maintained by triggers inside the same transactions, so
+stats are exact and cheap. Search is exact: the namespace is scanned in bounded chunks keeping a
+running top-k.
 """
 
 from __future__ import annotations
@@ -27,9 +30,18 @@ import numpy as np
 
 from . import limits
 from .base import VectorIndex
-from .errors import ConfigurationError, InvalidRequest, TransientError, VectorError
+from .errors import ConfigurationError, InvalidRequest, NamespaceExists, TransientError, VectorError
 from .filters import Predicate, compile_filter
-from .types import IdPage, IndexStats, Match, NamespaceInfo, NamespacePage, Vector
+from .types import (
+    DEFAULT_NAMESPACE,
+    IdPage,
+    IndexStats,
+    Match,
+    NamespaceInfo,
+    NamespacePage,
+    SparseValues,
+    Vector,
+)
 
 SCHEMA_VERSION = "1"
 # Rows per query chunk are sized so one chunk of float32 values stays around this many bytes.
@@ -41,8 +53,10 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # A rowid table (not WITHOUT ROWID): rows carry multi-kilobyte blobs.
     "CREATE TABLE IF NOT EXISTS vectors ("
-    " namespace TEXT NOT NULL, id TEXT NOT NULL, vals BLOB NOT NULL, metadata TEXT,"
+    " namespace TEXT NOT NULL, id TEXT NOT NULL, vals BLOB NOT NULL, metadata TEXT, sparse BLOB,"
     " PRIMARY KEY (namespace, id))",
+    # Namespaces created explicitly (POST /namespaces): they exist while empty, until deleted.
+    "CREATE TABLE IF NOT EXISTS created_namespaces (name TEXT PRIMARY KEY, schema TEXT) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS namespaces ("
     " name TEXT PRIMARY KEY, vector_count INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE TRIGGER IF NOT EXISTS vectors_count_insert AFTER INSERT ON vectors BEGIN"
@@ -54,9 +68,26 @@ _SCHEMA = (
 )
 
 _UPSERT_SQL = (
-    "INSERT INTO vectors (namespace, id, vals, metadata) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (namespace, id) DO UPDATE SET vals = excluded.vals, metadata = excluded.metadata"
+    "INSERT INTO vectors (namespace, id, vals, metadata, sparse) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (namespace, id) DO UPDATE SET vals = excluded.vals, metadata = excluded.metadata,"
+    " sparse = excluded.sparse"
 )
+_ROW_COLUMNS = "id, vals, metadata, sparse"
+# A stored row: (id, blob, metadata JSON, sparse blob, wire bytes).
+Row = tuple[str, bytes, str | None, bytes | None, int]
+
+
+def sparse_blob(sparse: SparseValues | None) -> bytes | None:
+    if sparse is None:
+        return None
+    return sparse.indices.astype("<u4").tobytes() + sparse.values.astype("<f4").tobytes()
+
+
+def sparse_from_blob(blob: bytes | None) -> SparseValues | None:
+    if blob is None:
+        return None
+    half = len(blob) // 2
+    return SparseValues(np.frombuffer(blob[:half], dtype="<u4"), np.frombuffer(blob[half:], dtype="<f4"))
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -90,8 +121,9 @@ def _prefix_bounds(prefix: str) -> tuple[str, str]:
 
 
 class LocalStore(VectorIndex):
-    """A Pinecone-like index in one SQLite file. `dimension`/`metric` None adopt what an existing
-    file holds; given values must match it (ConfigurationError otherwise)."""
+    """A Pinecone-like index in one SQLite file. `dimension`/`metric`/`vector_type` None adopt
+    what an existing file holds; given values must match it (ConfigurationError otherwise). A
+    sparse-only index (`vector_type="sparse"`) has dimension 0 and the dotproduct metric."""
 
     is_exact = True  # every query scans the namespace: the exact top-k
     concurrency_hint = 1  # in-process and CPU-bound, one writer (see bench/search_bench.py)
@@ -102,6 +134,7 @@ class LocalStore(VectorIndex):
         *,
         dimension: int | None = None,
         metric: str | None = None,
+        vector_type: str | None = None,
         busy_timeout: float = 30.0,
         scan_chunk_rows: int = SCAN_CHUNK_MAX_ROWS,
     ) -> None:
@@ -111,13 +144,22 @@ class LocalStore(VectorIndex):
         self._local = threading.local()
         if metric is not None and metric not in limits.METRICS:
             raise ConfigurationError(f"metric must be one of {', '.join(limits.METRICS)}, got {metric!r}")
-        if dimension is not None and not 1 <= int(dimension) <= limits.MAX_DIMENSION:
+        if vector_type is not None and vector_type not in limits.VECTOR_TYPES:
+            raise ConfigurationError(f"vector type must be dense or sparse, got {vector_type!r}")
+        if vector_type == "sparse":
+            if metric not in (None, "dotproduct"):
+                raise ConfigurationError("a sparse index uses the dotproduct metric")
+            metric, dimension = "dotproduct", 0
+        elif dimension is not None and not 1 <= int(dimension) <= limits.MAX_DIMENSION:
             raise ConfigurationError(f"dimension must be 1-{limits.MAX_DIMENSION}, got {dimension}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.dimension, self.metric = self._init_schema(dimension, metric)
+        self.dimension, self.metric, self.vector_type = self._init_schema(dimension, metric, vector_type)
 
     def __repr__(self) -> str:
-        return f"LocalStore({str(self.path)!r}, dimension={self.dimension}, metric={self.metric!r})"
+        return (
+            f"LocalStore({str(self.path)!r}, dimension={self.dimension}, metric={self.metric!r}, "
+            f"vector_type={self.vector_type!r})"
+        )
 
     # -- connections and transactions -----------------------------------------------------------
 
@@ -176,7 +218,9 @@ class LocalStore(VectorIndex):
                 return {}
             raise
 
-    def _init_schema(self, dimension: int | None, metric: str | None) -> tuple[int, str]:
+    def _init_schema(
+        self, dimension: int | None, metric: str | None, vector_type: str | None
+    ) -> tuple[int, str, str]:
         conn = self._conn()
         deadline = time.monotonic() + self.busy_timeout
         while True:  # switching to WAL needs a moment of exclusive access; retry if contended
@@ -188,10 +232,14 @@ class LocalStore(VectorIndex):
                     raise ConfigurationError(f"cannot open vector store {self.path}: {exc}") from exc
                 time.sleep(0.05)
         stored = self._stored_meta(conn)
-        if not stored:  # a new file: create the schema, unless another process just did
+        if not stored or not self._current_schema(conn):
+            # A new file (or one from before sparse vectors and created namespaces): create what
+            # is missing, unless another process just did.
             with self._write() as conn:
                 for statement in _SCHEMA:
                     conn.execute(statement)
+                if not self._current_schema(conn):
+                    conn.execute("ALTER TABLE vectors ADD COLUMN sparse BLOB")
                 stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
                 if not stored:
                     if dimension is None or metric is None:
@@ -200,10 +248,20 @@ class LocalStore(VectorIndex):
                         )
                     conn.executemany(
                         "INSERT INTO meta (key, value) VALUES (?, ?)",
-                        [("dimension", str(dimension)), ("metric", metric), ("schema", SCHEMA_VERSION)],
+                        [
+                            ("dimension", str(dimension)),
+                            ("metric", metric),
+                            ("vector_type", vector_type or "dense"),
+                            ("schema", SCHEMA_VERSION),
+                        ],
                     )
-                    return int(dimension), metric
+                    return int(dimension), metric, vector_type or "dense"
         stored_dimension, stored_metric = int(stored["dimension"]), stored["metric"]
+        stored_type = stored.get("vector_type", "dense")
+        if vector_type is not None and vector_type != stored_type:
+            raise ConfigurationError(
+                f"{self.path} holds a {stored_type} index, but {vector_type} is asked for"
+            )
         if dimension is not None and int(dimension) != stored_dimension:
             raise ConfigurationError(
                 f"{self.path} holds an index of dimension {stored_dimension}, but dimension {dimension} "
@@ -213,17 +271,27 @@ class LocalStore(VectorIndex):
             raise ConfigurationError(
                 f"{self.path} holds an index with metric {stored_metric!r}, but {metric!r} is configured"
             )
-        return stored_dimension, stored_metric
+        return stored_dimension, stored_metric, stored_type
+
+    @staticmethod
+    def _current_schema(conn: sqlite3.Connection) -> bool:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(vectors)")}
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return "sparse" in columns and "created_namespaces" in tables
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def counts(self) -> dict[str, int]:
-        """Exact per-namespace counts of non-empty namespaces."""
-        with _mapped_errors():
-            rows = self._conn().execute(
-                "SELECT name, vector_count FROM namespaces WHERE vector_count > 0 ORDER BY name"
+    def counts(self, *, include_created: bool = False) -> dict[str, int]:
+        """Exact per-namespace counts of non-empty namespaces; with `include_created`, the
+        explicitly created empty ones too (count 0)."""
+        sql = "SELECT name, vector_count FROM namespaces WHERE vector_count > 0"
+        if include_created:
+            sql += (
+                " UNION SELECT name, 0 FROM created_namespaces"
+                " WHERE name NOT IN (SELECT name FROM namespaces WHERE vector_count > 0)"
             )
-            return dict(rows.fetchall())
+        with _mapped_errors():
+            return dict(self._conn().execute(sql + " ORDER BY name").fetchall())
 
     def describe_index_stats(self) -> IndexStats:
         counts = self.counts()
@@ -232,6 +300,7 @@ class LocalStore(VectorIndex):
             metric=self.metric,
             total_vector_count=sum(counts.values()),
             namespaces=counts,
+            vector_type=self.vector_type,
         )
 
     def list_namespaces(
@@ -244,11 +313,25 @@ class LocalStore(VectorIndex):
 
     def describe_namespace(self, name: str) -> NamespaceInfo:
         name = limits.normalize_namespace(name)
-        with _mapped_errors():
-            row = (
-                self._conn().execute("SELECT vector_count FROM namespaces WHERE name = ?", (name,)).fetchone()
+        return limits.namespace_info(name, self.counts(include_created=True).get(name))
+
+    def create_namespace(self, name: str, schema: Mapping[str, Any] | None = None) -> NamespaceInfo:
+        """Create an empty namespace (Pinecone's POST /namespaces). InvalidRequest when it
+        exists already (the server answers 409 then)."""
+        name = limits.normalize_namespace(name)
+        with self._write() as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM namespaces WHERE name = ? AND vector_count > 0"
+                " UNION SELECT 1 FROM created_namespaces WHERE name = ?",
+                (name, name),
+            ).fetchone()
+            if exists or name == DEFAULT_NAMESPACE:
+                raise NamespaceExists(f"Namespace {name!r} already exists")
+            conn.execute(
+                "INSERT INTO created_namespaces (name, schema) VALUES (?, ?)",
+                (name, limits.canonical_json(schema) if schema is not None else None),
             )
-        return limits.namespace_info(name, row[0] if row else None)
+        return NamespaceInfo(name, 0)
 
     def list_ids(
         self,
@@ -275,9 +358,16 @@ class LocalStore(VectorIndex):
         token = limits.encode_token("ids", ids[limit - 1]) if len(ids) > limit else None
         return IdPage(ids=ids[:limit], next_token=token)
 
-    def _vector(self, vector_id: str, blob: bytes, metadata: str | None) -> Vector:
+    def _vector(
+        self, vector_id: str, blob: bytes, metadata: str | None, sparse: bytes | None = None
+    ) -> Vector:
         values = np.frombuffer(blob, dtype=np.float32)  # read-only view of the immutable blob
-        return Vector(vector_id, values, json.loads(metadata) if metadata is not None else None)
+        return Vector(
+            vector_id,
+            values,
+            json.loads(metadata) if metadata is not None else None,
+            sparse_from_blob(sparse),
+        )
 
     def fetch(self, namespace: str, ids: Sequence[str]) -> dict[str, Vector]:
         namespace = limits.normalize_namespace(namespace)
@@ -289,11 +379,11 @@ class LocalStore(VectorIndex):
             for chunk in limits.chunked(wanted, _SQL_IN_CHUNK):
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(
-                    f"SELECT id, vals, metadata FROM vectors WHERE namespace = ? AND id IN ({marks})",
+                    f"SELECT {_ROW_COLUMNS} FROM vectors WHERE namespace = ? AND id IN ({marks})",
                     [namespace, *chunk],
                 )
-                for vector_id, blob, metadata in rows:
-                    found[vector_id] = self._vector(vector_id, blob, metadata)
+                for vector_id, blob, metadata, sparse in rows:
+                    found[vector_id] = self._vector(vector_id, blob, metadata, sparse)
         return {i: found[i] for i in wanted if i in found}
 
     def fetch_request(self, namespace: str, ids: Sequence[str]) -> dict[str, Vector]:
@@ -323,17 +413,19 @@ class LocalStore(VectorIndex):
         token = None
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT id, vals, metadata FROM vectors WHERE namespace = ? AND id > ? ORDER BY id",
+                f"SELECT {_ROW_COLUMNS} FROM vectors WHERE namespace = ? AND id > ? ORDER BY id",
                 (namespace, after),
             )
-            for vector_id, blob, metadata in rows:
+            for vector_id, blob, metadata, sparse in rows:
                 meta = json.loads(metadata) if metadata is not None else None
                 if not predicate(meta):
                     continue
                 if len(page) == limit:
                     token = limits.encode_token("meta", next(reversed(page)))
                     break
-                page[vector_id] = Vector(vector_id, np.frombuffer(blob, dtype=np.float32), meta)
+                page[vector_id] = Vector(
+                    vector_id, np.frombuffer(blob, dtype=np.float32), meta, sparse_from_blob(sparse)
+                )
         return page, token
 
     # -- search ---------------------------------------------------------------------------------
@@ -351,15 +443,18 @@ class LocalStore(VectorIndex):
         self,
         conn: sqlite3.Connection,
         namespace: str,
-        query: np.ndarray,
+        query: np.ndarray | None,
         top_k: int,
         predicate: Predicate | None,
+        sparse_query: SparseValues | None = None,
     ) -> list[tuple[str, float]]:
-        """Exact top-k over the namespace, reading bounded chunks and keeping a running best."""
-        chunk_rows = max(1, min(self.scan_chunk_rows, SCAN_CHUNK_BYTES // (4 * self.dimension)))
+        """Exact top-k over the namespace, reading bounded chunks and keeping a running best.
+        With a sparse query (dotproduct only) each score adds the sparse dot product to the
+        dense one, as Pinecone scores a hybrid query; a sparse-only index scores sparse alone."""
+        chunk_rows = max(1, min(self.scan_chunk_rows, SCAN_CHUNK_BYTES // (4 * max(1, self.dimension))))
         lower_is_better = self.metric == "euclidean"
-        query_norm = float(np.linalg.norm(query))
-        columns = "id, vals, metadata" if predicate is not None else "id, vals"
+        query_norm = float(np.linalg.norm(query)) if query is not None else 0.0
+        columns = "id, vals, metadata, sparse" if sparse_query is not None else "id, vals, metadata"
         cursor = conn.execute(f"SELECT {columns} FROM vectors WHERE namespace = ?", (namespace,))
         best_ids = np.empty(0, dtype=object)
         best_keys = np.empty(0, dtype=np.float32)
@@ -372,10 +467,16 @@ class LocalStore(VectorIndex):
                 if not rows:
                     continue
             ids = np.array([row[0] for row in rows], dtype=object)
-            matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(
-                len(rows), self.dimension
-            )
-            scores = self._scores(matrix, query, query_norm).astype(np.float32, copy=False)
+            if query is not None:
+                matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(
+                    len(rows), self.dimension
+                )
+                scores = self._scores(matrix, query, query_norm)
+            else:
+                scores = np.zeros(len(rows), dtype=np.float64)
+            if sparse_query is not None:
+                scores = scores + np.array([_sparse_dot(sparse_query, row[3]) for row in rows])
+            scores = scores.astype(np.float32, copy=False)
             keys = scores if lower_is_better else -scores
             best_ids = np.concatenate([best_ids, ids])
             best_keys = np.concatenate([best_keys, keys])
@@ -396,64 +497,93 @@ class LocalStore(VectorIndex):
         filter: Mapping[str, Any] | None = None,
         include_values: bool = False,
         include_metadata: bool = True,
+        sparse_vector: SparseValues | Mapping[str, Any] | None = None,
     ) -> list[Match]:
         namespace = limits.normalize_namespace(namespace)
         top_k = limits.validate_top_k(top_k)
-        if (vector is None) == (id is None):
+        if vector is not None and id is not None:
             raise InvalidRequest("query needs exactly one of vector or id")
+        if id is not None and sparse_vector is not None:
+            raise InvalidRequest("query by id takes no sparse vector")
         predicate = compile_filter(filter)
+        sparse_query = self._sparse_query(sparse_vector, given=vector is not None or id is not None)
         with self._read() as conn:
+            query: np.ndarray | None = None
             if id is not None:
                 row = conn.execute(
-                    "SELECT vals FROM vectors WHERE namespace = ? AND id = ?",
+                    "SELECT vals, sparse FROM vectors WHERE namespace = ? AND id = ?",
                     (namespace, limits.validate_id(id, "query id")),
                 ).fetchone()
                 if row is None:
                     return []
-                query = np.frombuffer(row[0], dtype=np.float32)
-            else:
+                if self.vector_type == "sparse":
+                    sparse_query = sparse_from_blob(row[1])
+                else:
+                    query = np.frombuffer(row[0], dtype=np.float32)
+            elif vector is not None:
                 try:
                     query = np.asarray(vector, dtype=np.float32)
                 except (TypeError, ValueError) as exc:
                     raise InvalidRequest(f"query vector is not a list of numbers: {exc}") from exc
                 if query.ndim != 1:
                     raise InvalidRequest("query vector must be a flat list of numbers")
+                if self.vector_type == "sparse":
+                    raise InvalidRequest("this index is sparse-only: query it with a sparse vector")
                 limits.validate_values(query, self.dimension, self.metric, "query")
-            hits = self._scan(conn, namespace, query, top_k, predicate)
+            hits = self._scan(conn, namespace, query, top_k, predicate, sparse_query)
             extra: dict[str, Vector] = {}
             if hits and (include_values or include_metadata):
                 ids = [hit_id for hit_id, _ in hits]
                 for chunk in limits.chunked(ids, _SQL_IN_CHUNK):
                     marks = ",".join("?" * len(chunk))
-                    for vector_id, blob, metadata in conn.execute(
-                        f"SELECT id, vals, metadata FROM vectors WHERE namespace = ? AND id IN ({marks})",
+                    for vector_id, blob, metadata, sparse in conn.execute(
+                        f"SELECT {_ROW_COLUMNS} FROM vectors WHERE namespace = ? AND id IN ({marks})",
                         [namespace, *chunk],
                     ):
-                        extra[vector_id] = self._vector(vector_id, blob, metadata)
+                        extra[vector_id] = self._vector(vector_id, blob, metadata, sparse)
         return [
             Match(
                 id=hit_id,
                 score=score,
                 values=extra[hit_id].values if include_values else None,
                 metadata=extra[hit_id].metadata if include_metadata else None,
+                sparse_values=extra[hit_id].sparse_values if include_values else None,
             )
             for hit_id, score in hits
         ]
 
+    def _sparse_query(self, sparse_vector: Any, *, given: bool) -> SparseValues | None:
+        """The checked sparse part of a query. A dense index takes one beside a dense vector
+        (hybrid, dotproduct only); a sparse index needs one (or an id)."""
+        if sparse_vector is None:
+            if self.vector_type == "sparse" and not given:
+                raise InvalidRequest("query needs a sparse vector or an id on a sparse-only index")
+            if not given:
+                raise InvalidRequest("query needs exactly one of vector or id")
+            return None
+        if self.vector_type == "dense" and not given:
+            raise InvalidRequest("query needs a dense vector or an id on a dense index")
+        sparse = limits.sparse_values(sparse_vector, "query sparse vector")
+        if self.metric != "dotproduct":
+            raise InvalidRequest(f"sparse queries need the dotproduct metric; this index uses {self.metric}")
+        return sparse
+
     # -- writes ---------------------------------------------------------------------------------
 
-    def _prepare(self, vectors: Sequence[Vector]) -> list[tuple[str, bytes, str | None, int]]:
+    def _prepare(self, vectors: Sequence[Vector]) -> list[Row]:
         """Validate every vector before anything is written: a bad vector fails the whole
-        request, as on Pinecone. Returns (id, blob, metadata JSON, wire bytes) rows."""
+        request, as on Pinecone. Returns (id, blob, metadata JSON, sparse blob, wire bytes)."""
         rows = []
         for vector in vectors:
             if not isinstance(vector, Vector):
                 raise InvalidRequest(f"expected Vector objects, got {type(vector).__name__}")
             limits.validate_id(vector.id)
-            limits.validate_values(vector.values, self.dimension, self.metric, vector.id)
+            limits.validate_vector(vector, self.dimension, self.metric, self.vector_type)
             _, metadata_json = limits.normalize_metadata(vector.metadata)
             size = limits.vector_wire_bytes(vector, metadata_json)
-            rows.append((vector.id, vector.values.tobytes(), metadata_json, size))
+            rows.append(
+                (vector.id, vector.values.tobytes(), metadata_json, sparse_blob(vector.sparse_values), size)
+            )
         return rows
 
     def upsert_request(
@@ -467,13 +597,13 @@ class LocalStore(VectorIndex):
         limits.check_upsert_request(len(vectors), 0)
         rows = self._prepare(vectors)
         if request_bytes is None:
-            request_bytes = sum(row[3] for row in rows)
+            request_bytes = sum(row[4] for row in rows)
         limits.check_upsert_request(len(rows), request_bytes)
         return self._write_rows(namespace, rows)
 
-    def _write_rows(self, namespace: str, rows: Sequence[tuple[str, bytes, str | None, int]]) -> int:
+    def _write_rows(self, namespace: str, rows: Sequence[Row]) -> int:
         with self._write() as conn:
-            conn.executemany(_UPSERT_SQL, [(namespace, r[0], r[1], r[2]) for r in rows])
+            conn.executemany(_UPSERT_SQL, [(namespace, r[0], r[1], r[2], r[3]) for r in rows])
         return len(rows)
 
     def upsert(self, namespace: str, vectors: Sequence[Vector]) -> int:
@@ -485,7 +615,7 @@ class LocalStore(VectorIndex):
         rows = self._prepare(vectors)
         return sum(
             self._write_rows(namespace, batch)
-            for batch in limits.plan_upsert_batches(rows, [row[3] for row in rows])
+            for batch in limits.plan_upsert_batches(rows, [row[4] for row in rows])
         )
 
     def update(
@@ -495,30 +625,86 @@ class LocalStore(VectorIndex):
         *,
         values: Sequence[float] | np.ndarray | None = None,
         set_metadata: Mapping[str, Any] | None = None,
+        sparse_values: SparseValues | Mapping[str, Any] | None = None,
     ) -> bool:
-        """Patch one vector: new values and/or metadata keys merged in. False when absent."""
+        """Patch one vector: new dense and/or sparse values, metadata keys merged in. False
+        when absent."""
         namespace = limits.normalize_namespace(namespace)
         limits.validate_id(vector_id)
         with self._write() as conn:
             row = conn.execute(
-                "SELECT vals, metadata FROM vectors WHERE namespace = ? AND id = ?", (namespace, vector_id)
+                f"SELECT {_ROW_COLUMNS} FROM vectors WHERE namespace = ? AND id = ?", (namespace, vector_id)
             ).fetchone()
             if row is None:
                 return False
-            blob, metadata_json = row
-            if values is not None:
-                array = np.asarray(values, dtype=np.float32)
-                limits.validate_values(array, self.dimension, self.metric, vector_id)
-                blob = array.tobytes()
+            old = self._vector(*row)
+            patched = Vector(
+                vector_id,
+                old.values if values is None else np.asarray(values, dtype=np.float32),
+                old.metadata,
+                old.sparse_values if sparse_values is None else limits.sparse_values(sparse_values),
+            )
+            limits.validate_vector(patched, self.dimension, self.metric, self.vector_type)
+            metadata_json = row[2]
             if set_metadata is not None:
-                merged = json.loads(metadata_json) if metadata_json else {}
-                merged.update(set_metadata)
-                _, metadata_json = limits.normalize_metadata(merged)
+                metadata_json = self._merged_metadata(metadata_json, set_metadata)
             conn.execute(
-                "UPDATE vectors SET vals = ?, metadata = ? WHERE namespace = ? AND id = ?",
-                (blob, metadata_json, namespace, vector_id),
+                "UPDATE vectors SET vals = ?, metadata = ?, sparse = ? WHERE namespace = ? AND id = ?",
+                (
+                    patched.values.tobytes(),
+                    metadata_json,
+                    sparse_blob(patched.sparse_values),
+                    namespace,
+                    vector_id,
+                ),
             )
         return True
+
+    @staticmethod
+    def _merged_metadata(metadata_json: str | None, set_metadata: Mapping[str, Any]) -> str | None:
+        if not isinstance(set_metadata, Mapping):
+            raise InvalidRequest("setMetadata must be an object")
+        merged = json.loads(metadata_json) if metadata_json else {}
+        merged.update(set_metadata)
+        return limits.normalize_metadata(merged)[1]
+
+    def _matching_ids(
+        self, conn: sqlite3.Connection, namespace: str, predicate: Predicate
+    ) -> list[tuple[str, str | None]]:
+        """(id, metadata JSON) of the namespace's vectors matching `predicate`, cursor drained."""
+        rows = conn.execute("SELECT id, metadata FROM vectors WHERE namespace = ?", (namespace,))
+        return [
+            (vector_id, metadata)
+            for vector_id, metadata in rows
+            if predicate(json.loads(metadata) if metadata is not None else None)
+        ]
+
+    def update_by_filter(
+        self,
+        namespace: str,
+        filter: Mapping[str, Any],
+        set_metadata: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+    ) -> int:
+        """Merge `set_metadata` into every vector whose metadata matches `filter`, in one
+        transaction; the number matched (with `dry_run`, nothing is written)."""
+        namespace = limits.normalize_namespace(namespace)
+        predicate = compile_filter(filter)
+        if predicate is None:
+            raise InvalidRequest("update by filter needs a non-empty filter")
+        limits.normalize_metadata(set_metadata)  # refuse bad metadata before anything is written
+        with self._write() as conn:
+            matched = self._matching_ids(conn, namespace, predicate)
+            if not dry_run:
+                conn.executemany(
+                    "UPDATE vectors SET metadata = ? WHERE namespace = ? AND id = ?",
+                    [
+                        (self._merged_metadata(metadata, set_metadata), namespace, vector_id)
+                        for vector_id, metadata in matched
+                    ],
+                )
+        return len(matched)
 
     def delete_ids(self, namespace: str, ids: Sequence[str]) -> None:
         namespace = limits.normalize_namespace(namespace)
@@ -543,21 +729,32 @@ class LocalStore(VectorIndex):
         if predicate is None:
             raise InvalidRequest("Delete with empty metadata filter is not allowed")
         with self._write() as conn:
-            rows = conn.execute("SELECT id, metadata FROM vectors WHERE namespace = ?", (namespace,))
             # Only the matching ids are kept; the cursor is drained before anything is deleted.
-            doomed = [
-                vector_id
-                for vector_id, metadata in rows
-                if predicate(json.loads(metadata) if metadata is not None else None)
-            ]
+            doomed = [vector_id for vector_id, _ in self._matching_ids(conn, namespace, predicate)]
             _delete_rows(conn, namespace, doomed)
         return len(doomed)
+
+    def delete_all(self, namespace: str) -> bool:
+        """Empty the namespace (delete_all): its vectors go, a namespace created explicitly
+        stays (empty). False when there was nothing to delete."""
+        namespace = limits.normalize_namespace(namespace)
+        with self._write() as conn:
+            return conn.execute("DELETE FROM vectors WHERE namespace = ?", (namespace,)).rowcount > 0
 
     def delete_namespace(self, namespace: str) -> bool:
         namespace = limits.normalize_namespace(namespace)
         with self._write() as conn:
-            row = conn.execute("SELECT vector_count FROM namespaces WHERE name = ?", (namespace,)).fetchone()
-            if row is None or row[0] <= 0:
-                return False
-            conn.execute("DELETE FROM vectors WHERE namespace = ?", (namespace,))
-        return True
+            created = conn.execute("DELETE FROM created_namespaces WHERE name = ?", (namespace,)).rowcount
+            deleted = conn.execute("DELETE FROM vectors WHERE namespace = ?", (namespace,)).rowcount
+        return bool(created or deleted)
+
+    def namespace_exists(self, namespace: str) -> bool:
+        """Whether Pinecone would know the namespace: it holds vectors or was created (the
+        default namespace always exists)."""
+        name = limits.normalize_namespace(namespace)
+        return name == DEFAULT_NAMESPACE or name in self.counts(include_created=True)
+
+
+def _sparse_dot(query: SparseValues, blob: bytes | None) -> float:
+    stored = sparse_from_blob(blob)
+    return 0.0 if stored is None else query.dot(stored)

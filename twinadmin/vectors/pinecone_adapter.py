@@ -36,6 +36,7 @@ from .types import (
     Match,
     NamespaceInfo,
     NamespacePage,
+    SparseValues,
     Vector,
     as_float32,
 )
@@ -124,10 +125,22 @@ def _id_batches(ids: Sequence[str]) -> list[list[str]]:
     return batches
 
 
+def _sparse(raw: Any) -> SparseValues | None:
+    """The SDK's sparse values (a struct or a mapping), or None when the vector has none."""
+    if raw is None:
+        return None
+    indices = raw["indices"] if isinstance(raw, Mapping) else raw.indices
+    values = raw["values"] if isinstance(raw, Mapping) else raw.values
+    return SparseValues(np.array(indices or [], dtype=np.int64), as_float32(values or []))
+
+
 class PineconeIndex(VectorIndex):
     """`host` (e.g. `https://...pinecone.io` or `http://127.0.0.1:5081`) or `index_name` (the
-    host is resolved once via `Pinecone().describe_index`). `dimension`/`metric` are what the
-    index is configured with; input is validated against them before sending."""
+    host is resolved once via `Pinecone().describe_index`). The index's dimension, metric and
+    vector type are read from the index itself (its description when looked up by name, its
+    stats otherwise), so a deployment never has to restate them (the factory never does); a
+    caller that states both `dimension` and `metric` with a host is trusted (no request at
+    construction). Input is validated against them before sending."""
 
     is_exact = False  # Pinecone's search is approximate
     concurrency_hint = 8  # each call is mostly a round trip; the httpx client pools connections
@@ -136,36 +149,56 @@ class PineconeIndex(VectorIndex):
         self,
         *,
         api_key: str,
-        dimension: int,
-        metric: str,
+        dimension: int | None = None,
+        metric: str | None = None,
         host: str | None = None,
         index_name: str | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
+        control_host: str | None = None,
+        vector_type: str = "dense",
     ) -> None:
         from pinecone import Index, Pinecone
 
         if not api_key:
             raise ConfigurationError("the pinecone backend needs an API key (PINECONE_API_KEY)")
-        self.dimension = int(dimension)
-        self.metric = metric
         self.retry = retry or RetryPolicy()
+        shape: tuple[int, str, str] | None = None
         try:
             if not host:
                 if not index_name:
                     raise ConfigurationError("set PINECONE_INDEX_HOST or PINECONE_INDEX_NAME")
-                host = self._call(lambda: Pinecone(api_key=api_key).describe_index(index_name).host)
-                if not host:
+                model = self._call(
+                    lambda: Pinecone(api_key=api_key, host=control_host).describe_index(index_name)
+                )
+                if not model.host:
                     raise ConfigurationError(f"index {index_name!r} has no host yet (still initialising?)")
+                host = model.host
+                shape = (int(model.dimension or 0), str(model.metric), str(model.vector_type or "dense"))
             self.host = host
             self._index = Index(host=host, api_key=api_key, timeout=timeout)
-        except VectorError:
-            raise
+            if shape is None and dimension is not None and metric is not None:
+                shape = (int(dimension), metric, vector_type)  # stated by the caller: trusted
+            if shape is None:
+                stats = self._call(lambda: self._index.describe_index_stats())
+                shape = (
+                    int(stats.dimension or 0),
+                    str(stats.metric or ""),
+                    str(stats.vector_type or "dense"),
+                )
+        except VectorError as exc:
+            if isinstance(exc, ConfigurationError):
+                raise
+            raise ConfigurationError(f"cannot open Pinecone index: {exc}") from exc
         except Exception as exc:
             raise ConfigurationError(f"cannot open Pinecone index: {translate_error(exc)}") from exc
+        self.dimension, self.metric, self.vector_type = _checked_shape(shape, dimension, metric)
 
     def __repr__(self) -> str:
-        return f"PineconeIndex(host={self.host!r}, dimension={self.dimension}, metric={self.metric!r})"
+        return (
+            f"PineconeIndex(host={self.host!r}, dimension={self.dimension}, metric={self.metric!r}, "
+            f"vector_type={self.vector_type!r})"
+        )
 
     def close(self) -> None:
         self._index.close()
@@ -211,6 +244,7 @@ class PineconeIndex(VectorIndex):
             metric=response.metric or self.metric,
             total_vector_count=int(response.total_vector_count),
             namespaces=dict(sorted(namespaces.items())),
+            vector_type=response.vector_type or self.vector_type,
         )
 
     def list_namespaces(
@@ -265,7 +299,12 @@ class PineconeIndex(VectorIndex):
         for batch in _id_batches(wanted):
             response = self._call(functools.partial(self._index.fetch, ids=batch, namespace=ns))
             for vector_id, vector in response.vectors.items():
-                found[vector_id] = Vector(vector_id, as_float32(vector.values), vector.metadata)
+                found[vector_id] = Vector(
+                    vector_id,
+                    as_float32(vector.values or []),
+                    vector.metadata,
+                    _sparse(vector.sparse_values),
+                )
         return {i: found[i] for i in wanted if i in found}
 
     def query(
@@ -278,18 +317,24 @@ class PineconeIndex(VectorIndex):
         filter: Mapping[str, Any] | None = None,
         include_values: bool = False,
         include_metadata: bool = True,
+        sparse_vector: SparseValues | Mapping[str, Any] | None = None,
     ) -> list[Match]:
         ns = _sdk_namespace(namespace)
         limits.validate_top_k(top_k)
-        if (vector is None) == (id is None):
+        if vector is not None and id is not None:
+            raise InvalidRequest("query needs exactly one of vector or id")
+        if vector is None and id is None and (sparse_vector is None or self.vector_type == "dense"):
             raise InvalidRequest("query needs exactly one of vector or id")
         compile_filter(filter)  # refuse a malformed filter here, with the same message as locally
         values: list[float] | None = None
+        sparse = (
+            limits.sparse_values(sparse_vector, "query sparse vector") if sparse_vector is not None else None
+        )
         if vector is not None:
             array = np.asarray(vector, dtype=np.float32)
             limits.validate_values(array, self.dimension, self.metric, "query")
             values = array.tolist()
-        else:
+        elif id is not None:
             limits.validate_id(id, "query id")
         response = self._call(
             lambda: self._index.query(
@@ -300,14 +345,16 @@ class PineconeIndex(VectorIndex):
                 filter=dict(filter) if filter else None,
                 include_values=include_values,
                 include_metadata=include_metadata,
+                sparse_vector=sparse.to_dict() if sparse is not None else None,
             )
         )
         return [
             Match(
                 id=match.id,
                 score=float(match.score),
-                values=np.array(match.values, dtype=np.float32) if include_values else None,
+                values=np.array(match.values or [], dtype=np.float32) if include_values else None,
                 metadata=match.metadata if include_metadata else None,
+                sparse_values=_sparse(match.sparse_values) if include_values else None,
             )
             for match in response.matches
         ]
@@ -324,12 +371,14 @@ class PineconeIndex(VectorIndex):
             if not isinstance(vector, Vector):
                 raise InvalidRequest(f"expected Vector objects, got {type(vector).__name__}")
             limits.validate_id(vector.id)
-            limits.validate_values(vector.values, self.dimension, self.metric, vector.id)
+            limits.validate_vector(vector, self.dimension, self.metric, self.vector_type)
             metadata, _ = limits.normalize_metadata(vector.metadata)
             # tolist() gives the doubles equal to the float32 values, so the round trip is exact.
             item: dict[str, Any] = {"id": vector.id, "values": vector.values.tolist()}
             if metadata is not None:
                 item["metadata"] = metadata
+            if vector.sparse_values is not None:
+                item["sparse_values"] = vector.sparse_values.to_dict()
             items.append(item)
             sizes.append(len(orjson.dumps(item)) + 1)
         total = 0
@@ -344,7 +393,10 @@ class PineconeIndex(VectorIndex):
             raise InvalidRequest("ids must be a sequence of strings, not one string")
         wanted = [limits.validate_id(i) for i in ids]
         for batch in limits.chunked(wanted, DELETE_BATCH_IDS):
-            self._call(functools.partial(self._index.delete, ids=list(batch), namespace=ns))
+            try:
+                self._call(functools.partial(self._index.delete, ids=list(batch), namespace=ns))
+            except NotFound:
+                return  # Pinecone answers 404 in a namespace that does not exist: no ids to delete
 
     def delete_namespace(self, namespace: str) -> bool:
         name = limits.normalize_namespace(namespace)
@@ -353,3 +405,22 @@ class PineconeIndex(VectorIndex):
         except NotFound:
             return False  # already gone: erasure must be idempotent
         return True
+
+
+def _checked_shape(
+    described: tuple[int, str, str], dimension: int | None, metric: str | None
+) -> tuple[int, str, str]:
+    """The index's own (dimension, metric, vector type); a dimension or metric the caller
+    states must agree with it (a deployment restating the index wrongly is refused early)."""
+    described_dimension, described_metric, vector_type = described
+    if dimension is not None and described_dimension and int(dimension) != described_dimension:
+        raise ConfigurationError(
+            f"the index holds {described_dimension}-dimensional vectors, {dimension} was given"
+        )
+    if metric is not None and described_metric and metric != described_metric:
+        raise ConfigurationError(f"the index uses the {described_metric} metric, {metric!r} was given")
+    return (
+        described_dimension or int(dimension or 0),
+        described_metric or metric or "cosine",
+        vector_type,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,14 +21,75 @@ def as_float32(values: Sequence[float] | np.ndarray) -> np.ndarray:
     return array
 
 
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a.view(np.uint32), b.view(np.uint32)))
+
+
+@dataclass(frozen=True, eq=False)
+class SparseValues:
+    """The sparse part of a vector: parallel arrays of dimension indices (uint32, as Pinecone
+    keeps them) and float32 weights, in the order given. Read-only, compared bit-exactly."""
+
+    indices: np.ndarray
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        try:
+            raw = np.array(self.indices, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"sparse indices must be a list of integers: {exc}") from exc
+        if raw.ndim != 1 or (raw.size and raw.dtype.kind not in "iu"):
+            raise ValueError("sparse indices must be a flat list of integers")
+        if raw.size and (int(raw.min()) < 0 or int(raw.max()) > 0xFFFFFFFF):
+            raise ValueError("sparse indices must be between 0 and 2**32 - 1")
+        object.__setattr__(self, "indices", _frozen(raw.astype(np.uint32)))
+        values = self.values
+        if not isinstance(values, np.ndarray) or values.dtype != np.float32 or values.flags.writeable:
+            object.__setattr__(self, "values", as_float32(values))
+        if self.indices.shape != self.values.shape:
+            raise ValueError(
+                f"sparse indices and values must have the same length, got "
+                f"{self.indices.shape[0]} and {self.values.shape[0]}"
+            )
+
+    def __len__(self) -> int:
+        return int(self.indices.shape[0])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SparseValues):
+            return NotImplemented
+        return bool(np.array_equal(self.indices, other.indices)) and _bits_equal(self.values, other.values)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """The wire form: `tolist()` gives the doubles equal to the float32 weights (exact)."""
+        return {"indices": self.indices.tolist(), "values": self.values.tolist()}
+
+    def dot(self, other: SparseValues) -> float:
+        """Sum of weight products over the indices both carry (Pinecone's sparse score)."""
+        common, mine, theirs = np.intersect1d(self.indices, other.indices, return_indices=True)
+        if not common.size:
+            return 0.0
+        return float(np.dot(self.values[mine].astype(np.float64), other.values[theirs].astype(np.float64)))
+
+
 @dataclass(frozen=True, eq=False)
 class Vector:
     """One record. `values` is always normalised to a read-only float32 numpy array, whatever
-    sequence was passed in, so a fetched vector compares bit-exactly with what was upserted."""
+    sequence was passed in, so a fetched vector compares bit-exactly with what was upserted.
+    `sparse_values` is the sparse part of a hybrid vector (or the whole of a vector in a
+    sparse-only index, whose `values` are empty)."""
 
     id: str
     values: np.ndarray
     metadata: dict[str, Any] | None = None
+    sparse_values: SparseValues | None = None
 
     def __post_init__(self) -> None:
         if (
@@ -37,6 +98,15 @@ class Vector:
             or (self.values.flags.writeable)
         ):
             object.__setattr__(self, "values", as_float32(self.values))
+        sparse = self.sparse_values
+        if sparse is not None and not isinstance(sparse, SparseValues):
+            if isinstance(sparse, Mapping):
+                sparse = SparseValues(sparse.get("indices", []), sparse.get("values", []))
+            else:
+                raise TypeError(
+                    f"sparse_values must be SparseValues or a mapping, got {type(sparse).__name__}"
+                )
+            object.__setattr__(self, "sparse_values", sparse)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Vector):
@@ -44,14 +114,15 @@ class Vector:
         return (
             self.id == other.id
             and self.metadata == other.metadata
-            and self.values.shape == other.values.shape
-            and bool(np.array_equal(self.values.view(np.uint32), other.values.view(np.uint32)))
+            and _bits_equal(self.values, other.values)
+            and self.sparse_values == other.sparse_values
         )
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"Vector(id={self.id!r}, dim={self.values.shape[0]}, metadata={self.metadata!r})"
+        sparse = f", sparse={len(self.sparse_values)}" if self.sparse_values is not None else ""
+        return f"Vector(id={self.id!r}, dim={self.values.shape[0]}{sparse}, metadata={self.metadata!r})"
 
 
 @dataclass(frozen=True)
@@ -63,6 +134,7 @@ class Match:
     score: float
     values: np.ndarray | None = field(default=None, compare=False)
     metadata: dict[str, Any] | None = None
+    sparse_values: SparseValues | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -80,6 +152,7 @@ class IndexStats:
     metric: str
     total_vector_count: int
     namespaces: dict[str, int]
+    vector_type: str = "dense"
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from ..local import LocalStore
-from . import namespace_routes, vector_routes
+from . import control_routes, namespace_routes, vector_routes
 from .counts import LaggedCounts
 from .faults import FaultConfig, FaultInjector
 from .protocol import ApiError, namespace_in_path
@@ -30,7 +31,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/describe_index_stats"): namespace_routes.stats,
     ("GET", "/describe_index_stats"): namespace_routes.stats,
     ("GET", "/namespaces"): namespace_routes.list_namespaces,
+    ("POST", "/namespaces"): namespace_routes.create_namespace,
+    ("GET", "/indexes"): control_routes.list_indexes,
 }
+INDEXES_PATH = "/indexes/"
 _ROUTE_PATHS = frozenset(path for _, path in ROUTES)
 
 
@@ -46,8 +50,10 @@ class LocalPineconeServer:
         port: int = 0,
         faults: FaultConfig | None = None,
         request_log: str | Path | None = None,
+        index_name: str = control_routes.DEFAULT_INDEX_NAME,
     ) -> None:
         self.store = store
+        self.index_name = index_name
         self._faults = FaultInjector(faults or FaultConfig())
         self._request_ids = itertools.count(1)
         self.requests = RequestLog(request_log)
@@ -148,6 +154,10 @@ class LocalPineconeServer:
         handler = ROUTES.get((method, path))
         if handler is not None:
             return handler(self, query=query, body=body or {}, body_bytes=body_bytes)
+        if path.startswith(INDEXES_PATH) and "/" not in path[len(INDEXES_PATH) :]:
+            if method == "GET":
+                return control_routes.describe_index(self, unquote(path[len(INDEXES_PATH) :]))
+            raise ApiError(405, f"{method} is not allowed on {path}")
         name = namespace_in_path(path)
         if name:
             if method == "GET":

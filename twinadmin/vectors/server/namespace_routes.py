@@ -23,15 +23,17 @@ def stats(app: LocalPineconeServer, *, body: dict[str, Any], **_: Any) -> Answer
     require_fields(body, {"filter"}, "describe_index_stats")
     if body.get("filter"):
         raise InvalidRequest("describe_index_stats does not support a metadata filter on this index")
-    counts = _counts(app)
-    return 200, {
+    counts = {name: count for name, count in _counts(app).items() if count > 0}
+    payload: dict[str, Any] = {
         "namespaces": {name: {"vectorCount": count} for name, count in sorted(counts.items())},
-        "dimension": app.store.dimension,
         "indexFullness": 0.0,
         "totalVectorCount": sum(counts.values()),
         "metric": app.store.metric,
-        "vectorType": "dense",
+        "vectorType": app.store.vector_type,
     }
+    if app.store.vector_type == "dense":  # a sparse index has no dimension
+        payload["dimension"] = app.store.dimension
+    return 200, payload
 
 
 def list_namespaces(app: LocalPineconeServer, *, query: dict[str, list[str]], **_: Any) -> Answer:
@@ -46,7 +48,7 @@ def list_namespaces(app: LocalPineconeServer, *, query: dict[str, list[str]], **
     )
     payload: dict[str, Any] = {
         "namespaces": [{"name": name, "record_count": count} for name, count in page],
-        "total_count": sum(1 for count in counts.values() if count > 0),
+        "total_count": len(counts),
     }
     if token:
         payload["pagination"] = {"next": token}
@@ -57,6 +59,22 @@ def describe_namespace(app: LocalPineconeServer, name: str) -> Answer:
     name = limits.normalize_namespace(name)
     info = limits.namespace_info(name, _counts(app).get(name))
     return 200, {"name": info.name, "record_count": info.vector_count}
+
+
+def create_namespace(app: LocalPineconeServer, *, body: dict[str, Any], **_: Any) -> Answer:
+    """POST /namespaces: the namespace exists from now on, empty (409 when it exists)."""
+    require_fields(body, {"name", "schema"}, "create_namespace")
+    name, schema = body.get("name"), body.get("schema")
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest("create_namespace: name must be a non-empty string")
+    if schema is not None and not (isinstance(schema, dict) and isinstance(schema.get("fields"), dict)):
+        raise InvalidRequest("create_namespace: schema must be an object with fields")
+    info = app.store.create_namespace(name, schema)
+    app.counts.record(app.faults.count_lag_seconds)
+    payload: dict[str, Any] = {"name": info.name, "record_count": 0}
+    if schema is not None:
+        payload["schema"] = schema
+    return 200, payload
 
 
 def delete_namespace(app: LocalPineconeServer, name: str) -> Answer:

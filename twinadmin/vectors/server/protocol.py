@@ -13,11 +13,11 @@ import orjson
 
 from .. import limits
 from ..errors import InvalidRequest
-from ..types import Vector
+from ..types import SparseValues, Vector
 
 API_VERSION = "2026-07"
 # gRPC status codes Pinecone's data plane puts in error bodies.
-GRPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 413: 3, 429: 8, 500: 13, 503: 14}
+GRPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 409: 6, 429: 8, 500: 13, 503: 14}
 NAMESPACES_PATH = "/namespaces/"
 
 
@@ -116,8 +116,14 @@ def float32_values(raw: Any, what: str) -> np.ndarray:
     return array.astype(np.float32)
 
 
+def sparse_json(sparse: SparseValues) -> dict[str, Any]:
+    return {"indices": sparse.indices, "values": sparse.values}
+
+
 def vector_json(vector: Vector) -> dict[str, Any]:
     body: dict[str, Any] = {"id": vector.id, "values": vector.values}
+    if vector.sparse_values is not None:
+        body["sparseValues"] = sparse_json(vector.sparse_values)
     if vector.metadata is not None:
         body["metadata"] = vector.metadata
     return body

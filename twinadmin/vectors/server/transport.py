@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from ..errors import InvalidRequest, NotFound, TransientError, VectorError
+from ..errors import InvalidRequest, NamespaceExists, NotFound, TransientError, VectorError
 from .protocol import API_VERSION, ApiError, error_body, parse_body, request_namespace
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ def error_response(exc: Exception, method: str, path: str) -> tuple[int, str, Ma
     connection silently (and is logged with its traceback: call this in an `except` block)."""
     if isinstance(exc, ApiError):
         return exc.status, exc.message, exc.headers
+    if isinstance(exc, NamespaceExists):
+        return 409, str(exc), {}
     if isinstance(exc, InvalidRequest):
         return 400, str(exc), {}
     if isinstance(exc, NotFound):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, NotFound
 from ..types import Vector
 from .protocol import (
     bool_field,
@@ -18,6 +18,7 @@ from .protocol import (
     last_param,
     namespace_from,
     require_fields,
+    sparse_json,
     vector_json,
 )
 
@@ -43,14 +44,13 @@ def upsert(app: LocalPineconeServer, *, body: Body, body_bytes: int, **_: Any) -
         if not isinstance(raw, dict):
             raise InvalidRequest("upsert: each vector must be an object")
         require_fields(raw, {"id", "values", "metadata", "sparseValues"}, "vector")
-        if raw.get("sparseValues") is not None:
-            raise InvalidRequest("sparse values are not supported by this dense index")
-        values = float32_values(raw.get("values"), "values")
-        if values.size == 0:
+        sparse = raw.get("sparseValues")
+        values = float32_values(raw.get("values", []), "values")
+        if values.size == 0 and sparse is None:
             raise InvalidRequest("Vector must have at least one of non-empty dense values or sparse values")
         limits.validate_id(raw.get("id"))
-        metadata = raw.get("metadata")
-        vectors.append(Vector(raw["id"], values, metadata))
+        sparse_values = limits.sparse_values(sparse) if sparse is not None else None
+        vectors.append(Vector(raw["id"], values, raw.get("metadata"), sparse_values))
     count = app.store.upsert_request(namespace_from(body, None), vectors, request_bytes=body_bytes)
     _wrote(app)
     return 200, {"upsertedCount": count}
@@ -89,8 +89,6 @@ def fetch_by_metadata(app: LocalPineconeServer, *, body: Body, **_: Any) -> Answ
 def query(app: LocalPineconeServer, *, body: Body, **_: Any) -> Answer:
     allowed = {"topK", "includeValues", "includeMetadata", "namespace", "vector", "id", "filter"}
     require_fields(body, allowed | {"sparseVector", "scanFactor", "maxCandidates"}, "query")
-    if body.get("sparseVector") is not None:
-        raise InvalidRequest("sparse vectors are not supported by this dense index")
     if body.get("scanFactor") is not None or body.get("maxCandidates") is not None:
         raise InvalidRequest("scanFactor and maxCandidates need dedicated read nodes")
     top_k = body.get("topK")
@@ -102,6 +100,11 @@ def query(app: LocalPineconeServer, *, body: Body, **_: Any) -> Answer:
         raise InvalidRequest("Cannot provide both 'ID' and 'vector' at the same time")
     if vector is not None:
         vector = float32_values(vector, "vector")
+        if vector.size == 0:  # an empty dense part beside a sparse one (sparse-only index)
+            vector = None
+    sparse_vector = body.get("sparseVector")
+    if sparse_vector is not None:
+        sparse_vector = limits.sparse_values(sparse_vector, "sparseVector")
     filter_ = body.get("filter")
     if filter_ is not None and not isinstance(filter_, dict):
         raise InvalidRequest("filter must be an object")
@@ -116,12 +119,15 @@ def query(app: LocalPineconeServer, *, body: Body, **_: Any) -> Answer:
         filter=filter_,
         include_values=include_values,
         include_metadata=include_metadata,
+        sparse_vector=sparse_vector,
     )
     out = []
     for match in matches:
         item: dict[str, Any] = {"id": match.id, "score": match.score}
         if include_values:
             item["values"] = match.values
+            if match.sparse_values is not None:
+                item["sparseValues"] = sparse_json(match.sparse_values)
         if include_metadata and match.metadata is not None:
             item["metadata"] = match.metadata
         out.append(item)
@@ -134,16 +140,19 @@ def delete(app: LocalPineconeServer, *, body: Body, **_: Any) -> Answer:
     ids, delete_all, filter_ = body.get("ids"), bool_field(body, "deleteAll"), body.get("filter")
     if sum([ids is not None, delete_all, filter_ is not None]) != 1:
         raise InvalidRequest("delete needs exactly one of ids, deleteAll or filter")
+    if ids is not None and not isinstance(ids, list):
+        raise InvalidRequest("ids must be an array of strings")
+    if filter_ is not None and not isinstance(filter_, dict):
+        raise InvalidRequest("filter must be an object")
+    if not app.store.namespace_exists(namespace):
+        # Serverless Pinecone: any delete in a namespace that does not exist is a 404.
+        raise NotFound(f"Namespace {limits.normalize_namespace(namespace)!r} not found")
     if ids is not None:
-        if not isinstance(ids, list):
-            raise InvalidRequest("ids must be an array of strings")
         app.store.delete_request(namespace, ids)
     elif delete_all:
-        app.store.delete_namespace(namespace)
+        app.store.delete_all(namespace)
     else:
-        if not isinstance(filter_, dict):
-            raise InvalidRequest("filter must be an object")
-        app.store.delete_by_filter(namespace, filter_)
+        app.store.delete_by_filter(namespace, filter_ or {})
     _wrote(app)
     return 200, {}
 
@@ -152,19 +161,32 @@ def update(app: LocalPineconeServer, *, body: Body, **_: Any) -> Answer:
     require_fields(
         body, {"id", "values", "setMetadata", "namespace", "filter", "dryRun", "sparseValues"}, "update"
     )
-    if body.get("filter") is not None:
-        raise InvalidRequest("update by metadata filter is not supported by the local server")
-    if body.get("sparseValues") is not None:
-        raise InvalidRequest("sparse values are not supported by this dense index")
     set_metadata = body.get("setMetadata")
     if set_metadata is not None and not isinstance(set_metadata, dict):
         raise InvalidRequest("setMetadata must be an object")
-    values = body.get("values")
+    values, sparse, filter_ = body.get("values"), body.get("sparseValues"), body.get("filter")
+    dry_run = bool_field(body, "dryRun")
+    namespace = namespace_from(body, None)
+    if (body.get("id") is None) == (filter_ is None):
+        raise InvalidRequest("update needs exactly one of id or filter")
+    if filter_ is not None:
+        # By filter: metadata only, across every matching record; dryRun only counts them.
+        if not isinstance(filter_, dict) or not filter_:
+            raise InvalidRequest("filter must be a non-empty object")
+        if values is not None or sparse is not None:
+            raise InvalidRequest("an update by filter sets metadata only, not values or sparseValues")
+        if set_metadata is None:
+            raise InvalidRequest("an update by filter needs setMetadata")
+        matched = app.store.update_by_filter(namespace, filter_, set_metadata, dry_run=dry_run)
+        if not dry_run:
+            _wrote(app)
+        return 200, {"matchedRecords": matched}
     app.store.update(
-        namespace_from(body, None),
+        namespace,
         limits.validate_id(body.get("id")),
         values=float32_values(values, "values") if values is not None else None,
         set_metadata=set_metadata,
+        sparse_values=limits.sparse_values(sparse, "sparseValues") if sparse is not None else None,
     )
     _wrote(app)
     return 200, {}
