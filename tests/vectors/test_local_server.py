@@ -126,7 +126,11 @@ def test_errors_have_pinecone_shape_and_status(make_server):
     assert "does not match the dimension of the index" in wrong_dim.json()["message"]
     assert missing_ns.status_code == 404
     assert missing_ns.json()["code"] == 5
-    assert too_big.status_code == 413
+    # Pinecone answers an oversized request 400 with its size message (not 413).
+    assert too_big.status_code == 400
+    assert too_big.json()["message"].startswith(
+        "Request size 2.0MB exceeds the maximum supported size of 2MB"
+    )
     assert server.store.describe_index_stats().total_vector_count == 0
 
 

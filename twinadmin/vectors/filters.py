@@ -7,7 +7,8 @@ Supported: `$eq $ne $gt $gte $lt $lte $in $nin $exists $and $or`, several operat
 Semantics follow Pinecone's (MongoDB-derived) rules:
 - numbers compare as doubles; booleans never equal numbers; range operators only match numbers;
 - a list-of-strings field matches `$eq`/`$in` when any element does, `$ne`/`$nin` when none does;
-- a record without the field matches `$ne`, `$nin` and `$exists: false` only.
+- a record without the field matches `$exists: false` only: `$ne` and `$nin` match records that
+  carry the field with another value, as on Pinecone (not records that lack it, as in MongoDB).
 """
 
 from __future__ import annotations
@@ -69,14 +70,14 @@ def _field_predicate(field: str, op: str, operand: Any) -> Callable[[Any], bool]
         keys = frozenset([_key(_scalar(operand, where))])
         if op == "$eq":
             return lambda v: v is not _MISSING and _any_element(v, keys)
-        return lambda v: v is _MISSING or not _any_element(v, keys)
+        return lambda v: v is not _MISSING and not _any_element(v, keys)
     if op in ("$in", "$nin"):
         if not isinstance(operand, list) or not operand:
             raise InvalidRequest(f"{where}: expected a non-empty array")
         keys = frozenset(_key(_scalar(item, where)) for item in operand)
         if op == "$in":
             return lambda v: v is not _MISSING and _any_element(v, keys)
-        return lambda v: v is _MISSING or not _any_element(v, keys)
+        return lambda v: v is not _MISSING and not _any_element(v, keys)
     if op == "$exists":
         if not isinstance(operand, bool):
             raise InvalidRequest(f"{where}: expected true or false")

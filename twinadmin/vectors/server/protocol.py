@@ -17,7 +17,7 @@ from ..types import SparseValues, Vector
 
 API_VERSION = "2026-07"
 # gRPC status codes Pinecone's data plane puts in error bodies.
-GRPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 409: 6, 429: 8, 500: 13, 503: 14}
+GRPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 409: 6, 413: 3, 429: 8, 500: 13, 503: 14}
 NAMESPACES_PATH = "/namespaces/"
 
 
@@ -34,16 +34,10 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 
 
 def parse_body(method: str, path: str, raw: bytes) -> dict[str, Any] | None:
-    """The JSON object a POST/PUT/PATCH carries (None for other methods). An upsert over the
-    request size limit is refused with 413 before it is parsed."""
+    """The JSON object a POST/PUT/PATCH carries (None for other methods)."""
     if method not in ("POST", "PUT", "PATCH"):
         return None
-    if path == "/vectors/upsert" and len(raw) > limits.MAX_UPSERT_BYTES:
-        raise ApiError(
-            413,
-            f"Request size {len(raw)} bytes exceeds the maximum supported size of "
-            f"{limits.MAX_UPSERT_BYTES} bytes",
-        )
+    check_body_size(len(raw))
     try:
         parsed = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError as exc:
@@ -51,6 +45,15 @@ def parse_body(method: str, path: str, raw: bytes) -> dict[str, Any] | None:
     if not isinstance(parsed, dict):
         raise InvalidRequest("request body must be a JSON object")
     return parsed
+
+
+def check_body_size(size: int) -> None:
+    """Pinecone refuses a request body over 2 MB with 400 and this message (not 413)."""
+    if size > limits.MAX_UPSERT_BYTES:
+        raise InvalidRequest(
+            f"Request size {size / 1024 / 1024:.1f}MB exceeds the maximum supported size of "
+            f"{limits.MAX_UPSERT_BYTES // 1024 // 1024}MB"
+        )
 
 
 def namespace_in_path(path: str) -> str | None:
