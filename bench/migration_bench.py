@@ -173,7 +173,7 @@ def child_pipeline(p: dict) -> dict:
     setup_django()
     from django.conf import settings
 
-    from migrations_app.services import migration_create, migration_phase_execute
+    from migrations_app.services import migration_create, migration_execute
     from twinadmin.vectors import get_index
 
     settings.MIGRATION_BACKUP_DIR = Path(p["backups"])
@@ -189,10 +189,9 @@ def child_pipeline(p: dict) -> dict:
     times = {}
     for phase in ("backup", "copy", "verify", "cutover"):
         began = time.perf_counter()
-        ok = migration_phase_execute(run_id=run.pk, attempt=run.attempt, phase=phase, index=index)
+        run = migration_execute(run_id=run.pk, index=index, until=phase)
         times[phase] = time.perf_counter() - began
-        if not ok:
-            run.refresh_from_db()
+        if run.status in ("failed", "cancelled"):
             raise SystemExit(f"{phase} failed: {run.error}")
     run.refresh_from_db()
     items = list(run.items.all())

@@ -8,9 +8,4 @@ class MigrationsAppConfig(AppConfig):
     verbose_name = "Namespace migrations"
 
     def ready(self) -> None:
-        from migrations_app.services import migration_runs_sweep
-        from twinadmin.jobs.handlers import register_sweeper
-
-        # A run's phases fence on its own row (runner token, attempt): the jobs sweep asks this
-        # app which runs lost their worker.
-        register_sweeper("migrations", migration_runs_sweep)
+        from migrations_app import jobs  # noqa: F401  (registers the run's job kind)

@@ -18,11 +18,6 @@ def backup_retention_days() -> int:
     return int(settings.MIGRATION_BACKUP_RETENTION_DAYS)
 
 
-def stale_after_seconds() -> float:
-    """A RUNNING run whose heartbeat is older than this may be taken over (resume)."""
-    return float(settings.MIGRATION_STALE_SECONDS)
-
-
 def count_deadline_seconds() -> float:
     """How long verification polls lagging counts before it gives up."""
     return float(settings.MIGRATION_COUNT_DEADLINE_SECONDS)

@@ -71,12 +71,9 @@ class NamespaceMigration(models.Model):
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
     phase = models.CharField(max_length=20, choices=Phase.choices, default=Phase.BACKUP)
-    # Fencing: resume bumps `attempt`; a task carrying an older attempt never claims the run, and
-    # a runner whose token was replaced stops at its next checkpoint (its conditional writes
-    # match no row).
+    # How many jobs have carried the run: the first, then one per resume, rollback or take-over
+    # after a worker died. The job (`job`, the current one) and its lease are the fence.
     attempt = models.PositiveIntegerField(default=1)
-    runner = models.CharField(max_length=200, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
 
     requested_by = models.ForeignKey(
@@ -117,11 +114,9 @@ class NamespaceMigration(models.Model):
 
     @property
     def can_resume(self) -> bool:
-        """Failed or cancelled runs continue from their checkpoints. A RUNNING run whose worker
-        died is resumable too, but only the service can tell (it checks the runner)."""
-        return self.status in (self.Status.FAILED, self.Status.CANCELLED) or (
-            self.status == self.Status.ROLLING_BACK and not self.runner
-        )
+        """Failed or cancelled runs continue from their checkpoints. A running run whose worker
+        died continues by itself (the jobs sweep); the service also resumes it on request."""
+        return self.status in (self.Status.FAILED, self.Status.CANCELLED)
 
     @property
     def can_rollback(self) -> bool:

@@ -19,9 +19,9 @@ from migrations_app.services import (
     migration_preview,
     migration_resume,
     migration_rollback,
-    runner_is_gone,
 )
 from twinadmin.accounts.roles import OPERATORS, role_required
+from twinadmin.jobs.leases import job_worker_lost
 from twinadmin.lib.htmx import HtmxHttpRequest, partial_template, render_polling
 from twinadmin.vectors import VectorError
 
@@ -76,15 +76,15 @@ def _preview_or_none(form: PlanForm):
 def run_detail(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(NamespaceMigration, pk=run_id)
     items = selectors.run_items(run)
-    lost = run.is_active and bool(run.runner) and runner_is_gone(run)
+    # Its job's lease lapsed: the sweep hands it to a live worker within seconds; say so
+    # instead of "running".
+    lost = run.is_active and run.job is not None and job_worker_lost(run.job)
     ctx = {
         "run": run,
         "items": items,
         "report": selectors.run_report(run, items),
         "resumable": run.can_resume or lost,
-        # The sweep hands it to a live worker within seconds: say so instead of "running".
-        "worker_lost": lost
-        and run.status in (NamespaceMigration.Status.RUNNING, NamespaceMigration.Status.ROLLING_BACK),
+        "worker_lost": lost,
     }
     return render_polling(request, "migrations_app/run_detail.html", ctx, finished=not run.is_active)
 

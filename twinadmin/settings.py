@@ -194,9 +194,6 @@ MIGRATION_BACKUP_DIR = env.path("MIGRATION_BACKUP_DIR", default=VAR_DIR / "backu
 MIGRATION_BACKUP_RETENTION_DAYS = env.int("MIGRATION_BACKUP_RETENTION_DAYS", default=30)
 MIGRATION_BATCH_SIZE = env.int("MIGRATION_BATCH_SIZE", default=0)
 MIGRATION_CONCURRENCY = env.int("MIGRATION_CONCURRENCY", default=0)
-# A running migration whose heartbeat is this old is taken over by the sweep (its phases
-# heartbeat at every checkpoint, a batch at a time).
-MIGRATION_STALE_SECONDS = env.float("MIGRATION_STALE_SECONDS", default=30.0)
 MIGRATION_COUNT_DEADLINE_SECONDS = env.float("MIGRATION_COUNT_DEADLINE_SECONDS", default=120.0)
 # Erasure (twinadmin/erasure). 0 = 1 request in flight on the local store, 8 over HTTP.
 ERASURE_VERIFY_TIMEOUT_SECONDS = env.float("ERASURE_VERIFY_TIMEOUT_SECONDS", default=120.0)

@@ -1,4 +1,4 @@
-"""The migration engine: one `Executor` runs one phase of one claimed run.
+"""The migration engine: an `Executor` runs the phases of a run for the job that holds it.
 
 Phases read what to do from the rows and write checkpoints back, so each is idempotent:
 
@@ -13,14 +13,13 @@ Phases read what to do from the rows and write checkpoints back, so each is idem
 Each phase streams the batches of all its namespaces through one small thread pool (HTTP round
 trips, SQLite reads, hashing and Parquet decoding overlap; results come back in order, at most
 2 x workers batches in flight, so memory is bounded by the batch size, not the namespace size).
-Database writes stay on the calling thread. Every checkpoint is a conditional UPDATE on the run's
-runner token: a runner that was replaced (resume after a crash) stops there, and a cancel request
-takes effect there.
+Database writes stay on the calling thread. Every checkpoint renews the lease of the job running
+the run: a runner whose job was taken over (its worker presumed dead) stops there, and a cancel
+request takes effect there.
 """
 
 from migrations_app.pipeline.base import (
     Cancelled,
-    Fenced,
     ProgressFn,
     RollbackRefused,
     VerificationFailed,
@@ -33,7 +32,6 @@ from twinadmin.lib.memory import release_freed_memory
 __all__ = [
     "Cancelled",
     "Executor",
-    "Fenced",
     "ProgressFn",
     "RollbackRefused",
     "VerificationFailed",

@@ -1,10 +1,11 @@
-"""The engine's common part: claiming and fencing by runner token, checkpoints, progress,
-audit, and reading namespaces in bounded batches. Each phase is a mixin over `ExecutorBase`
-(backup.py, copy.py, verify.py, cutover.py, rollback.py); `Executor` (executor.py) combines them.
+"""The engine's common part: fencing by the job's lease, checkpoints, progress, audit, and
+reading namespaces in bounded batches. Each phase is a mixin over `ExecutorBase` (backup.py,
+copy.py, verify.py, cutover.py, rollback.py); `Executor` (executor.py) combines them.
 
-Every checkpoint is a conditional UPDATE on the run's runner token: a runner that was replaced
-(resume after a crash) stops there, and a cancel request takes effect there. Database writes stay
-on the calling thread; only index requests, hashing and Parquet decoding run on the pool.
+Every checkpoint renews the lease of the job that runs the run (twinadmin.jobs.leases): a runner
+whose job was taken over (its worker presumed dead) stops there with `LeaseLost`, and a cancel
+request takes effect there. Database writes stay on the calling thread; only index requests,
+hashing and Parquet decoding run on the pool.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from django.utils import timezone
 from migrations_app import backups, checksums, conf
 from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
 from twinadmin.audit.services import audit_record
+from twinadmin.jobs.leases import lease_renew
 from twinadmin.jobs.models import Job
+from twinadmin.jobs.services import job_progress
 from twinadmin.lib.concurrency import bounded_map
 from twinadmin.lib.memory import release_freed_memory
 from twinadmin.lib.polling import poll_until
@@ -36,14 +39,10 @@ Step = MigrationItem.Step
 Phase = NamespaceMigration.Phase
 ProgressFn = Callable[[MigrationItem, str, int, int], None]
 EXAMPLES = 50  # ids kept per kind of mismatch in a verification report
-JOB_SYNC_SECONDS = 1.0
+PROGRESS_EVERY_SECONDS = 1.0  # how often the job row learns the progress (pages poll it)
 
 
 TRIM_EVERY_BYTES = 32 * 2**20
-
-
-class Fenced(Exception):
-    """Another runner owns the run now (it was resumed after this one was presumed dead)."""
 
 
 class Cancelled(Exception):
@@ -68,34 +67,28 @@ class ExecutorBase:
     def __init__(
         self,
         run: NamespaceMigration,
-        runner: str,
+        job: Job,
         *,
         index: VectorIndex,
         on_progress: ProgressFn | None = None,
     ) -> None:
         self.run = run
-        self.runner = runner
+        self.job = job
         self.index = index
         self.on_progress = on_progress
         self.actor = run.requested_by_name or None
         self.batch = conf.batch_size(index)
         self.workers = conf.concurrency(index)
-        self._job_synced = 0.0
+        self._progress_at = 0.0
         self._since_trim = 0
         self._last_done = 0
 
     def heartbeat(self) -> None:
-        """Prove we still own the run; stop if we were replaced or asked to cancel."""
-        now = timezone.now()
-        updated = NamespaceMigration.objects.filter(
-            pk=self.run.pk, runner=self.runner, cancel_requested=False
-        ).update(heartbeat_at=now)
-        if updated == 1:
-            return
-        row = NamespaceMigration.objects.filter(pk=self.run.pk).values("runner", "cancel_requested").first()
-        if row is None or row["runner"] != self.runner:
-            raise Fenced(f"run {self.run.pk} is now owned by {row and row['runner']!r}")
-        raise Cancelled(f"run {self.run.pk} was cancelled")
+        """Prove we still run the run: renew the job's lease (`LeaseLost` when another job took
+        it over); stop with `Cancelled` if an operator or an erasure asked it to stop."""
+        lease_renew(self.job)
+        if NamespaceMigration.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
+            raise Cancelled(f"run {self.run.pk} was cancelled")
 
     def save(self, item: MigrationItem, **fields: Any) -> None:
         for name, value in fields.items():
@@ -125,13 +118,10 @@ class ExecutorBase:
         if self.on_progress is not None:
             self.on_progress(item, step, done, total)
         now = time.monotonic()
-        if self.run.job_id and (force or now - self._job_synced >= JOB_SYNC_SECONDS):
-            self._job_synced = now
-            Job.objects.filter(pk=self.run.job_id).update(
-                status=Job.Status.RUNNING,
-                progress_done=done,
-                progress_total=total,
-                message=f"{step} {item.source_namespace}: {done}/{total}"[:500],
+        if force or now - self._progress_at >= PROGRESS_EVERY_SECONDS:
+            self._progress_at = now
+            job_progress(
+                self.job, done=done, total=total, message=f"{step} {item.source_namespace}: {done}/{total}"
             )
 
     def audit(

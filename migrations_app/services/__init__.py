@@ -1,9 +1,8 @@
 """Writes of the migrations app: plans, runs, cancel / resume / roll back, backups.
 
-Runs execute phase by phase (`migration_phase_execute`): the Celery chain calls it once per
-phase, `migration_execute` calls it in this process for the commands. Either way a phase first
-claims the run with a conditional UPDATE (the attempt must match, no live runner may hold it),
-so duplicate deliveries do the work once and a stale delivery after a resume does nothing.
+A run is carried by a job of the jobs app (`migration_job` is its handler, `migration_execute`
+runs it in this process for the commands): claimed once however often it is delivered, fenced
+by its lease, continued by a new job when its worker dies.
 """
 
 from migrations_app.pipeline import RollbackRefused
@@ -13,7 +12,6 @@ from migrations_app.services.actions import (
     migration_cancel_for_creator,
     migration_resume,
     migration_rollback,
-    migration_runs_sweep,
     migrations_still_running,
 )
 from migrations_app.services.backup_records import backup_delete, backups_for_creator
@@ -22,22 +20,16 @@ from migrations_app.services.runs import (
     migration_create,
     migration_enqueue,
     migration_execute,
-    migration_phase_execute,
+    migration_job,
     migration_preview,
-    new_runner_token,
     remaining_phases,
-    run_claim,
     run_verified,
-    runner_is_gone,
 )
 
 __all__ = [
     "JOB_KIND",
-    "new_runner_token",
     "remaining_phases",
-    "run_claim",
     "run_verified",
-    "runner_is_gone",
     "MigrationStateError",
     "PlanError",
     "RollbackRefused",
@@ -48,10 +40,9 @@ __all__ = [
     "migration_create",
     "migration_enqueue",
     "migration_execute",
-    "migration_phase_execute",
+    "migration_job",
     "migration_preview",
     "migration_resume",
     "migration_rollback",
-    "migration_runs_sweep",
     "migrations_still_running",
 ]

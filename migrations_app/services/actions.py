@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from migrations_app import conf
 from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
 from migrations_app.pipeline import (
     RollbackRefused,
     check_creator_restorable,
 )
-from migrations_app.services.common import MigrationStateError, Phase, Run, Status, log
-from migrations_app.services.runs import (
-    _audit_run,
-    _sync_job,
-    migration_enqueue,
-    runner_is_gone,
-)
+from migrations_app.services.common import MigrationStateError, Phase, Run, Status
+from migrations_app.services.runs import _audit_run, migration_enqueue, run_job_create
 from twinadmin.audit.services import audit_record
+from twinadmin.jobs.leases import job_lease_live, job_take_over
+from twinadmin.jobs.models import Job
+from twinadmin.jobs.services import job_abandon
 from twinadmin.registry.models import Creator
 
 # -- operator actions ---------------------------------------------------------------------------
@@ -40,25 +36,25 @@ def migration_cancel(
     flagged, and the runner stops at its next checkpoint (after the batch in flight)."""
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
-        # Nobody executing a phase right now (between two phases, or its runner died): the next
-        # claim is a compare-and-swap on this status, so cancelling at once cannot race it.
+        # Nobody executing it right now (queued, between retries, or its worker died): its job
+        # is closed with it, so no delivery can start it again.
         immediate = run.status in (Status.QUEUED, Status.FAILED) or (
-            run.status in (Status.RUNNING, Status.ROLLING_BACK) and (not run.runner or runner_is_gone(run))
+            run.status in (Status.RUNNING, Status.ROLLING_BACK) and not _job_live(run)
         )
         if immediate:
             Run.objects.filter(pk=run.pk).update(
                 status=Status.CANCELLED,
-                runner="",
                 cancel_requested=False,
                 finished_at=timezone.now(),
                 message="cancelled",
             )
             run.items.update(active=False)
+            if run.job_id:
+                job_abandon(job_id=run.job_id, message="its migration run was cancelled")
         elif run.status in (Status.RUNNING, Status.ROLLING_BACK):
             Run.objects.filter(pk=run.pk).update(cancel_requested=True, message="cancel requested")
         else:
             raise MigrationStateError(f"Run {run.pk} is {run.status}; there is nothing to cancel.")
-    _sync_job(run.pk)
     _audit_run(
         run,
         "migration.run.cancel",
@@ -103,10 +99,13 @@ def migration_cancel_for_creator(
 def migrations_still_running(*, creator_id: str) -> list[int]:
     """Runs of the creator whose live runner has been asked to stop and has not yet reached its
     next checkpoint (erasure waits for them: a copy in flight may still record lineage)."""
-    running = Run.objects.filter(
-        creator_id=creator_id, status__in=(Status.RUNNING, Status.ROLLING_BACK)
-    ).exclude(runner="")
-    return [run.pk for run in running if not runner_is_gone(run)]
+    running = Run.objects.filter(creator_id=creator_id, status__in=(Status.RUNNING, Status.ROLLING_BACK))
+    return [run.pk for run in running if _job_live(run)]
+
+
+def _job_live(run: NamespaceMigration) -> bool:
+    """A worker holds the run's job and renews its lease: it is executing the run right now."""
+    return run.job_id is not None and job_lease_live(job_id=run.job_id)
 
 
 def _hold_namespaces(run: NamespaceMigration, items: QuerySet) -> None:
@@ -120,16 +119,22 @@ def _hold_namespaces(run: NamespaceMigration, items: QuerySet) -> None:
 
 
 def migration_resume(*, run: NamespaceMigration, actor: Any, enqueue: bool = True) -> NamespaceMigration:
-    """Continue a failed, cancelled or abandoned (worker died) run from its checkpoints. The
-    attempt number goes up, which fences any runner of the previous attempt."""
+    """Continue a failed, cancelled or abandoned (worker died) run from its checkpoints, as a
+    new job: an abandoned run's job is taken over (the jobs sweep would do the same by itself
+    within a minute), the others get a fresh one. `attempt` counts the jobs that carried it."""
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
-        abandoned = run.status in Run.ACTIVE and runner_is_gone(run)
+        job = run.job
+        live = _job_live(run)
+        # Running, nobody renewing its lease: its worker died (the sweep would continue it too).
+        abandoned = (
+            run.status in Run.ACTIVE and job is not None and job.status == Job.Status.RUNNING and not live
+        )
         if run.status not in (Status.FAILED, Status.CANCELLED) and not abandoned:
-            if run.status in Run.ACTIVE and run.runner:
+            if run.status in Run.ACTIVE and live:
                 raise MigrationStateError(
-                    f"Run {run.pk} is {run.status} and its worker is alive (last heartbeat "
-                    f"{run.heartbeat_at:%H:%M:%S}); cancel it first or wait."
+                    f"Run {run.pk} is {run.status} and its worker is alive (job {run.job_id} holds "
+                    "its lease); cancel it first or wait."
                 )
             if run.status in Run.ACTIVE:
                 raise MigrationStateError(f"Run {run.pk} is {run.status}; a worker will pick it up.")
@@ -148,8 +153,6 @@ def migration_resume(*, run: NamespaceMigration, actor: Any, enqueue: bool = Tru
         _hold_namespaces(run, pending)
         fields: dict[str, Any] = {
             "status": Status.ROLLING_BACK if rolling_back else Status.QUEUED,
-            "attempt": run.attempt + 1,
-            "runner": "",
             "cancel_requested": False,
             "error": "",
             "finished_at": None,
@@ -159,15 +162,21 @@ def migration_resume(*, run: NamespaceMigration, actor: Any, enqueue: bool = Tru
             # Sources are about to be deleted: verify again what has not been cut over yet.
             fields["phase"] = Phase.VERIFY
             run.items.exclude(step=MigrationItem.Step.CUT_OVER).update(verified=None)
+        if abandoned and job is not None:
+            successor = job_take_over(job_id=job.pk)  # its on_continue points the run at it
+            if successor is None:
+                raise MigrationStateError(f"Run {run.pk} was taken over meanwhile; a worker continues it.")
+        else:
+            fields["job"] = run_job_create(run, actor=actor)
+            fields["attempt"] = run.attempt + 1
         Run.objects.filter(pk=run.pk).update(**fields)
     run.refresh_from_db()
-    _sync_job(run.pk)
     _audit_run(
         run,
         "migration.run.resume",
         actor=actor,
         outcome="info",
-        details={"attempt": run.attempt, "phase": run.phase},
+        details={"attempt": run.attempt, "phase": run.phase, "job": run.job_id},
     )
     if enqueue:
         migration_enqueue(run=run)
@@ -201,45 +210,14 @@ def migration_rollback(*, run: NamespaceMigration, actor: Any, enqueue: bool = T
             status=Status.ROLLING_BACK,
             phase=Phase.ROLLBACK,
             attempt=run.attempt + 1,
-            runner="",
+            job=run_job_create(run, actor=actor),
             cancel_requested=False,
             error="",
             finished_at=None,
             message="rollback queued",
         )
     run.refresh_from_db()
-    _sync_job(run.pk)
     _audit_run(run, "migration.rollback.start", actor=actor, outcome="intent")
     if enqueue:
         migration_enqueue(run=run)
     return run
-
-
-SWEEPER_ACTOR = "celery:jobs.sweep"
-
-
-def migration_runs_sweep() -> list[int]:
-    """Runs whose worker died mid-phase (a runner set, its heartbeat older than
-    MIGRATION_STALE_SECONDS) continue by themselves: resumed from their checkpoints and queued
-    again, or, when a cancel was waiting for that worker, cancelled. `jobs.sweep` calls this;
-    nobody has to press Resume. Returns the runs handed on."""
-    cutoff = timezone.now() - timedelta(seconds=conf.stale_after_seconds())
-    stale = Run.objects.filter(
-        status__in=(Status.RUNNING, Status.ROLLING_BACK), heartbeat_at__lt=cutoff
-    ).exclude(runner="")
-    handed: list[int] = []
-    for run in stale:
-        try:
-            if run.cancel_requested:
-                migration_cancel(
-                    run=run, actor=SWEEPER_ACTOR, reason="its worker died while a cancel was pending"
-                )
-            else:
-                migration_resume(run=run, actor=SWEEPER_ACTOR)
-        except MigrationStateError as exc:  # changed meanwhile, or a creator being erased
-            log.info("run %s not continued by the sweep: %s", run.pk, exc)
-            continue
-        handed.append(run.pk)
-    if handed:
-        log.warning("jobs.sweep: migration runs %s lost their worker; continuing them", handed)
-    return handed

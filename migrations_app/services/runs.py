@@ -1,15 +1,14 @@
-"""Plans and runs: saving a plan as a run, and claiming and executing it phase by phase.
+"""Plans and runs: saving a plan as a run, and the job that executes it.
 
-Runs execute phase by phase (`migration_phase_execute`): the Celery chain calls it once per
-phase, `migration_execute` calls it in this process for the commands. Either way a phase first
-claims the run with a conditional UPDATE (the attempt must match, no live runner may hold it),
-so duplicate deliveries do the work once and a stale delivery after a resume does nothing.
+A run is carried by one job at a time (`run.job`, kind `namespace_migration`), run through the
+jobs lifecycle like every resumable kind (twinadmin.jobs): claimed once however often its
+message is delivered, fenced by its lease, continued by a new job when its worker dies (the
+jobs sweep), retried with backoff after transient index errors. `migration_job` is its handler;
+`migration_execute` runs it in this process for the commands.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 import traceback
 import uuid
 from typing import Any
@@ -17,20 +16,16 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from migrations_app import conf
 from migrations_app.models import MigrationItem, NamespaceMigration
-from migrations_app.pipeline import (
-    Cancelled,
-    Executor,
-    Fenced,
-    ProgressFn,
-)
+from migrations_app.pipeline import Cancelled, Executor, ProgressFn
 from migrations_app.planning import Plan, PlanError, plan_build
-from migrations_app.services.common import _JOB_STATUS, JOB_KIND, Phase, Run, Status, log
+from migrations_app.services.common import JOB_KIND, Phase, Run, Status, log
 from twinadmin.audit.services import actor_name, audit_record
+from twinadmin.jobs.leases import LeaseLost, job_enqueue, lease_prepare, lease_renew, resumable_job_run
 from twinadmin.jobs.models import Job
+from twinadmin.jobs.services import JobCancelled, JobPaused, job_will_retry
 from twinadmin.registry.services import RegistryError, creator_create
-from twinadmin.vectors import RateLimited, TransientError, VectorIndex, get_index
+from twinadmin.vectors import VectorIndex, get_index
 
 # -- plans and runs -----------------------------------------------------------------------------
 
@@ -82,7 +77,6 @@ def _run_save(*, plan: Plan, actor: Any) -> NamespaceMigration:
     if not plan.creator_exists:
         creator_create(creator_id=plan.creator_id)
         created_creator = True
-    job = Job.objects.create(kind=JOB_KIND, created_by=user, message="queued")
     run = Run.objects.create(
         creator_id=plan.creator_id,
         created_creator=created_creator,
@@ -91,9 +85,9 @@ def _run_save(*, plan: Plan, actor: Any) -> NamespaceMigration:
         delete_source=plan.delete_source,
         requested_by=user,
         requested_by_name=actor_name(actor),
-        job=job,
     )
-    Job.objects.filter(pk=job.pk).update(params={"run": run.pk}, correlation_id=run.correlation_id)
+    run.job = run_job_create(run, actor=actor)
+    run.save(update_fields=["job"])
     _items_create(run=run, plan=plan)
     audit_record(
         actor=actor,
@@ -149,75 +143,24 @@ def remaining_phases(run: NamespaceMigration) -> list[str]:
 
 
 def migration_enqueue(*, run: NamespaceMigration) -> None:
-    """Hand the remaining phases to the workers as one Celery chain, once the rows commit."""
-    from celery import chain
-
-    from migrations_app.tasks import run_phase
-
-    signatures = [run_phase.si(run.pk, run.attempt, phase) for phase in remaining_phases(run)]
-    if signatures:
-        transaction.on_commit(lambda: chain(*signatures).apply_async())
+    """Hand the run's job to the workers once the rows commit."""
+    if run.job_id:
+        job_enqueue(Job(pk=run.job_id))
 
 
-# -- claiming and executing ---------------------------------------------------------------------
-
-
-def new_runner_token() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
-def runner_is_gone(run: NamespaceMigration) -> bool:
-    """Nobody is executing the run and nobody will: neither its runner nor a worker picking up
-    its queued task has been heard of for MIGRATION_STALE_SECONDS. The heartbeat is the run's
-    lease: a runner renews it at every checkpoint (and while it polls), on whatever host it runs,
-    and a runner that lost it is fenced by the attempt number at its next checkpoint."""
-    beat = run.heartbeat_at or run.created_at
-    return (timezone.now() - beat).total_seconds() > conf.stale_after_seconds()
-
-
-def run_claim(*, run_id: int, attempt: int, runner: str, phase: str) -> bool:
-    """Take the run for `runner`: a compare-and-swap on (attempt, status, current runner).
-    Returns False when another delivery holds it, or the run was resumed, finished or cancelled."""
-    rolling_back = phase == Phase.ROLLBACK
-    statuses = (Status.ROLLING_BACK,) if rolling_back else (Status.QUEUED, Status.RUNNING)
-    run = Run.objects.filter(pk=run_id, attempt=attempt, status__in=statuses).first()
-    if run is None:
-        return False
-    if run.cancel_requested or (
-        run.job_id and Job.objects.filter(pk=run.job_id, status=Job.Status.CANCELLED).exists()
-    ):
-        # Cancelled between two phases, or from the generic jobs page before it started.
-        if not run.runner or runner_is_gone(run):
-            _finish(run, run.runner, status=Status.CANCELLED, message="cancelled")
-        return False
-    if run.runner and not runner_is_gone(run):
-        return False
-    now = timezone.now()
-    claimed = Run.objects.filter(pk=run_id, attempt=attempt, status=run.status, runner=run.runner).update(
-        status=Status.ROLLING_BACK if rolling_back else Status.RUNNING,
-        runner=runner,
-        heartbeat_at=now,
-        started_at=run.started_at or now,
-        message=f"{phase} running",
+def run_job_create(run: NamespaceMigration, *, actor: Any = None) -> Job:
+    """A new job to carry the run (its first, or after a failure, a cancel, or for a rollback),
+    pending, with its lease ready: the only way a run gets a job, so every run's work goes
+    through the jobs lifecycle (claim, lease, take-over)."""
+    job = Job.objects.create(
+        kind=JOB_KIND,
+        params={"run": run.pk},
+        correlation_id=run.correlation_id,
+        created_by=actor if getattr(actor, "pk", None) else None,
+        message="queued",
     )
-    if claimed:
-        _sync_job(run_id)
-    return claimed == 1
-
-
-def _sync_job(run_id: int) -> None:
-    run = Run.objects.filter(pk=run_id).first()
-    if run is None or not run.job_id:
-        return
-    finished = run.status in (Status.SUCCEEDED, Status.ROLLED_BACK, Status.FAILED, Status.CANCELLED)
-    Job.objects.filter(pk=run.job_id).update(
-        status=_JOB_STATUS[Status(run.status)],
-        message=(run.message or run.status)[:500],
-        error=run.error,
-        started_at=run.started_at,
-        finished_at=run.finished_at if finished else None,
-        result={"run": run.pk, "status": run.status, "verified": run_verified(run)},
-    )
+    lease_prepare(job)
+    return job
 
 
 def run_verified(run: NamespaceMigration) -> bool:
@@ -225,85 +168,102 @@ def run_verified(run: NamespaceMigration) -> bool:
     return bool(flags) and all(flags)
 
 
-def _finish(run: NamespaceMigration, runner: str, *, status: str, message: str = "", error: str = "") -> bool:
-    """Terminal (or resumable-failed) state, only if `runner` still owns the run."""
+# -- the job that runs a run ----------------------------------------------------------------------
+
+
+def migration_job(
+    job: Job,
+    *,
+    index: VectorIndex | None = None,
+    on_progress: ProgressFn | None = None,
+    until: str | None = None,
+) -> dict[str, Any]:
+    """The handler of a run's job: every remaining phase in order, each fenced by the job's
+    lease (a runner whose job was taken over stops at its next checkpoint) and checkpointed on
+    the run's rows, so whichever job continues the run (after a worker died, a retry, a resume)
+    picks up where the last one stopped. `until`: stop after that phase, the job pending
+    (paused) for a later `migration_execute`: a staged run.
+
+    A cancel ends the job cancelled; a transient index error that the task will retry leaves
+    the run queued ("retrying"); any other error fails the run (resumable) and the job."""
+    run = Run.objects.get(pk=job.params["run"])
+    if run.job_id == job.pk and run.status == Status.CANCELLED:
+        raise JobCancelled(f"run {run.pk} was cancelled")
+    if run.job_id != job.pk or run.status not in Run.ACTIVE:
+        return {"skipped": f"run {run.pk} is {run.status} (job {run.job_id})"}
+    _run_start(run, job)
+    executor = Executor(run, job, index=index or get_index(), on_progress=on_progress)
+    for phase in remaining_phases(run):
+        Run.objects.filter(pk=run.pk, job=job).update(message=f"{phase} running")
+        try:
+            executor.execute(phase)
+        except LeaseLost:
+            log.warning("run %s: job %s was taken over; stopping", run.pk, job.pk)
+            raise
+        except Cancelled:
+            _finish(run, job, status=Status.CANCELLED, message=f"cancelled during {phase}")
+            _audit_run(run, "migration.run.cancelled", outcome="success", details={"phase": phase})
+            _reread_touched(run, phase)
+            raise JobCancelled(f"cancelled during {phase}") from None
+        except Exception as exc:
+            if job_will_retry(exc):
+                _run_requeue(run, job, message=f"{phase}: retrying after {type(exc).__name__}")
+            else:
+                _fail(run, job, phase, exc)
+            raise
+        _advance(run, job, phase)
+        if until == phase and remaining_phases(run):
+            _run_requeue(run, job, message=f"paused after {phase}")
+            raise JobPaused(f"paused after {phase}")
+    run.refresh_from_db()
+    return {"run": run.pk, "status": run.status, "verified": run_verified(run)}
+
+
+def _run_start(run: NamespaceMigration, job: Job) -> None:
+    """The run is running (or rolling back) for this job. A cancel that arrived while it was
+    queued (or while its previous runner died) ends it here."""
+    if run.cancel_requested:
+        _finish(run, job, status=Status.CANCELLED, message="cancelled")
+        raise JobCancelled("cancelled before it started")
+    now = timezone.now()
+    rolling_back = run.phase == Phase.ROLLBACK
+    Run.objects.filter(pk=run.pk, job=job).update(
+        status=Status.ROLLING_BACK if rolling_back else Status.RUNNING, started_at=run.started_at or now
+    )
+
+
+def _run_requeue(run: NamespaceMigration, job: Job, *, message: str) -> None:
+    """The job goes back to pending (a retry, a pause): the run waits for it, not failed."""
+    rolling_back = run.phase == Phase.ROLLBACK
+    Run.objects.filter(pk=run.pk, job=job).update(
+        status=Status.ROLLING_BACK if rolling_back else Status.QUEUED, message=message[:500]
+    )
+
+
+def _finish(run: NamespaceMigration, job: Job, *, status: str, message: str = "", error: str = "") -> bool:
+    """Terminal (or resumable-failed) state, only while `job` still holds the run: the lease is
+    renewed inside the transaction, which holds a concurrent take-over back until it commits."""
     fields: dict[str, Any] = {
         "status": status,
-        "runner": "",
         "finished_at": timezone.now(),
         "message": message[:500],
         "error": error,
     }
     if status == Status.CANCELLED:
         fields["cancel_requested"] = False
-    updated = Run.objects.filter(pk=run.pk, runner=runner).update(**fields)
-    if updated and status in (Status.SUCCEEDED, Status.CANCELLED, Status.ROLLED_BACK):
-        # Terminal: the sources (and targets) are free for another run.
-        run.items.update(active=False)
-    if updated:
-        _sync_job(run.pk)
+    with transaction.atomic():
+        lease_renew(job)
+        updated = Run.objects.filter(pk=run.pk, job=job).update(**fields)
+        if updated and status in (Status.SUCCEEDED, Status.CANCELLED, Status.ROLLED_BACK):
+            # Terminal: the sources (and targets) are free for another run.
+            run.items.update(active=False)
     return updated == 1
 
 
-def migration_phase_execute(
-    *,
-    run_id: int,
-    attempt: int,
-    phase: str,
-    runner: str | None = None,
-    index: VectorIndex | None = None,
-    on_progress: ProgressFn | None = None,
-    retryable: bool = False,
-) -> bool:
-    """Claim the run and execute one phase. True when the phase completed. Errors are recorded
-    on the run (FAILED, resumable), except transient index errors when `retryable` (the Celery
-    task retries them with backoff; the checkpoints make the retry continue, not restart)."""
-    runner = runner or new_runner_token()
-    if not run_claim(run_id=run_id, attempt=attempt, runner=runner, phase=phase):
-        log.info("run %s phase %s not claimed (attempt %s)", run_id, phase, attempt)
-        return False
-    run = Run.objects.get(pk=run_id)
-    if phase not in remaining_phases(run):
-        _release(run, runner)  # a redelivery of a phase that already completed
-        return True
-    if remaining_phases(run)[0] != phase:
-        _release(run, runner)
-        return False
-    executor = Executor(run, runner, index=index or get_index(), on_progress=on_progress)
-    try:
-        executor.execute(phase)
-    except Fenced:
-        log.warning("run %s: runner %s was replaced; stopping", run_id, runner)
-        return False
-    except Cancelled:
-        _finish(run, runner, status=Status.CANCELLED, message=f"cancelled during {phase}")
-        _audit_run(run, "migration.run.cancelled", outcome="success", details={"phase": phase})
-        _reread_touched(run, phase)
-        return False
-    except (TransientError, RateLimited) as exc:
-        if retryable:
-            _release(run, runner, message=f"{phase}: retrying after {type(exc).__name__}")
-            raise
-        _fail(run, runner, phase, exc)
-        return False
-    except Exception as exc:  # recorded on the run and shown on its page
-        _fail(run, runner, phase, exc)
-        return False
-    _advance(run, runner, phase)
-    return True
-
-
-def _release(run: NamespaceMigration, runner: str, *, message: str = "") -> None:
-    fields: dict[str, Any] = {"runner": ""}
-    if message:
-        fields["message"] = message[:500]
-    Run.objects.filter(pk=run.pk, runner=runner).update(**fields)
-
-
-def _fail(run: NamespaceMigration, runner: str, phase: str, exc: BaseException) -> None:
+def _fail(run: NamespaceMigration, job: Job, phase: str, exc: BaseException) -> None:
     log.warning("run %s failed in %s: %s", run.pk, phase, exc)
     error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=4)}"
-    if _finish(run, runner, status=Status.FAILED, message=f"{phase} failed: {exc}"[:500], error=error):
+    if _finish(run, job, status=Status.FAILED, message=f"{phase} failed: {exc}"[:500], error=error):
         _audit_run(
             run, "migration.run.failed", outcome="failure", details={"phase": phase, "error": str(exc)[:500]}
         )
@@ -329,34 +289,33 @@ def _reread_touched(run: NamespaceMigration, phase: str) -> None:
         log.warning("could not re-read the namespaces of run %s", run.pk, exc_info=True)
 
 
-def _advance(run: NamespaceMigration, runner: str, phase: str) -> None:
+def _advance(run: NamespaceMigration, job: Job, phase: str) -> None:
     if phase == Phase.ROLLBACK:
-        Run.objects.filter(pk=run.pk, runner=runner).update(phase=Phase.DONE)
-        if _finish(run, runner, status=Status.ROLLED_BACK, message="rolled back"):
+        Run.objects.filter(pk=run.pk, job=job).update(phase=Phase.DONE)
+        if _finish(run, job, status=Status.ROLLED_BACK, message="rolled back"):
             _audit_run(run, "migration.rollback.finish", outcome="success")
             _refresh_snapshot(run)
         return
     order = list(Run.FORWARD_PHASES)
     following = order[order.index(Phase(phase)) + 1] if phase != Phase.CUTOVER else Phase.DONE
-    Run.objects.filter(pk=run.pk, runner=runner).update(phase=following, message=f"{phase} done")
-    if following == Phase.DONE:
-        if _finish(run, runner, status=Status.SUCCEEDED, message="cut over; every namespace verified"):
-            items = list(run.items.all())
-            _audit_run(
-                run,
-                "migration.run.finish",
-                outcome="success",
-                details={
-                    "namespaces": len(items),
-                    "verified": sum(1 for i in items if i.verified),
-                    "twins_created": sum(1 for i in items if i.twin_created),
-                    "sources_deleted": sum(1 for i in items if i.source_deleted),
-                },
-            )
-            _refresh_snapshot(run)
-    else:
-        _release(run, runner)
-        _sync_job(run.pk)
+    Run.objects.filter(pk=run.pk, job=job).update(phase=following, message=f"{phase} done")
+    run.phase = following
+    if following == Phase.DONE and _finish(
+        run, job, status=Status.SUCCEEDED, message="cut over; every namespace verified"
+    ):
+        items = list(run.items.all())
+        _audit_run(
+            run,
+            "migration.run.finish",
+            outcome="success",
+            details={
+                "namespaces": len(items),
+                "verified": sum(1 for i in items if i.verified),
+                "twins_created": sum(1 for i in items if i.twin_created),
+                "sources_deleted": sum(1 for i in items if i.source_deleted),
+            },
+        )
+        _refresh_snapshot(run)
 
 
 def _refresh_snapshot(run: NamespaceMigration) -> None:
@@ -411,21 +370,19 @@ def _audit_run(
 
 
 def migration_execute(
-    *, run_id: int, index: VectorIndex | None = None, on_progress: ProgressFn | None = None
+    *,
+    run_id: int,
+    index: VectorIndex | None = None,
+    on_progress: ProgressFn | None = None,
+    until: str | None = None,
 ) -> NamespaceMigration:
-    """Run every remaining phase in this process (what the commands do by default), through the
-    same claim and phase code a worker runs."""
-    runner = new_runner_token()
+    """Run the run's job in this process (what the commands do by default), through the same
+    claim, lease and handler a worker runs; with a live job running elsewhere it does nothing."""
     run = Run.objects.get(pk=run_id)
-    for phase in remaining_phases(run):
-        if not migration_phase_execute(
-            run_id=run_id,
-            attempt=run.attempt,
-            phase=phase,
-            runner=runner,
-            index=index,
-            on_progress=on_progress,
-        ):
-            break
+    if run.job_id:
+        resumable_job_run(
+            job_id=run.job_id,
+            handler=lambda job: migration_job(job, index=index, on_progress=on_progress, until=until),
+        )
     run.refresh_from_db()
     return run

@@ -38,16 +38,15 @@ def twin_namespace(creator_id: str, source: str) -> str:
 
 
 def run_phases(run, *phases: str) -> bool:
-    """Execute phases one by one in this process, as the worker chain would."""
-    from migrations_app.services import migration_phase_execute
+    """Execute the run's job in this process up to the last of `phases`, pausing it there (a
+    staged run). True when the run got past that phase without failing or being cancelled."""
+    from migrations_app.models import NamespaceMigration
+    from migrations_app.services import migration_execute, remaining_phases
 
-    ok = True
-    for phase in phases:
-        ok = migration_phase_execute(run_id=run.pk, attempt=run.attempt, phase=phase)
-        run.refresh_from_db()
-        if not ok:
-            break
-    return ok
+    migration_execute(run_id=run.pk, until=phases[-1])
+    run.refresh_from_db()
+    stopped = (NamespaceMigration.Status.FAILED, NamespaceMigration.Status.CANCELLED)
+    return run.status not in stopped and phases[-1] not in remaining_phases(run)
 
 
 def legacy_sources(index: VectorIndex) -> list[str]:

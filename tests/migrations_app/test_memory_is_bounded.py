@@ -8,7 +8,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from migrations_app.services import migration_create, migration_phase_execute
+from migrations_app.services import migration_create
+from tests.migrations_app.helpers import run_phases
 from tests.support.seed import CREATOR
 from twinadmin.vectors import Vector, get_index
 
@@ -33,7 +34,7 @@ def _peak_bytes(size: int) -> int:
     tracemalloc.start()
     try:
         for phase in ("backup", "copy", "verify"):
-            assert migration_phase_execute(run_id=run.pk, attempt=run.attempt, phase=phase)
+            assert run_phases(run, phase)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

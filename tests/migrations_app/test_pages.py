@@ -12,6 +12,7 @@ from migrations_app.services import migration_create, migration_execute
 from tests.migrations_app.helpers import legacy_sources
 from tests.support.seed import CREATOR
 from twinadmin.audit.models import AuditEntry
+from twinadmin.jobs.models import Job, JobLease
 from twinadmin.registry.models import Creator, Twin
 from twinadmin.registry.services import index_refresh
 
@@ -171,14 +172,13 @@ def test_verification_report_names_differing_ids(operator_client, seeded, creato
     assert 'data-status="failed"' in body and "tampered-id" in body and "1 extra in the target" in body
 
 
-def test_a_run_whose_worker_died_says_it_is_being_continued(operator_client, run, settings):
+def test_a_run_whose_worker_died_says_it_is_being_continued(operator_client, run):
     page = operator_client.get(run.get_absolute_url()).content.decode()
     assert "worker lost" not in page
-    settings.MIGRATION_STALE_SECONDS = 30
-    NamespaceMigration.objects.filter(pk=run.pk).update(
-        status=Status.RUNNING,
-        runner="other-host:1:x",
-        heartbeat_at=timezone.now() - timezone.timedelta(seconds=60),
+    NamespaceMigration.objects.filter(pk=run.pk).update(status=Status.RUNNING)
+    Job.objects.filter(pk=run.job_id).update(status=Job.Status.RUNNING)
+    JobLease.objects.filter(job_id=run.job_id).update(
+        owner="worker@other-host:1:1", expires_at=timezone.now() - timezone.timedelta(seconds=60)
     )
     page = operator_client.get(run.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
     assert 'id="worker-lost"' in page and "worker lost — continuing" in page

@@ -1,11 +1,13 @@
 """Runs are resumable and fenced: a cancelled or interrupted copy continues from its checkpoint
 (no vector lost, duplicated or altered), a stale delivery does nothing, a live run is not taken
-over, and cancelling stops a running copy at its next checkpoint."""
+over, and cancelling stops a running copy at its next checkpoint.
+
+A run's job and its lease are the fence (twinadmin.jobs.leases): these tests put a run's job in
+the state a live, a dead or a silent worker leaves it in, as the rows would be after it."""
 
 from __future__ import annotations
 
-import os
-import socket
+import datetime as dt
 
 import pytest
 from django.utils import timezone
@@ -17,17 +19,27 @@ from migrations_app.services import (
     migration_cancel_for_creator,
     migration_create,
     migration_execute,
-    migration_phase_execute,
     migration_resume,
-    migration_runs_sweep,
 )
 from tests.migrations_app.helpers import assert_same_vectors, legacy_sources, read_all, run_phases
 from tests.support.seed import CREATOR
 from twinadmin.audit.models import AuditEntry
+from twinadmin.jobs.leases import jobs_sweep, resumable_job_run
+from twinadmin.jobs.models import Job, JobLease
 from twinadmin.vectors import get_index
 
 pytestmark = pytest.mark.django_db
 Status = NamespaceMigration.Status
+
+
+def _held(run, *, lease_left: float, owner: str = "worker@other-host:1:1") -> None:
+    """The run is running, its job held by another worker whose lease ends `lease_left` seconds
+    from now (negative: it lapsed that long ago; its worker stopped renewing it)."""
+    NamespaceMigration.objects.filter(pk=run.pk).update(status=Status.RUNNING)
+    Job.objects.filter(pk=run.job_id).update(status=Job.Status.RUNNING, started_at=timezone.now())
+    JobLease.objects.filter(job_id=run.job_id).update(
+        owner=owner, expires_at=timezone.now() + dt.timedelta(seconds=lease_left)
+    )
 
 
 @pytest.fixture
@@ -84,63 +96,76 @@ def test_a_delivery_of_an_older_attempt_does_nothing(seeded, creator):
     run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
     on_progress, _ = _cancel_during_copy(after=1)
     migration_execute(run_id=run.pk, on_progress=on_progress)
+    first_job = run.job_id
     run = migration_resume(run=run, actor="cli:test", enqueue=False)
+    left = run.items.values("step", "copied").get()
 
-    assert migration_phase_execute(run_id=run.pk, attempt=1, phase="copy") is False
+    resumable_job_run(job_id=first_job)  # the old attempt's message, delivered late
 
     run.refresh_from_db()
-    assert (run.status, run.runner, run.attempt) == (Status.QUEUED, "", 2)
+    assert (run.status, run.attempt) == (Status.QUEUED, 2)
+    assert run.job_id != first_job and run.job.status == Job.Status.PENDING
+    assert run.items.values("step", "copied").get() == left  # nothing ran
 
 
-def test_a_redelivered_phase_that_already_ran_is_a_no_op(seeded, creator):
+def test_a_redelivered_job_that_already_ran_is_a_no_op(seeded, creator):
     run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
-    assert run_phases(run, "backup", "copy")
+    assert migration_execute(run_id=run.pk).status == Status.SUCCEEDED
     backups = AuditEntry.objects.filter(action="migration.backup.create").count()
 
-    assert migration_phase_execute(run_id=run.pk, attempt=run.attempt, phase="backup") is True
+    resumable_job_run(job_id=run.job_id)
 
     assert AuditEntry.objects.filter(action="migration.backup.create").count() == backups
     run.refresh_from_db()
-    assert run.phase == "verify"
+    assert (run.status, run.phase, run.attempt) == (Status.SUCCEEDED, "done", 1)
+
+
+def test_a_staged_run_continues_where_it_paused(seeded, creator):
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+    assert run_phases(run, "backup", "copy")
+    assert (run.status, run.phase, run.job.status) == (Status.QUEUED, "verify", Job.Status.PENDING)
+    assert jobs_sweep()["pending"] == []  # paused on purpose: nobody's lost message
+
+    run = migration_execute(run_id=run.pk)
+
+    assert (run.status, run.attempt) == (Status.SUCCEEDED, 1)
+    assert AuditEntry.objects.filter(action="migration.backup.create").count() == 1
 
 
 def test_a_run_with_a_live_runner_is_not_taken_over(seeded, creator):
     run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
-    live = f"{socket.gethostname()}:{os.getpid()}:someone"  # this very process: alive
-    NamespaceMigration.objects.filter(pk=run.pk).update(
-        status=Status.RUNNING, runner=live, heartbeat_at=timezone.now()
-    )
+    _held(run, lease_left=30)
 
-    assert migration_phase_execute(run_id=run.pk, attempt=run.attempt, phase="backup") is False
+    migration_execute(run_id=run.pk)  # another delivery, while the worker renews its lease
+
+    run.refresh_from_db()
+    assert (run.status, run.phase, run.job.status) == (Status.RUNNING, "backup", Job.Status.RUNNING)
     with pytest.raises(MigrationStateError, match="its worker is alive"):
         migration_resume(run=run, actor="cli:test", enqueue=False)
 
 
 def test_a_run_whose_worker_died_is_resumed(seeded, seed_data, creator):
     run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
-    dead = f"{socket.gethostname()}:999999999:gone"  # killed: its heartbeat stopped a while ago
-    NamespaceMigration.objects.filter(pk=run.pk).update(
-        status=Status.RUNNING, runner=dead, heartbeat_at=timezone.now() - timezone.timedelta(seconds=60)
-    )
+    _held(run, lease_left=-60)  # killed: its lease lapsed a while ago
 
     run = migration_execute(run_id=migration_resume(run=run, actor="cli:test", enqueue=False).pk)
 
-    assert run.status == Status.SUCCEEDED
+    assert run.status == Status.SUCCEEDED and run.attempt == 2
 
 
-def test_a_silent_runner_on_another_host_is_taken_over_once_stale(seeded, creator, settings):
+def test_a_silent_runner_on_another_host_is_taken_over_once_its_lease_lapses(seeded, creator):
     run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
-    NamespaceMigration.objects.filter(pk=run.pk).update(
-        status=Status.RUNNING,
-        runner="other-host:1:x",
-        heartbeat_at=timezone.now() - timezone.timedelta(seconds=20),
-    )
-    settings.MIGRATION_STALE_SECONDS = 30  # the default: a heartbeat 20 s old is alive
+    dead_job = run.job_id
+    _held(run, lease_left=10)  # last renewed 20 s ago, with a 30 s lease: alive
     with pytest.raises(MigrationStateError):
         migration_resume(run=run, actor="cli:test", enqueue=False)
 
-    settings.MIGRATION_STALE_SECONDS = 10
-    assert migration_resume(run=run, actor="cli:test", enqueue=False).status == Status.QUEUED
+    JobLease.objects.filter(job_id=dead_job).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    run = migration_resume(run=run, actor="cli:test", enqueue=False)
+
+    assert (run.status, run.attempt) == (Status.QUEUED, 2) and run.job_id != dead_job
+    old = Job.objects.get(pk=dead_job)
+    assert old.status == Job.Status.FAILED and f"continued by job {run.job_id}" in old.error
 
 
 def test_cancel_for_creator_stops_a_running_copy_at_its_next_checkpoint(seeded, creator, small_batches):
@@ -182,52 +207,55 @@ def test_cancel_of_a_finished_run_is_refused(seeded, creator):
     assert migration_cancel_for_creator(creator_id=CREATOR, actor="cli:test") == []
 
 
-def test_a_queued_run_is_re_queued_only_once_no_worker_took_it(seeded, creator, settings):
+def test_a_queued_run_whose_message_was_lost_is_sent_again_by_the_sweep(
+    seeded, creator, django_capture_on_commit_callbacks
+):
     run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
     with pytest.raises(MigrationStateError, match="a worker will pick it up"):
         migration_resume(run=run, actor="cli:test", enqueue=False)
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        assert jobs_sweep()["pending"] == []  # just queued: its message is on its way
 
-    settings.MIGRATION_STALE_SECONDS = 0  # the broker lost the message: nobody took it in time
-    assert migration_resume(run=run, actor="cli:test", enqueue=False).attempt == 2
+    Job.objects.filter(pk=run.job_id).update(created_at=timezone.now() - dt.timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        assert jobs_sweep()["pending"] == [run.job_id]
+    assert len(sent) == 1
+    assert migration_execute(run_id=run.pk).status == Status.SUCCEEDED
 
 
 def test_cancel_between_two_phases_is_honoured_by_the_next_one(seeded, creator):
     run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
     assert run_phases(run, "backup")
-    NamespaceMigration.objects.filter(pk=run.pk).update(status=Status.RUNNING, heartbeat_at=timezone.now())
 
-    # Nobody runs a phase right now: cancelled at once, and the next phase is not claimed.
+    # Nobody runs a phase right now: cancelled at once, and the next delivery does nothing.
     assert migration_cancel(run=run, actor="cli:test").status == Status.CANCELLED
-    assert migration_phase_execute(run_id=run.pk, attempt=run.attempt, phase="copy") is False
+    run = migration_execute(run_id=run.pk)
 
-    run.refresh_from_db()
     assert run.status == Status.CANCELLED and run.items.get().copied == 0
+    assert run.job.status == Job.Status.CANCELLED
 
 
 def test_the_sweep_continues_runs_whose_worker_died_and_leaves_live_ones(
-    seeded, creator, settings, django_capture_on_commit_callbacks
+    seeded, creator, django_capture_on_commit_callbacks
 ):
     sources = legacy_sources(seeded)
     dead, cancelling, alive = (
         migration_create(actor="cli:test", creator_id=CREATOR, namespaces=[name]) for name in sources[:3]
     )
-    settings.MIGRATION_STALE_SECONDS = 30
-    old = timezone.now() - timezone.timedelta(seconds=60)
-    for run, beat in ((dead, old), (cancelling, old), (alive, timezone.now())):
-        NamespaceMigration.objects.filter(pk=run.pk).update(
-            status=Status.RUNNING, runner="other-host:1:x", heartbeat_at=beat
-        )
+    for run, left in ((dead, -60), (cancelling, -60), (alive, 30)):
+        _held(run, lease_left=left)
     NamespaceMigration.objects.filter(pk=cancelling.pk).update(cancel_requested=True)
 
     with django_capture_on_commit_callbacks(execute=False) as sent:
-        handed = migration_runs_sweep()
+        handed = jobs_sweep()["lapsed"]
 
-    assert sorted(handed) == sorted([dead.pk, cancelling.pk]) and len(sent) == 1  # one re-queued
+    assert sorted(handed) == sorted([dead.job_id, cancelling.job_id]) and len(sent) == 2
+    for job_id in handed:  # what the workers do with the two messages
+        resumable_job_run(job_id=job_id)
     for run in (dead, cancelling, alive):
         run.refresh_from_db()
-    assert (dead.status, dead.attempt) == (Status.QUEUED, 2)
+    assert (dead.status, dead.attempt) == (Status.SUCCEEDED, 2)
     assert cancelling.status == Status.CANCELLED
     assert (alive.status, alive.attempt) == (Status.RUNNING, 1)
-    entry = AuditEntry.objects.get(action="migration.run.resume", target_id=str(dead.pk))
-    assert entry.actor == "celery:jobs.sweep"
-    assert migration_execute(run_id=dead.pk).status == Status.SUCCEEDED
+    entry = AuditEntry.objects.get(action="migration.run.continue", target_id=str(dead.pk))
+    assert entry.details["from_job"] in handed and entry.details["job"] == dead.job_id

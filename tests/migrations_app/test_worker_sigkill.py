@@ -1,7 +1,8 @@
 """A real Celery worker over Redis, SIGKILLed in the middle of copying, and a fresh worker (with
-beat, as `make run` starts it): with no one pressing Resume, the sweep notices the dead runner
-and the run continues by itself, ends verified with not one vector lost, duplicated or altered,
-and continues the copy from its checkpoint instead of starting again."""
+beat, as `make run` starts it): with no one pressing Resume, the jobs sweep finds the run's job
+with a lapsed lease and hands it to the live worker, and the run continues by itself, ends
+verified with not one vector lost, duplicated or altered, and continues the copy from its
+checkpoint instead of starting again."""
 
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ def test_sigkill_mid_copy_then_rerun_ends_verified_and_exact(start_worker, serve
         # Small sequential batches: many checkpoints, so the kill lands between two of them.
         "MIGRATION_BATCH_SIZE": str(BATCH),
         "MIGRATION_CONCURRENCY": "1",
+        # A short lease, so the dead worker's claim lapses within seconds of the kill.
+        "JOB_LEASE_SECONDS": "3",
     }
     first = start_worker(env=env)
     run = migration_create(actor="cli:test", creator_id=CREATOR, create_creator=True)
@@ -89,9 +92,10 @@ def test_sigkill_mid_copy_then_rerun_ends_verified_and_exact(start_worker, serve
     assert 0 < killed.copied < killed.total
     run.refresh_from_db()
     assert run.status == Status.RUNNING  # the dead worker's claim is still on the row
+    dead_job = run.job_id
 
-    # No manual step: the fresh worker's beat runs jobs.sweep, which finds the dead runner.
-    start_worker(env={**env, "JOB_SWEEP_SECONDS": "1", "MIGRATION_STALE_SECONDS": "3"}, beat=True)
+    # No manual step: the fresh worker's beat runs jobs.sweep, which finds the lapsed lease.
+    start_worker(env={**env, "JOB_SWEEP_SECONDS": "1"}, beat=True)
     run = wait_until(
         lambda: NamespaceMigration.objects.filter(
             pk=run.pk, status__in=[Status.SUCCEEDED, Status.FAILED]
@@ -103,8 +107,9 @@ def test_sigkill_mid_copy_then_rerun_ends_verified_and_exact(start_worker, serve
 
     assert run.status == Status.SUCCEEDED, run.error
     assert run.attempt == 2
-    resumed = AuditEntry.objects.get(action="migration.run.resume", target_id=str(run.pk))
-    assert resumed.actor == "celery:jobs.sweep"
+    continued = AuditEntry.objects.get(action="migration.run.continue", target_id=str(run.pk))
+    assert continued.details["from_job"] == dead_job and continued.details["job"] == run.job_id
+    assert continued.actor.startswith("worker@")  # taken over by a worker, nobody pressed Resume
     assert all(run.items.values_list("verified", flat=True))
     # Not one vector lost, duplicated or altered: exact id sets, bit-exact values, equal metadata.
     store = server.store

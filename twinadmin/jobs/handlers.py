@@ -16,11 +16,13 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Job"], dict[str, Any]]
 ContinueHook = Callable[["Job", "Job"], None]
+CancelHook = Callable[["Job", Any, str], None]
 _HANDLERS: dict[str, Handler] = {}
 _RETRYABLE: set[str] = set()
 _RESUMABLE: dict[str, ContinueHook | None] = {}
-_SWEEPERS: dict[str, Callable[[], list[int]]] = {}
 _NOT_CANCELLABLE: set[str] = set()
+_RETRY_ON: dict[str, tuple[type[BaseException], ...]] = {}
+_ON_CANCEL: dict[str, CancelHook] = {}
 
 
 def job_handler(
@@ -30,6 +32,8 @@ def job_handler(
     cancellable: bool = True,
     resumable: bool = False,
     on_continue: ContinueHook | None = None,
+    retry_on: tuple[type[BaseException], ...] = (),
+    on_cancel: CancelHook | None = None,
 ) -> Callable[[Handler], Handler]:
     """`retryable`: running the kind again with the same params is safe and useful (reads,
     reports), so the jobs page offers Retry on a failed or cancelled one. Kinds with their own
@@ -41,7 +45,12 @@ def job_handler(
 
     `resumable=True`: the handler is idempotent and checkpoints on its app's rows, holds a lease
     (leases.py) and runs through the acks_late task; a job whose worker died is continued by a
-    new job, and `on_continue(old, new)` points the app's rows at the new one."""
+    new job, and `on_continue(old, new)` points the app's rows at the new one.
+
+    `retry_on`: errors (a vector index's transient ones) after which a resumable job goes back
+    to pending and Celery delivers it again with backoff (jobs.tasks); the handler continues
+    from its checkpoints. `on_cancel(job, actor, reason)`: the owning app's own cancel, called
+    when the jobs page cancels a pending job of the kind, so its rows say so too."""
 
     def register(fn: Handler) -> Handler:
         _HANDLERS[kind] = fn
@@ -49,6 +58,9 @@ def job_handler(
             _RESUMABLE[kind] = on_continue
         if retryable:
             _RETRYABLE.add(kind)
+        _RETRY_ON[kind] = retry_on
+        if on_cancel is not None:
+            _ON_CANCEL[kind] = on_cancel
         if cancellable:
             _NOT_CANCELLABLE.discard(kind)
         else:
@@ -78,19 +90,21 @@ def known_kinds() -> list[str]:
     return sorted(_HANDLERS)
 
 
+def is_resumable(kind: str) -> bool:
+    return kind in _RESUMABLE
+
+
+def retry_on(kind: str) -> tuple[type[BaseException], ...]:
+    return _RETRY_ON.get(kind, ())
+
+
+def cancel_hook(kind: str) -> CancelHook | None:
+    return _ON_CANCEL.get(kind)
+
+
 def resumable_kinds() -> tuple[str, ...]:
     return tuple(sorted(_RESUMABLE))
 
 
 def continue_hook(kind: str) -> ContinueHook | None:
     return _RESUMABLE.get(kind)
-
-
-def register_sweeper(name: str, fn: Callable[[], list[int]]) -> None:
-    """An app's own check for work whose worker died (run by `jobs.sweep`, returns what it
-    continued): migrations, whose phases fence on their run row rather than a job lease."""
-    _SWEEPERS[name] = fn
-
-
-def sweepers() -> dict[str, Callable[[], list[int]]]:
-    return dict(_SWEEPERS)

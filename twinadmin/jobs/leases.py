@@ -1,5 +1,5 @@
 """Resumable jobs: one lifecycle for every job whose work is idempotent and checkpointed
-(migrations' phases aside, which still fence on their own runner token: see the README).
+(migrations, erasures, twin deletions, erasure drills).
 
 `job_execute` claims a job with PENDING -> RUNNING, which stops two deliveries of one message
 from both doing the work. It cannot tell a job whose worker died from one still running, so a
@@ -16,8 +16,8 @@ someone else continues them:
   closed as failed ("continued by job N") and a new job continues the same work from its
   checkpoints; the kind's `on_continue` hook points the owning app's rows at the new job;
 - nobody has to ask: the beat task `jobs.sweep` (every JOB_SWEEP_SECONDS) re-enqueues every
-  running job whose lease has lapsed and every pending job whose message may have been lost, and
-  runs the sweepers other apps register; a worker that starts does the same at once. So a job
+  running job whose lease has lapsed and every pending job whose message may have been lost;
+  a worker that starts does the same at once. So a job
   whose worker was killed continues by itself within about lease + sweep seconds.
 
 Closing the old job rather than reusing it keeps the stalled runner's bookkeeping (job_execute
@@ -39,9 +39,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from twinadmin.jobs.handlers import continue_hook, resumable_kinds, sweepers
+from twinadmin.jobs.handlers import Handler, continue_hook, resumable_kinds
 from twinadmin.jobs.models import Job, JobLease
-from twinadmin.jobs.services import job_execute
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ def lease_prepare(job: Job) -> None:
 
 
 def lease_acquire(job: Job) -> None:
-    """Called by a handler right after `job_execute` claimed the job for this process."""
+    """Called by `job_execute` right after it claimed a resumable job for this process."""
     JobLease.objects.update_or_create(job=job, defaults={"owner": _owner(), "expires_at": _until()})
 
 
@@ -140,9 +139,14 @@ def job_take_over(*, job_id: int) -> Job | None:
     return new
 
 
-def resumable_job_run(*, job_id: int, runner: str | None = None) -> Job | None:
+def resumable_job_run(
+    *, job_id: int, runner: str | None = None, handler: Handler | None = None, may_retry: bool = False
+) -> Job | None:
     """Run a job here: claim it if pending, continue it if its runner has gone quiet, else leave
-    it (finished, or running elsewhere with a live lease). Returns the job that ran, if any."""
+    it (finished, or running elsewhere with a live lease). Returns the job that ran, if any.
+    `handler` and `may_retry` as for `job_execute`."""
+    from twinadmin.jobs.services import job_execute
+
     with running_as(runner):
         job = Job.objects.filter(pk=job_id).first()
         if job is None:
@@ -153,7 +157,7 @@ def resumable_job_run(*, job_id: int, runner: str | None = None) -> Job | None:
                 log.info("job %s is running elsewhere with a live lease", job_id)
                 return job
             job = successor
-        return job_execute(job_id=job.pk)
+        return job_execute(job_id=job.pk, handler=handler, may_retry=may_retry)
 
 
 def job_enqueue(job: Job, *, countdown: float | None = None) -> None:
@@ -176,7 +180,11 @@ def interrupted_jobs_resume(*, kinds: tuple[str, ...] | None = None) -> list[int
     take-over let one through."""
     now = timezone.now()
     kinds = resumable_kinds() if kinds is None else kinds
-    unfinished = list(Job.objects.filter(kind__in=kinds, status__in=[Job.Status.PENDING, Job.Status.RUNNING]))
+    unfinished = list(
+        Job.objects.filter(kind__in=kinds, status__in=[Job.Status.PENDING, Job.Status.RUNNING]).exclude(
+            params__has_key=Job.PAUSED
+        )
+    )
     leases = dict(JobLease.objects.filter(job__in=unfinished).values_list("job_id", "expires_at"))
     for job in unfinished:
         countdown = None
@@ -190,9 +198,9 @@ def interrupted_jobs_resume(*, kinds: tuple[str, ...] | None = None) -> list[int
 def jobs_sweep() -> dict[str, list[int]]:
     """What beat runs every JOB_SWEEP_SECONDS: hand every resumable job whose runner is gone
     (lease lapsed) to a worker now, re-send pending ones queued for longer than
-    PENDING_RESEND_SECONDS (a lost message), and run the sweepers other apps registered
-    (migrations). Returns what it sent. A message sent again while one is still queued is
-    harmless: the claim and the take-over let exactly one delivery through."""
+    PENDING_RESEND_SECONDS (a lost message). Returns what it sent. A message sent again while
+    one is still queued is harmless: the claim and the take-over let exactly one delivery
+    through."""
     now = timezone.now()
     kinds = resumable_kinds()
     lapsed = list(
@@ -206,19 +214,22 @@ def jobs_sweep() -> dict[str, list[int]]:
             kind__in=kinds,
             status=Job.Status.PENDING,
             created_at__lt=now - dt.timedelta(seconds=max(PENDING_RESEND_SECONDS, 2 * lease_seconds())),
-        ).values_list("pk", flat=True)
+        )
+        .exclude(params__has_key=Job.PAUSED)
+        .values_list("pk", flat=True)
     )
     for job_id in lapsed + waiting:
         job_enqueue(Job(pk=job_id))
-    swept: dict[str, list[int]] = {"lapsed": lapsed, "pending": waiting}
-    for name, sweep in sweepers().items():
-        try:
-            swept[name] = sweep()
-        except Exception:  # one app's sweeper must not keep the others from running
-            log.exception("sweeper %s failed", name)
     if lapsed or waiting:
         log.warning("jobs.sweep: continuing %s, re-sent %s", lapsed, waiting)
-    return swept
+    return {"lapsed": lapsed, "pending": waiting}
+
+
+def job_lease_live(*, job_id: int) -> bool:
+    """A runner holds the job and keeps renewing its lease: it is working on it right now."""
+    return JobLease.objects.filter(
+        job_id=job_id, job__status=Job.Status.RUNNING, expires_at__gte=timezone.now(), continued_by=None
+    ).exists()
 
 
 def job_worker_lost(job: Job) -> bool:

@@ -18,6 +18,9 @@ class Job(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    # The params key of a job paused on purpose (services.JobPaused): pending, but nobody's lost
+    # message, so the sweep leaves it alone.
+    PAUSED = "paused"
 
     kind = models.CharField(max_length=50, db_index=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)

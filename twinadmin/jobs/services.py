@@ -2,13 +2,23 @@ from __future__ import annotations
 
 import logging
 import traceback
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from twinadmin.audit.services import audit_record
-from twinadmin.jobs.handlers import get_handler, is_cancellable, is_retryable
+from twinadmin.jobs.handlers import (
+    Handler,
+    cancel_hook,
+    get_handler,
+    is_cancellable,
+    is_resumable,
+    is_retryable,
+    retry_on,
+)
+from twinadmin.jobs.leases import LeaseLost, job_lease_live, lease_acquire, lease_release
 from twinadmin.jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -45,27 +55,112 @@ def job_progress(job: Job, *, done: int, total: int | None = None, message: str 
     )
 
 
-def job_execute(*, job_id: int) -> Job:
-    """Claim and run one job in this process (the worker task and the commands both call this)."""
+class JobCancelled(Exception):
+    """Raised by a handler that stopped because someone cancelled its work: the job ends
+    cancelled (not failed), with this message."""
+
+
+class JobPaused(Exception):
+    """Raised by a handler that stopped at a point it was asked to stop at (a staged migration
+    run `until` a phase): the job goes back to pending, with its lease released, marked paused
+    (`params["paused"]`), until someone runs it again."""
+
+
+class JobRetry(Exception):
+    """The job went back to pending after an error its kind retries (`job_handler(retry_on=)`):
+    the task raises this for Celery's autoretry to deliver it again, with backoff."""
+
+
+# What this process's run of a job may hand back to Celery for another try (see `job_execute`).
+_retry_on: ContextVar[tuple[type[BaseException], ...]] = ContextVar("job_retry_on", default=())
+
+
+def job_will_retry(exc: BaseException) -> bool:
+    """Inside a handler: True when `exc`, raised out of the handler, sends the job back to
+    pending for another delivery (its kind retries it and retries are left), so the handler
+    records "retrying" rather than a failure."""
+    return isinstance(exc, _retry_on.get())
+
+
+def job_execute(*, job_id: int, handler: Handler | None = None, may_retry: bool = False) -> Job:
+    """Claim and run one job in this process (the worker tasks and the commands call this).
+
+    The lifecycle, the same for every kind: PENDING -> RUNNING (one conditional UPDATE decides
+    between duplicate deliveries); a resumable kind then holds a lease while it runs
+    (leases.py), released at the end; the handler's outcome decides the end: its result
+    (SUCCEEDED), `JobCancelled` (CANCELLED), `JobPaused` (back to PENDING), an error its kind
+    retries while `may_retry` (back to PENDING, and `JobRetry` raised for Celery's autoretry),
+    `LeaseLost` (nothing: the job that took over owns the work and the take-over closed this
+    row), anything else (FAILED, with the error). `handler`: run this instead of the kind's
+    registered handler (a command passing its own index and progress bar)."""
     if not job_claim(job_id=job_id):
         log.info("job %s not claimed (already taken or finished)", job_id)
         return Job.objects.get(pk=job_id)
     job = Job.objects.get(pk=job_id)
+    if Job.PAUSED in job.params:  # run on purpose again: no longer paused
+        job.params = {k: v for k, v in job.params.items() if k != Job.PAUSED}
+        Job.objects.filter(pk=job.pk).update(params=job.params)
+    resumable = is_resumable(job.kind)
+    retried = retry_on(job.kind) if may_retry else ()
+    if resumable:
+        lease_acquire(job)
+    token = _retry_on.set(retried)
     try:
-        result = get_handler(job.kind)(job)
+        result = (handler or get_handler(job.kind))(job)
+    except LeaseLost as exc:
+        log.warning("job %s stopped: %s", job.pk, exc)
+    except JobCancelled as exc:
+        _job_end(job, Job.Status.CANCELLED, message=str(exc) or "cancelled")
+    except JobPaused as exc:
+        _job_requeue(job, message=str(exc) or "paused", paused=True)
+    except retried as exc:
+        _job_requeue(job, message=f"retrying after {type(exc).__name__}: {exc}")
+        raise JobRetry(str(exc)) from exc
     except Exception as exc:  # recorded on the row; the page shows it
         log.exception("job %s (%s) failed", job.pk, job.kind)
-        Job.objects.filter(pk=job.pk).update(
-            status=Job.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=5)}",
-            finished_at=timezone.now(),
+        _job_end(
+            job, Job.Status.FAILED, error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=5)}"
         )
     else:
-        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-            status=Job.Status.SUCCEEDED, result=result or {}, finished_at=timezone.now()
-        )
+        _job_end(job, Job.Status.SUCCEEDED, result=result or {})
+    finally:
+        _retry_on.reset(token)
+        if resumable:
+            lease_release(job)
     job.refresh_from_db()
     return job
+
+
+def _job_end(job: Job, status: str, **fields: Any) -> None:
+    """The end of a run of the job, unless something else ended it meanwhile (a take-over)."""
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+        status=status, finished_at=timezone.now(), **fields
+    )
+
+
+def _job_requeue(job: Job, *, message: str, paused: bool = False) -> None:
+    """Back to pending. A paused job is marked so in its params: the sweep leaves it alone
+    (nobody lost its message; someone runs it on purpose later)."""
+    params = {**job.params, Job.PAUSED: True} if paused else job.params
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+        status=Job.Status.PENDING, message=message[:500], params=params
+    )
+
+
+def job_abandon(*, job_id: int, message: str) -> bool:
+    """Close a job whose owning app stopped its work (a cancelled migration run): pending, or
+    running with nobody renewing its lease. A job with a live runner is left to stop at its own
+    checkpoint. No audit entry here: the app audits its own action."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status not in (Job.Status.PENDING, Job.Status.RUNNING):
+            return False
+        if job.status == Job.Status.RUNNING and job_lease_live(job_id=job_id):
+            return False
+        Job.objects.filter(pk=job_id).update(
+            status=Job.Status.CANCELLED, finished_at=timezone.now(), message=message[:500]
+        )
+    return True
 
 
 class JobNotCancellable(ValueError):
@@ -91,6 +186,9 @@ def job_cancel(*, job_id: int, actor: Any, reason: str) -> Job:
             Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
                 status=Job.Status.CANCELLED, finished_at=timezone.now()
             )
+            hook = cancel_hook(job.kind)
+            if hook is not None:  # the owning app's rows say so too (a queued migration run)
+                hook(job, actor, reason)
         audit_record(
             actor=actor,
             action="job.cancel",

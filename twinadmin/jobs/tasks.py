@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.signals import worker_ready
 
 from twinadmin.jobs.leases import interrupted_jobs_resume, jobs_sweep, resumable_job_run
-from twinadmin.jobs.services import job_execute
+from twinadmin.jobs.services import JobRetry, job_execute
 
 log = logging.getLogger(__name__)
+MAX_RETRIES = 5
 
 
 @shared_task(name="jobs.run_job", acks_late=False)
@@ -24,10 +25,24 @@ def run_job(job_id: int) -> str:
 # acks_late + reject_on_worker_lost: the message is acknowledged only once the job has run, so
 # a worker killed mid-job leaves it to be delivered again; and the sweep hands it on anyway once
 # its lease lapses. Safe because resumable jobs are idempotent and continue from checkpoints.
-# No autoretry: failures are recorded on the rows and retried by a person, who sees why.
-@shared_task(name="jobs.run_resumable_job", acks_late=True, reject_on_worker_lost=True)
-def run_resumable_job(job_id: int) -> str:
-    job = resumable_job_run(job_id=job_id)
+# An error the kind retries (`job_handler(retry_on=)`, a vector index's transient errors that
+# outlived the adapter's own retries) sends the job back to pending and Celery delivers it again
+# with exponential backoff and jitter; other failures are recorded on the rows and retried by a
+# person, who sees why.
+@shared_task(
+    bind=True,
+    name="jobs.run_resumable_job",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(JobRetry,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=MAX_RETRIES,
+)
+def run_resumable_job(self: Task, job_id: int) -> str:
+    # On the last try the error is recorded as a failure instead of handed back.
+    job = resumable_job_run(job_id=job_id, may_retry=self.request.retries < MAX_RETRIES)
     return job.status if job is not None else "missing"
 
 

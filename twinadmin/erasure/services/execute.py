@@ -25,7 +25,7 @@ from twinadmin.erasure.models import ErasureBackup, ErasureNamespace, ErasureReq
 from twinadmin.erasure.namespaces import concurrently, verify_creator_gone
 from twinadmin.erasure.scope import approved_names, erasure_scope_read
 from twinadmin.erasure.scope import kind_of as scope_kind_of
-from twinadmin.jobs.leases import lease_acquire, lease_release, lease_renew, runner_label
+from twinadmin.jobs.leases import lease_renew, runner_label
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_progress
 from twinadmin.registry import codec
@@ -56,7 +56,6 @@ def erasure_execute(job: Job) -> dict[str, Any]:
     erasure = ErasureRequest.objects.get(job=job)
     if erasure.status not in (ErasureRequest.Status.APPROVED, ErasureRequest.Status.RUNNING):
         return {"skipped": f"request #{erasure.pk} is {erasure.status}"}
-    lease_acquire(job)
     actor = _job_actor(job)
     audit = _erasure_begin(erasure, actor)
     approved, rows, lineage_rows = _erasure_record_scope(job, erasure, actor, audit)
@@ -64,7 +63,6 @@ def erasure_execute(job: Job) -> dict[str, Any]:
     outcome = _erasure_verify(job, erasure, lineage_rows, approved, handled_backups)
     _snapshot_update(outcome.rows)
     _erasure_close(job, erasure, outcome, audit)
-    lease_release(job)
     if not outcome.ok:
         raise ErasureIncomplete(erasure.last_error)
     rows = outcome.rows

@@ -17,7 +17,7 @@ from django.utils import timezone
 from twinadmin.audit.services import audit_record
 from twinadmin.erasure.models import TwinDeletion
 from twinadmin.erasure.namespaces import verify_namespace_gone
-from twinadmin.jobs.leases import job_enqueue, lease_acquire, lease_release, lease_renew
+from twinadmin.jobs.leases import job_enqueue, lease_renew
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec
 from twinadmin.registry.models import Twin
@@ -98,7 +98,6 @@ def twin_deletion_execute(job: Job) -> dict[str, Any]:
     """The job: delete the namespace, verify it gone, mark the twin deleted. A namespace already
     gone is a verified success."""
     deletion = TwinDeletion.objects.get(job=job)
-    lease_acquire(job)
     actor = _job_actor(job)
     index = get_index()
     audit = {
@@ -111,7 +110,6 @@ def twin_deletion_execute(job: Job) -> dict[str, Any]:
     _deletion_begin(job, deletion, index, audit)
     evidence = _deletion_delete(job, deletion, index)
     _deletion_close(job, deletion, evidence, audit)
-    lease_release(job)
     if not evidence["ok"]:
         raise ErasureIncomplete(deletion.error)
     return {
