@@ -26,9 +26,10 @@ from twinadmin.drills.models import DrillRun
 from twinadmin.erasure.models import ErasureRequest, TwinDeletion
 from twinadmin.erasure.namespaces import owned_namespaces
 from twinadmin.erasure.services import creator_remnants, erasure_from_shell, twin_deletion_request
-from twinadmin.jobs.leases import resumable_job_run
+from twinadmin.jobs.leases import LeaseLost, job_worker_lost, lease_renew, resumable_job_run
 from twinadmin.jobs.models import Job
-from twinadmin.jobs.services import job_create, job_execute
+from twinadmin.jobs.services import job_create
+from twinadmin.lib.polling import poll_until
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin
 from twinadmin.registry.services import creator_create, index_snapshot_apply, twin_create
@@ -87,7 +88,7 @@ def erasure_drill_run(*, actor: Any, creator_id: str | None = None) -> DrillRun:
     """Run a drill here, now (the command and the scheduled task)."""
     run = erasure_drill_start(actor=actor, creator_id=creator_id, enqueue=False)
     assert run.job_id is not None  # started with its job
-    job_execute(job_id=run.job_id)
+    resumable_job_run(job_id=run.job_id)
     run.refresh_from_db()
     return run
 
@@ -113,6 +114,9 @@ class _Steps:
         self.run = run
 
     def __call__(self, name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        done = next((s for s in self.run.steps if s["name"] == name and s["ok"]), None)
+        if done is not None:  # a drill continued after its worker died: this step held already
+            return dict(done["detail"])
         began = time.perf_counter()
         try:
             detail = fn()
@@ -128,8 +132,8 @@ class _Steps:
         DrillRun.objects.filter(pk=self.run.pk).update(steps=self.run.steps)
 
 
-def _drill(run: DrillRun, steps: _Steps) -> None:
-    scratch = _Scratch(run)
+def _drill(run: DrillRun, job: Job, steps: _Steps) -> None:
+    scratch = _Scratch(run, job)
     for name, fn in (
         ("create", scratch.create),
         ("delete_twin", scratch.delete_twin),
@@ -144,8 +148,9 @@ class _Scratch:
     """The drill's scratch creator and its namespaces; one method per step, each returning the
     step's detail or raising DrillStepFailed when its check does not hold."""
 
-    def __init__(self, run: DrillRun) -> None:
+    def __init__(self, run: DrillRun, job: Job) -> None:
         self.run = run
+        self.job = job
         self.cid = run.creator_id
         self.reason = f"erasure drill #{run.pk}"
         self.index = get_index()
@@ -153,10 +158,15 @@ class _Scratch:
         self.twin_ns = {t: codec.twin_namespace(self.cid, t) for t in TWINS}
 
     def create(self) -> dict[str, Any]:
+        """Idempotent, like every step: a drill continued midway finds what it wrote already
+        (the scratch id was checked unused when the drill started)."""
         cid, index, wide, twin_ns = self.cid, self.index, self.wide, self.twin_ns
-        creator = creator_create(creator_id=cid, display_name=f"Erasure drill #{self.run.pk}")
+        creator = Creator.objects.filter(creator_id=cid).first() or creator_create(
+            creator_id=cid, display_name=f"Erasure drill #{self.run.pk}"
+        )
         for i, twin_id in enumerate(TWINS):
-            twin_create(creator=creator, twin_id=twin_id, name=f"drill {twin_id}")
+            if not Twin.objects.filter(creator=creator, twin_id=twin_id).exists():
+                twin_create(creator=creator, twin_id=twin_id, name=f"drill {twin_id}")
             index.upsert(twin_ns[twin_id], _vectors(twin_id, index.dimension, i))
         index.upsert(wide, _vectors("wide", index.dimension, 99))
         missing = [n for n in [wide, *twin_ns.values()] if not _present(n)]
@@ -169,20 +179,40 @@ class _Scratch:
         }
 
     def delete_twin(self) -> dict[str, Any]:
-        deletion = twin_deletion_request(
-            creator_id=self.cid,
-            twin_id="one",
-            reason=self.reason,
-            confirm="one",
-            actor=f"cli:{DRILL_COMMAND}",
-            enqueue=False,
-        )
+        deletion = TwinDeletion.objects.filter(creator_id=self.cid, twin_id="one").order_by("-pk").first()
+        if deletion is None:
+            deletion = twin_deletion_request(
+                creator_id=self.cid,
+                twin_id="one",
+                reason=self.reason,
+                confirm="one",
+                actor=f"cli:{DRILL_COMMAND}",
+                enqueue=False,
+            )
         assert deletion.job_id is not None
-        resumable_job_run(job_id=deletion.job_id, runner=f"cli:{DRILL_COMMAND}")
+        self._run_to_the_end(deletion)
         deletion.refresh_from_db()
         if deletion.status != TwinDeletion.Status.VERIFIED:
             raise DrillStepFailed(deletion.error or f"twin deletion #{deletion.pk} is {deletion.status}")
         return {"deletion": deletion.pk, "job": deletion.job_id, "vectors_before": deletion.count_before}
+
+    def _run_to_the_end(self, row: TwinDeletion | ErasureRequest) -> None:
+        """Run a step's job here, or take it over from a runner that died with the drill's last
+        worker, or, when a live worker is continuing it already, wait for it to end (renewing
+        the drill's lease meanwhile). The step's check then reads the row."""
+
+        def ended(_: int) -> bool:
+            lease_renew(self.job)
+            row.refresh_from_db()
+            job = row.job
+            assert job is not None  # both kinds of row are saved with their job
+            if job.status == Job.Status.PENDING or job_worker_lost(job):
+                resumable_job_run(job_id=job.pk, runner=f"cli:{DRILL_COMMAND}")
+                job.refresh_from_db()
+            return job.is_finished
+
+        timeout = float(settings.ERASURE_VERIFY_TIMEOUT_SECONDS) + 4 * float(settings.JOB_LEASE_SECONDS)
+        poll_until(ended, timeout=timeout, initial=0.05)
 
     def verify_twin(self) -> dict[str, Any]:
         wide, twin_ns = self.wide, self.twin_ns
@@ -196,9 +226,11 @@ class _Scratch:
         return {"gone": twin_ns["one"], "untouched": [wide, twin_ns["two"]]}
 
     def erase_creator(self) -> dict[str, Any]:
-        erasure = erasure_from_shell(creator_id=self.cid, reason=self.reason, command=DRILL_COMMAND)
+        erasure = ErasureRequest.objects.filter(
+            creator_id=self.cid, status=ErasureRequest.Status.COMPLETED
+        ).first() or erasure_from_shell(creator_id=self.cid, reason=self.reason, command=DRILL_COMMAND)
         assert erasure.job_id is not None
-        resumable_job_run(job_id=erasure.job_id, runner=f"cli:{DRILL_COMMAND}")
+        self._run_to_the_end(erasure)
         erasure.refresh_from_db()
         if erasure.status != ErasureRequest.Status.COMPLETED:
             raise DrillStepFailed(erasure.last_error or f"erasure request #{erasure.pk} is {erasure.status}")
@@ -213,7 +245,7 @@ class _Scratch:
         return {"clean": True}
 
 
-def _cleanup(creator_id: str) -> dict[str, Any]:
+def _cleanup(creator_id: str, *, on_round: Callable[[], None] = lambda: None) -> dict[str, Any]:
     """Remove everything of the scratch creator, whatever state the drill left it in.
 
     The index part is retried with backoff for DRILL_CLEANUP_TIMEOUT_SECONDS: the failure that
@@ -244,6 +276,7 @@ def _cleanup(creator_id: str) -> dict[str, Any]:
         retry=tenacity.retry_if_exception_type((RateLimited, TransientError, DrillStepFailed)),
         stop=tenacity.stop_after_delay(float(settings.DRILL_CLEANUP_TIMEOUT_SECONDS)),
         wait=tenacity.wait_exponential(multiplier=0.1, max=5),
+        before_sleep=lambda _: on_round(),  # the drill's lease: its runner is alive, retrying
         reraise=True,
     )
     try:
@@ -277,20 +310,28 @@ def erasure_drill_execute(job: Job) -> dict[str, Any]:
         "creator_id": run.creator_id,
         "correlation_id": job.correlation_id,
     }
-    audit_record(action="drill.start", outcome="intent", details=marker, **audit)
-    run.status, run.started_at = DrillRun.Status.RUNNING, timezone.now()
-    run.save(update_fields=["status", "started_at"])
+    if run.status in (DrillRun.Status.PASSED, DrillRun.Status.FAILED):
+        return {"skipped": f"drill #{run.pk} is {run.status}"}
+    if run.started_at is None:
+        audit_record(action="drill.start", outcome="intent", details=marker, **audit)
+        run.status, run.started_at = DrillRun.Status.RUNNING, timezone.now()
+        run.save(update_fields=["status", "started_at"])
+    else:  # its worker died: this job continues it, from the steps that held
+        audit_record(action="drill.continue", outcome="info", details={**marker, "job": job.pk}, **audit)
     steps = _Steps(run)
     error = ""
     try:
-        _drill(run, steps)
+        _drill(run, job, steps)
+    except LeaseLost:
+        raise  # taken over: the job that continues the drill also cleans up, not this one
     except Exception as exc:  # recorded on the run; cleanup still runs
         error = f"{type(exc).__name__}: {exc}"
-    finally:
-        try:
-            steps("cleanup", lambda: _cleanup(run.creator_id))
-        except Exception as exc:
-            error = error or f"{type(exc).__name__}: {exc}"
+    try:
+        steps("cleanup", lambda: _cleanup(run.creator_id, on_round=lambda: lease_renew(job)))
+    except LeaseLost:
+        raise
+    except Exception as exc:
+        error = error or f"{type(exc).__name__}: {exc}"
     run.status = DrillRun.Status.FAILED if error else DrillRun.Status.PASSED
     run.error, run.finished_at = error, timezone.now()
     run.save(update_fields=["status", "error", "finished_at"])

@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 # see its job taken over meanwhile: the fence makes that safe (the stale runner stops at its
 # next renewal; deletes and upserts are idempotent), at the cost of some work done twice.
 _runner_label: ContextVar[str | None] = ContextVar("job_runner_label", default=None)
+# The resumable jobs this thread is running, outermost first (a drill, then its erasure).
+# (job id, lease owner): a command runs its steps' jobs under another runner label.
+_held: ContextVar[tuple[tuple[int, str], ...]] = ContextVar("jobs_held", default=())
 PENDING_RESEND_SECONDS = 300.0
 
 
@@ -94,14 +97,37 @@ def lease_acquire(job: Job) -> None:
 def lease_renew(job: Job) -> None:
     """Extend the lease, or raise LeaseLost when another runner has taken the job over. Inside
     a transaction the UPDATE also locks the lease row until commit, which holds a concurrent
-    take-over back: use it to fence a job's final writes."""
+    take-over back: use it to fence a job's final writes.
+
+    A job run inside another one in this process (a drill runs a twin deletion and an erasure)
+    renews the enclosing jobs' leases too: their runner is alive while the inner job works, and
+    an enclosing job taken over stops the inner one as well."""
     if JobLease.objects.filter(job=job, owner=_owner(), continued_by=None).update(expires_at=_until()) != 1:
         successor = JobLease.objects.filter(job=job).values_list("continued_by", flat=True).first()
         raise LeaseLost(f"job {job.pk} was taken over (continued by job {successor})")
+    for pk, owner in _held.get():
+        if pk == job.pk:
+            continue
+        held = JobLease.objects.filter(job_id=pk, owner=owner, continued_by=None)
+        if held.update(expires_at=_until()) != 1:
+            raise LeaseLost(f"job {pk}, which encloses job {job.pk}, was taken over")
 
 
 def lease_release(job: Job) -> None:
     JobLease.objects.filter(job=job, owner=_owner()).update(expires_at=timezone.now())
+
+
+@contextlib.contextmanager
+def lease_held(job: Job) -> Iterator[None]:
+    """Hold the job's lease while the block runs (`job_execute` wraps a resumable kind's
+    handler in it); jobs run inside the block renew it too (see `lease_renew`)."""
+    lease_acquire(job)
+    token = _held.set((*_held.get(), (job.pk, _owner())))
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        lease_release(job)
 
 
 def job_take_over(*, job_id: int) -> Job | None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from contextvars import ContextVar
@@ -18,7 +19,7 @@ from twinadmin.jobs.handlers import (
     is_retryable,
     retry_on,
 )
-from twinadmin.jobs.leases import LeaseLost, job_lease_live, lease_acquire, lease_release
+from twinadmin.jobs.leases import LeaseLost, job_enqueue, job_lease_live, lease_held, lease_prepare
 from twinadmin.jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,11 @@ def job_create(*, kind: str, params: dict[str, Any] | None = None, user=None, en
     """Save a pending job and, once the transaction commits, hand it to the workers."""
     get_handler(kind)  # refuse unknown kinds before anything is written
     job = Job.objects.create(kind=kind, params=params or {}, created_by=user if user and user.pk else None)
-    if enqueue:
+    if is_resumable(kind):
+        lease_prepare(job)
+        if enqueue:
+            job_enqueue(job)
+    elif enqueue:
         from twinadmin.jobs.tasks import run_job
 
         transaction.on_commit(lambda: run_job.delay(job.pk))
@@ -100,13 +105,11 @@ def job_execute(*, job_id: int, handler: Handler | None = None, may_retry: bool 
     if Job.PAUSED in job.params:  # run on purpose again: no longer paused
         job.params = {k: v for k, v in job.params.items() if k != Job.PAUSED}
         Job.objects.filter(pk=job.pk).update(params=job.params)
-    resumable = is_resumable(job.kind)
     retried = retry_on(job.kind) if may_retry else ()
-    if resumable:
-        lease_acquire(job)
     token = _retry_on.set(retried)
     try:
-        result = (handler or get_handler(job.kind))(job)
+        with lease_held(job) if is_resumable(job.kind) else contextlib.nullcontext():
+            result = (handler or get_handler(job.kind))(job)
     except LeaseLost as exc:
         log.warning("job %s stopped: %s", job.pk, exc)
     except JobCancelled as exc:
@@ -125,8 +128,6 @@ def job_execute(*, job_id: int, handler: Handler | None = None, may_retry: bool 
         _job_end(job, Job.Status.SUCCEEDED, result=result or {})
     finally:
         _retry_on.reset(token)
-        if resumable:
-            lease_release(job)
     job.refresh_from_db()
     return job
 
