@@ -23,6 +23,13 @@ def _isolated_vector_store(settings, tmp_path):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _isolated_audit_key(settings, tmp_path):
+    """The audit signing key and checkpoints of each test in its own directory, never var/."""
+    settings.AUDIT_SIGNING_KEY_FILE = tmp_path / "audit" / "signing-key.pem"
+    settings.AUDIT_CHECKPOINT_DIR = tmp_path / "audit" / "checkpoints"
+
+
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[Callable[..., LocalPineconeServer]]:
     """Start in-process local Pinecone servers on free loopback ports (the options of

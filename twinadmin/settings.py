@@ -155,8 +155,18 @@ JOB_LEASE_SECONDS = env.float("JOB_LEASE_SECONDS", default=30.0)
 JOB_SWEEP_SECONDS = env.float("JOB_SWEEP_SECONDS", default=15.0)
 if JOB_LEASE_SECONDS <= 0 or JOB_SWEEP_SECONDS <= 0:
     raise ImproperlyConfigured("JOB_LEASE_SECONDS and JOB_SWEEP_SECONDS must be positive")
+# Audit log (twinadmin/audit): the Ed25519 key that signs checkpoints and receipts lives in this
+# file, never in the database (`manage.py audit_keygen` creates it); checkpoints are written as
+# files into this directory, in production a volume or bucket the database's administrators
+# cannot write. The worker writes one after every erasure and twin deletion and on this period.
+AUDIT_SIGNING_KEY_FILE = env.path("AUDIT_SIGNING_KEY_FILE", default=VAR_DIR / "audit" / "signing-key.pem")
+AUDIT_CHECKPOINT_DIR = env.path("AUDIT_CHECKPOINT_DIR", default=VAR_DIR / "audit" / "checkpoints")
+AUDIT_CHECKPOINT_SECONDS = env.float("AUDIT_CHECKPOINT_SECONDS", default=3600.0)
+if AUDIT_CHECKPOINT_SECONDS <= 0:
+    raise ImproperlyConfigured("AUDIT_CHECKPOINT_SECONDS must be positive")
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "jobs.sweep", "schedule": JOB_SWEEP_SECONDS},
+    "audit-checkpoint": {"task": "audit.checkpoint", "schedule": AUDIT_CHECKPOINT_SECONDS},
     "drift-report-daily": {"task": "registry.scheduled_drift_report", "schedule": 24 * 3600},
     "erasure-drill-daily": {"task": "drills.scheduled_erasure_drill", "schedule": 24 * 3600},
 }

@@ -6,6 +6,8 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -37,3 +39,74 @@ def clock_at(day: str, patch: pytest.MonkeyPatch) -> None:
     """Time is a process boundary: entries get the clock reading we choose."""
     when = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
     patch.setattr("django.utils.timezone.now", lambda: when)
+
+
+# --- attacks by someone who can write the database (not the signing key or checkpoint files) ---
+
+HEAD_TABLE = "audit_audithead"
+
+
+def log_contents() -> list[dict[str, Any]]:
+    """Every entry's content fields, oldest first: what an attacker rewrites."""
+    from twinadmin.audit.chain import CONTENT_FIELDS
+    from twinadmin.audit.models import AuditEntry
+
+    rows = AuditEntry.objects.order_by("seq").values_list(*CONTENT_FIELDS)
+    return [dict(zip(CONTENT_FIELDS, row, strict=True)) for row in rows]
+
+
+def log_rewrite(contents: list[dict[str, Any]], *, truncate: bool = False) -> None:
+    """Replace the whole log with `contents`, renumbered from 1 and re-hashed (chain, leaves and
+    head all consistent), as a careful attacker with the table owner's rights would: today's
+    chain walk finds nothing wrong afterwards. `truncate` empties the table with TRUNCATE on
+    PostgreSQL (DELETE elsewhere)."""
+    from twinadmin.audit.chain import GENESIS_HASH, entry_digests
+    from twinadmin.audit.models import AuditEntry
+
+    rows, prev = [], GENESIS_HASH
+    for seq, content in enumerate(contents, start=1):
+        fields = {**content, "seq": seq, "prev_hash": prev}
+        digest, leaf = entry_digests(**fields)
+        rows.append(AuditEntry(**fields, entry_hash=digest, leaf_hash=leaf))
+        prev = digest
+    postgres = connection.vendor == "postgresql"
+    statement = f"TRUNCATE {TABLE}" if truncate and postgres else f"DELETE FROM {TABLE}"
+    with trigger_disabled(), connection.cursor() as cursor:
+        cursor.execute(statement)
+        AuditEntry.objects.bulk_create(rows)
+        cursor.execute(f"DELETE FROM {HEAD_TABLE}")
+        cursor.execute(
+            f"INSERT INTO {HEAD_TABLE} (id, last_seq, last_hash, last_at) VALUES (1, %s, %s, %s)",
+            [len(rows), prev, rows[-1].at if rows else None],
+        )
+
+
+@dataclass
+class Snapshot:
+    """A copy of the audit tables, as a database backup holds them."""
+
+    entries: list[tuple]
+    head: list[tuple]
+
+
+def db_snapshot() -> Snapshot:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {TABLE} ORDER BY seq")
+        entries = cursor.fetchall()
+        cursor.execute(f"SELECT id, last_seq, last_hash, last_at FROM {HEAD_TABLE}")
+        head = cursor.fetchall()
+    return Snapshot(entries, head)
+
+
+def db_restore(snapshot: Snapshot) -> None:
+    """Put the audit tables back as they were in `snapshot` (a restore from backup)."""
+    with trigger_disabled(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE}")
+        if snapshot.entries:
+            marks = ", ".join(["%s"] * len(snapshot.entries[0]))
+            cursor.executemany(f"INSERT INTO {TABLE} VALUES ({marks})", snapshot.entries)
+        cursor.execute(f"DELETE FROM {HEAD_TABLE}")
+        cursor.executemany(
+            f"INSERT INTO {HEAD_TABLE} (id, last_seq, last_hash, last_at) VALUES (%s, %s, %s, %s)",
+            snapshot.head,
+        )

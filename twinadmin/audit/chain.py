@@ -8,6 +8,8 @@ Canonical JSON: sorted keys, no whitespace, ASCII only (`ensure_ascii`), no NaN/
 microseconds are (`datetime.isoformat()` drops them when they are zero), and `correlation_id` as
 the hyphenated lowercase UUID. An outsider can re-verify an exported JSON Lines file with only
 this recipe.
+
+The same bytes are the entries of the Merkle tree (RFC 9162): leaf_hash = sha256(0x00 || bytes).
 """
 
 from __future__ import annotations
@@ -83,9 +85,22 @@ def hash_payload(
     }
 
 
+def entry_bytes(**fields: Any) -> bytes:
+    """The canonical JSON of the hashed fields, as bytes: what the chain hashes, and the entry
+    a Merkle leaf stands for (twinadmin.audit.merkle)."""
+    return canonical_json(hash_payload(**fields)).encode("ascii")
+
+
 def entry_hash(**fields: Any) -> str:
     """SHA-256 hex of the canonical JSON of the hashed fields (see the module docstring)."""
-    return hashlib.sha256(canonical_json(hash_payload(**fields)).encode("ascii")).hexdigest()
+    return hashlib.sha256(entry_bytes(**fields)).hexdigest()
+
+
+def entry_digests(**fields: Any) -> tuple[str, str]:
+    """(entry_hash, leaf_hash) in hex, from one canonical encoding: the chain link and the
+    RFC 9162 leaf hash, SHA-256(0x00 || entry bytes)."""
+    data = entry_bytes(**fields)
+    return hashlib.sha256(data).hexdigest(), hashlib.sha256(b"\x00" + data).hexdigest()
 
 
 def normalize_details(details: dict[str, Any] | None) -> dict[str, Any]:

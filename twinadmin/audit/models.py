@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db import models
 
-from twinadmin.audit.chain import GENESIS_HASH, HASHED_FIELDS, entry_hash
+from twinadmin.audit.chain import GENESIS_HASH, HASHED_FIELDS, entry_digests, entry_hash
 
 
 class AuditLogImmutable(Exception):
@@ -60,6 +60,9 @@ class AuditEntry(models.Model):
     details = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     entry_hash = models.CharField(max_length=64)
+    # The entry's RFC 9162 leaf hash, stored so roots and proofs read 32 bytes an entry instead of
+    # re-encoding every entry. Verification never trusts it: it recomputes leaves from content.
+    leaf_hash = models.CharField(max_length=64, default="")
 
     objects = AuditEntryQuerySet.as_manager()
 
@@ -101,6 +104,10 @@ class AuditEntry(models.Model):
         """The hash this row's content calls for; differs from `entry_hash` once the row has
         been edited behind the ORM's back."""
         return entry_hash(**{f: getattr(self, f) for f in HASHED_FIELDS})
+
+    def compute_digests(self) -> tuple[str, str]:
+        """(entry_hash, leaf_hash) this row's content calls for, from one encoding."""
+        return entry_digests(**{f: getattr(self, f) for f in HASHED_FIELDS})
 
 
 class AuditHead(models.Model):

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,6 +23,15 @@ from django.utils import timezone
 
 from twinadmin.audit.chain import GENESIS_HASH, HASHED_FIELDS, entry_hash, normalize_details
 from twinadmin.audit.models import AuditEntry, AuditHead
+from twinadmin.audit.walk import (
+    CONTENT_CHANGED,
+    HEAD_MISMATCH,
+    LEAF_MISMATCH,
+    REORDERED,
+    SEQ_GAP,
+    BrokenEntry,
+    LogWalk,
+)
 
 ACTION_RE = re.compile(r"\A[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_-]+)*\Z")
 SYSTEM_ACTOR = "system"
@@ -77,7 +87,7 @@ def audit_record(
         details=_checked_details(details),
     )
     try:
-        entry.clean_fields(exclude=["seq", "at", "prev_hash", "entry_hash"])
+        entry.clean_fields(exclude=["seq", "at", "prev_hash", "entry_hash", "leaf_hash"])
     except ValidationError as exc:
         raise AuditInputError(f"audit entry refused: {exc.message_dict}") from None
 
@@ -90,7 +100,7 @@ def audit_record(
         # order, and the date filters rely on it (selectors.audit_entry_filter).
         now = timezone.now()
         entry.at = max(now, head.last_at) if head.last_at else now
-        entry.entry_hash = entry.compute_hash()
+        entry.entry_hash, entry.leaf_hash = entry.compute_digests()
         entry.save()
         AuditHead.objects.filter(pk=head.pk).update(
             last_seq=entry.seq, last_hash=entry.entry_hash, last_at=entry.at
@@ -143,32 +153,22 @@ def _checked_details(details: dict[str, Any] | None) -> dict[str, Any]:
 
 # --- verification -------------------------------------------------------------------------
 
-CONTENT_CHANGED = "content changed"
-PREV_LINK_BROKEN = "prev link broken"
-SEQ_GAP = "seq gap (deleted)"
-REORDERED = "reordered"
-HEAD_MISMATCH = "head mismatch"
-
 VERIFY_CHUNK_SIZE = 2000
-
-
-@dataclass(frozen=True)
-class BrokenEntry:
-    seq: int
-    reason: str
-    detail: str = ""
 
 
 @dataclass(frozen=True)
 class ChainReport:
     """The result of one walk. `entries` counts the entries read: all of them when the chain is
-    intact, those up to the first broken one otherwise."""
+    intact, those up to the first broken one otherwise. `tree_size` is every entry read, and
+    `roots` the Merkle root (hex) of the first n of them for each n asked for that exists."""
 
     ok: bool
     entries: int
     head_hash: str
     first_broken: BrokenEntry | None
     seconds: float
+    tree_size: int = 0
+    roots: dict[int, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -179,9 +179,13 @@ class ChainReport:
         }
 
 
-def audit_chain_verify(*, chunk_size: int = VERIFY_CHUNK_SIZE) -> ChainReport:
+def audit_chain_verify(
+    *, chunk_size: int = VERIFY_CHUNK_SIZE, checkpoint_sizes: Collection[int] = ()
+) -> ChainReport:
     """Walk the chain in seq order, recomputing every hash and checking seq continuity, the
-    prev links and the head row. Streams rows (`iterator`), so memory stays flat at any size.
+    prev links, the stored leaf hashes and the head row; and compute the Merkle root, from the
+    entries' content, at each of `checkpoint_sizes` (see twinadmin.audit.walk). Streams rows
+    (`iterator`), so memory stays flat at any size.
 
     Concurrent appends are fine: the head is read first, and every entry up to it has
     committed by then, so entries the walk misses can only be newer than the head it checks.
@@ -190,43 +194,43 @@ def audit_chain_verify(*, chunk_size: int = VERIFY_CHUNK_SIZE) -> ChainReport:
     head = AuditHead.objects.filter(pk=AuditHead.SINGLETON).values_list("last_seq", "last_hash").first()
     rows = (
         AuditEntry.objects.order_by("seq")
-        .values_list(*HASHED_FIELDS, "entry_hash")
+        .values_list(*HASHED_FIELDS, "entry_hash", "leaf_hash")
         .iterator(chunk_size=chunk_size)
     )
-    expected_seq, prev, count = 1, GENESIS_HASH, 0
-
-    def report(broken: BrokenEntry | None) -> ChainReport:
-        return ChainReport(
-            ok=broken is None,
-            entries=count,
-            head_hash=prev,
-            first_broken=broken,
-            seconds=time.monotonic() - started,
-        )
-
+    walk = LogWalk(checkpoint_sizes)
+    bad_leaf: BrokenEntry | None = None
     for row in rows:
-        fields = dict(zip(HASHED_FIELDS, row[:-1], strict=True))
-        stored = row[-1]
-        seq = fields["seq"]
-        if seq != expected_seq:
-            return report(BrokenEntry(expected_seq, SEQ_GAP, f"entries {expected_seq}..{seq - 1} missing"))
-        if entry_hash(**fields) != stored:
-            return report(_classify_changed(fields, stored))
-        if fields["prev_hash"] != prev:
-            return report(
-                BrokenEntry(seq, PREV_LINK_BROKEN, f"prev_hash does not match entry {seq - 1}'s hash")
-            )
-        if head is not None and seq == head[0] and stored != head[1]:
-            return report(BrokenEntry(seq, HEAD_MISMATCH, "entry hash differs from the recorded head"))
-        count += 1
-        prev = stored
-        expected_seq = seq + 1
-
-    if head is None and count:
-        return report(BrokenEntry(count, HEAD_MISMATCH, "entries exist but the head row is missing"))
-    if head is not None and count < head[0]:
-        return report(BrokenEntry(count + 1, SEQ_GAP, f"the head records {head[0]} entries"))
-    return report(None)
+        fields = dict(zip(HASHED_FIELDS, row[:-2], strict=True))
+        stored, stored_leaf = row[-2], row[-1]
+        if walk.broken is None:
+            broken = walk.feed(fields, stored)
+            seq = fields["seq"]
+            if broken is not None and broken.reason == CONTENT_CHANGED:
+                walk.broken = _classify_changed(fields, stored)
+            elif broken is None and head is not None and seq == head[0] and stored != head[1]:
+                walk.fail(BrokenEntry(seq, HEAD_MISMATCH, "entry hash differs from the recorded head"))
+            elif broken is None and bad_leaf is None and walk.last_leaf.hex() != stored_leaf:
+                # Reported only if the chain holds: a chain break says more about what happened.
+                bad_leaf = BrokenEntry(seq, LEAF_MISMATCH, "proofs built from it would not verify")
+        else:
+            walk.feed(fields, stored)
+        if walk.finished:
+            break
+    if walk.broken is None and head is None and walk.count:
+        walk.fail(BrokenEntry(walk.count, HEAD_MISMATCH, "entries exist but the head row is missing"))
+    if walk.broken is None and head is not None and walk.count < head[0]:
+        walk.fail(BrokenEntry(walk.count + 1, SEQ_GAP, f"the head records {head[0]} entries"))
+    if walk.broken is None and bad_leaf is not None:
+        walk.fail(bad_leaf)
+    return ChainReport(
+        ok=walk.broken is None,
+        entries=walk.count,
+        head_hash=walk.prev,
+        first_broken=walk.broken,
+        seconds=time.monotonic() - started,
+        tree_size=walk.tree.size,
+        roots={size: root.hex() for size, root in walk.roots.items()},
+    )
 
 
 def _classify_changed(fields: dict[str, Any], stored: str) -> BrokenEntry:

@@ -1,0 +1,182 @@
+"""Signed checkpoints of the audit log, kept as files outside the database.
+
+A checkpoint says "the log had `tree_size` entries and its RFC 9162 Merkle root was
+`root_hash` at `time`", signed with the audit key (twinadmin.audit.keys). One file each, in
+AUDIT_CHECKPOINT_DIR (in production a separate volume or bucket the database's administrators
+cannot write), named by size and time and created with O_EXCL: a checkpoint never replaces
+another. The file is the JSON document
+
+    {"checkpoint": {"origin", "tree_size", "root_hash", "time", "key_id"}, "signature": base64}
+
+with the signature over CHECKPOINT_CONTEXT + canonical JSON of "checkpoint". Nothing else is
+needed to check one: the public key and, for the root, the entries (or an inclusion proof).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from twinadmin.audit import merkle
+from twinadmin.audit.chain import format_at
+from twinadmin.audit.keys import CHECKPOINT_CONTEXT, key_id, sign, signature_valid, signing_key
+from twinadmin.audit.models import AuditEntry, AuditHead
+
+ORIGIN = "twinadmin-audit"
+FILE_GLOB = "checkpoint-*.json"
+HEX64 = frozenset("0123456789abcdef")
+
+
+class CheckpointError(Exception):
+    """A checkpoint file is unreadable, malformed or not signed by the key."""
+
+
+class CheckpointRefused(Exception):
+    """The log in the database contradicts the newest checkpoint: signing it would bless a
+    fork or a rollback. Run `audit_verify`."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    tree_size: int
+    root_hash: str
+    time: str
+    key_id: str
+    signature: str
+    name: str = ""
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "origin": ORIGIN,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+            "time": self.time,
+            "key_id": self.key_id,
+        }
+
+    def document(self) -> dict[str, Any]:
+        return {"checkpoint": self.body(), "signature": self.signature}
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.name or '(inline)'} (size {self.tree_size}, {self.time})"
+
+
+def checkpoint_dir() -> Path:
+    return Path(settings.AUDIT_CHECKPOINT_DIR)
+
+
+def checkpoint_parse(document: Any, public_key: Ed25519PublicKey, *, name: str = "") -> Checkpoint:
+    """A checkpoint document, its shape and signature checked; CheckpointError otherwise."""
+    body = document.get("checkpoint") if isinstance(document, dict) else None
+    if not isinstance(body, dict) or set(body) != {"origin", "tree_size", "root_hash", "time", "key_id"}:
+        raise CheckpointError(f"{name or 'checkpoint'}: not a checkpoint document")
+    size, root = body["tree_size"], body["root_hash"]
+    if body["origin"] != ORIGIN or not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise CheckpointError(f"{name or 'checkpoint'}: bad origin or tree size")
+    if not (isinstance(root, str) and len(root) == 64 and set(root) <= HEX64):
+        raise CheckpointError(f"{name or 'checkpoint'}: root_hash is not 64 hex digits")
+    if not isinstance(body["time"], str) or not isinstance(body["key_id"], str):
+        raise CheckpointError(f"{name or 'checkpoint'}: bad time or key id")
+    checkpoint = Checkpoint(size, root, body["time"], body["key_id"], document.get("signature", ""), name)
+    if not signature_valid(public_key, CHECKPOINT_CONTEXT, checkpoint.body(), checkpoint.signature):
+        raise CheckpointError(f"{checkpoint}: signature is not valid for this public key")
+    return checkpoint
+
+
+def checkpoint_read(path: Path, public_key: Ed25519PublicKey) -> Checkpoint:
+    try:
+        document = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise CheckpointError(f"{path.name}: cannot read: {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError):
+        raise CheckpointError(f"{path.name}: not JSON") from None
+    return checkpoint_parse(document, public_key, name=path.name)
+
+
+def checkpoint_files(directory: Path | None = None) -> list[Path]:
+    directory = directory or checkpoint_dir()
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob(FILE_GLOB))
+
+
+def stored_leaves(upto: int) -> list[bytes]:
+    """The stored leaf hashes of entries 1..upto, in order. Fine for writing proofs; verifying
+    recomputes leaves from content instead (services.audit_chain_verify)."""
+    rows = AuditEntry.objects.filter(seq__lte=upto).order_by("seq").values_list("leaf_hash", flat=True)
+    return [bytes.fromhex(h) for h in rows.iterator(chunk_size=10_000)]
+
+
+def newest_checkpoint(public_key: Ed25519PublicKey) -> Checkpoint | None:
+    """The largest valid checkpoint in the directory (unreadable ones are audit_verify's to
+    report)."""
+    best = None
+    for path in checkpoint_files():
+        try:
+            found = checkpoint_read(path, public_key)
+        except CheckpointError:
+            continue
+        if best is None or found.tree_size > best.tree_size:
+            best = found
+    return best
+
+
+def audit_checkpoint_create() -> tuple[Checkpoint, float]:
+    """Sign the log as it is now and write the checkpoint file; returns it and the seconds taken.
+
+    The tree is read up to the head's seq, in one read-only transaction, so concurrent appends
+    cannot skew it. Before signing, the tree must extend the newest checkpoint (the root of
+    its first `tree_size` leaves equal): a log that was rolled back or forked is refused, as a
+    transparency log never signs a head inconsistent with one it signed before.
+    """
+    started = time.monotonic()
+    key = signing_key()
+    public = key.public_key()
+    previous = newest_checkpoint(public)
+    with transaction.atomic():
+        head = AuditHead.objects.filter(pk=AuditHead.SINGLETON).values_list("last_seq", flat=True).first()
+        size = head or 0
+        leaves = stored_leaves(size)
+    if len(leaves) != size:
+        raise CheckpointRefused(f"the head records {size} entries but {len(leaves)} were read")
+    if previous is not None:
+        if previous.tree_size > size:
+            raise CheckpointRefused(f"the log has {size} entries, fewer than {previous}")
+        if merkle.subtree_root(leaves, 0, previous.tree_size).hex() != previous.root_hash:
+            raise CheckpointRefused(
+                f"the log's first {previous.tree_size} entries are not those of {previous}"
+            )
+    unsigned = Checkpoint(size, merkle.root_of(leaves).hex(), format_at(timezone.now()), key_id(public), "")
+    signature = sign(key, CHECKPOINT_CONTEXT, unsigned.body())
+    name = _write(unsigned.body(), signature)
+    return replace(unsigned, signature=signature, name=name), time.monotonic() - started
+
+
+def _write(body: dict[str, Any], signature: str) -> str:
+    """A new file, never an existing one: O_CREAT | O_EXCL, and a suffix if two checkpoints
+    share size and microsecond. fsync, so a checkpoint reported written survives a crash."""
+    directory = checkpoint_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = body["time"].replace("-", "").replace(":", "").replace(".", "")
+    data = json.dumps({"checkpoint": body, "signature": signature}, sort_keys=True, indent=2).encode() + b"\n"
+    for attempt in range(100):
+        name = f"checkpoint-{body['tree_size']:012d}-{stamp}{f'-{attempt}' if attempt else ''}.json"
+        try:
+            fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return name
+    raise CheckpointError("could not find a free checkpoint file name")  # pragma: no cover
