@@ -51,15 +51,18 @@ class LocalPineconeServer:
         faults: FaultConfig | None = None,
         request_log: str | Path | None = None,
         index_name: str = control_routes.DEFAULT_INDEX_NAME,
+        api_key: str | None = None,
+        read_timeout: float | None = None,
     ) -> None:
         self.store = store
         self.index_name = index_name
+        self.api_key = api_key or None  # None: any non-empty key is accepted
         self._faults = FaultInjector(faults or FaultConfig())
         self._request_ids = itertools.count(1)
         self.requests = RequestLog(request_log)
         self.counts = LaggedCounts(store)
         self.counts.reset()
-        self._httpd = ConnectionTrackingServer((host, port), self)
+        self._httpd = ConnectionTrackingServer((host, port), self, read_timeout=read_timeout)
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ every request, answered or refused, goes to the request log."""
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 import socket
 import threading
@@ -17,8 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from .. import limits
 from ..errors import InvalidRequest, NamespaceExists, NotFound, TransientError, VectorError
-from .protocol import API_VERSION, ApiError, error_body, parse_body, request_namespace
+from .protocol import API_VERSION, ApiError, check_body_size, error_body, parse_body, request_namespace
 
 if TYPE_CHECKING:
     from .app import LocalPineconeServer
@@ -49,6 +51,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     # adds ~40 ms to every keep-alive request.
     wbufsize = 256 * 1024
     disable_nagle_algorithm = True
+    # Seconds a connection may sit idle or trickle a body: socket reads time out after this,
+    # so a slow or short request cannot hold a thread forever.
+    timeout = 30.0
     server: ConnectionTrackingServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -69,9 +74,51 @@ class RequestHandler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:  # noqa: N802
         self._dispatch("PATCH")
 
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (HEAD, OPTIONS, TRACE, ...) is routed too, so it gets Pinecone's JSON
+        # 405/404 instead of the standard library's HTML 501.
+        if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+            return lambda: self._dispatch(name[3:])
+        raise AttributeError(name)
+
+    def _body_length(self) -> int:
+        """The declared body size, checked before anything is read: a malformed Content-Length
+        is 400, and a body over Pinecone's limit is refused unread (the connection is closed
+        after the answer, since the unread body cannot be skipped)."""
+        raw = self.headers.get("Content-Length")
+        if raw is None or raw.strip() == "":
+            return 0
+        if not raw.strip().isdigit():
+            self.close_connection = True
+            raise InvalidRequest(f"Content-Length must be a non-negative integer, got {raw[:40]!r}")
+        length = int(raw)
+        if length > limits.MAX_UPSERT_BYTES:
+            self.close_connection = True
+            check_body_size(length)
+        return length
+
+    def _check_api_key(self) -> None:
+        """Before the body is read: a client without the key gets nothing read or parsed."""
+        given = self.headers.get("Api-Key")
+        expected = self.server.app.api_key
+        if not given or (expected is not None and not hmac.compare_digest(given, expected)):
+            self.close_connection = True
+            raise ApiError(401, "Invalid API Key: pass your API key in the Api-Key header")
+
+    def _read_body(self, length: int) -> bytes:
+        """Read exactly `length` bytes; a slow or short body times out (the handler's socket
+        timeout) and frees this thread instead of holding it forever."""
+        if length <= 0:
+            return b""
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            self.close_connection = True
+            raise ApiError(408, "Timed out reading the request body") from None
+        if len(raw) != length:
+            self.close_connection = True
+            raise InvalidRequest(f"request body ended after {len(raw)} of {length} bytes")
+        return raw
 
     def _dispatch(self, method: str) -> None:
         app = self.server.app
@@ -81,10 +128,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         namespace: str | None = None
         status = 500
         try:
-            raw = self._read_body()  # always drain the body so the connection stays usable
+            self._method = method
+            length = self._body_length()
+            self._check_api_key()
+            raw = self._read_body(length)  # drained whole, so the connection stays usable
             app.before_request()
-            if not self.headers.get("Api-Key"):
-                raise ApiError(401, "Unauthorized: pass your API key in the Api-Key header")
             query = parse_qs(url.query, keep_blank_values=True)
             body = parse_body(method, path, raw)
             namespace = request_namespace(path, body, query)
@@ -112,8 +160,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_header("X-Pinecone-Request-Id", str(self.server.app.next_request_id()))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if getattr(self, "_method", "") != "HEAD":  # a HEAD answer has headers only
+            self.wfile.write(data)
 
     def _send_error(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
         self._send(status, error_body(status, message), headers)
@@ -126,11 +177,21 @@ class ConnectionTrackingServer(ThreadingHTTPServer):
     allow_reuse_address = True
     app: LocalPineconeServer
 
-    def __init__(self, address: tuple[str, int], app: LocalPineconeServer) -> None:
+    def __init__(
+        self, address: tuple[str, int], app: LocalPineconeServer, *, read_timeout: float | None = None
+    ) -> None:
         self.app = app
+        handler: type[RequestHandler] = RequestHandler
+        if read_timeout is not None:
+            seconds = float(read_timeout)
+
+            class TimedHandler(RequestHandler):
+                timeout = seconds
+
+            handler = TimedHandler
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__(address, RequestHandler)
+        super().__init__(address, handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()

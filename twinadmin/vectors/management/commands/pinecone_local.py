@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from twinadmin.vectors.errors import VectorError
 from twinadmin.vectors.local import LocalStore
 from twinadmin.vectors.server import WRITE_OPERATIONS, FaultConfig, LocalPineconeServer
+from twinadmin.vectors.server.control_routes import DEFAULT_INDEX_NAME
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Command(BaseCommand):
@@ -52,6 +63,15 @@ class Command(BaseCommand):
             help="the outage ends this long after its first refused write (0: never)",
         )
         parser.add_argument("--request-log", type=Path, default=None, help="append one JSON line per request")
+        parser.add_argument(
+            "--index-name", default=DEFAULT_INDEX_NAME, help="the index describe_index/list_indexes report"
+        )
+        parser.add_argument(
+            "--vector-type", choices=["dense", "sparse"], default=None, help="for a new store (default dense)"
+        )
+        parser.add_argument(
+            "--api-key", default=None, help="accept only this API key (default: any non-empty key)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = options["path"] or Path(settings.VECTOR_LOCAL_PATH)
@@ -67,10 +87,12 @@ class Command(BaseCommand):
                 outage_operations=frozenset(op.strip() for op in options["outage_operations"].split(",")),
                 outage_seconds=options["outage_seconds"],
             )
+            sparse = options["vector_type"] == "sparse"
             store = LocalStore(
                 path,
-                dimension=options["dimension"] or settings.VECTOR_DIMENSION,
-                metric=options["metric"] or settings.VECTOR_METRIC,
+                dimension=None if sparse else options["dimension"] or settings.VECTOR_DIMENSION,
+                metric=options["metric"] or (None if sparse else settings.VECTOR_METRIC),
+                vector_type=options["vector_type"],
             )
             server = LocalPineconeServer(
                 store,
@@ -78,11 +100,20 @@ class Command(BaseCommand):
                 port=options["port"],
                 faults=faults,
                 request_log=options["request_log"],
+                index_name=options["index_name"],
+                api_key=options["api_key"],
             )
         except (ValueError, OSError, VectorError) as exc:
             raise CommandError(str(exc)) from exc
+        if not _is_loopback(options["host"]):
+            self.stderr.write(
+                f"pinecone_local: WARNING: listening on {options['host']}, not loopback: anyone who "
+                "reaches this address can read and change the store"
+                + ("" if options["api_key"] else " (with any API key; pass --api-key to require one)")
+            )
         self.stdout.write(
-            f"pinecone_local: serving {path} (dimension {store.dimension}, metric {store.metric}) "
+            f"pinecone_local: serving {path} as {options['index_name']} ({store.vector_type}, "
+            f"dimension {store.dimension}, metric {store.metric}) "
             f"at {server.url}; Ctrl-C stops"
         )
         self.stdout.flush()
