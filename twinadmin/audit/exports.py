@@ -28,13 +28,18 @@ CHUNK_SIZE = 2000
 ROWS_PER_WRITE = 500
 
 
+def export_record(row: tuple[Any, ...]) -> dict[str, Any]:
+    """One entry (values in EXPORT_FIELDS order) as exported: the hashed payload + entry_hash."""
+    record = dict(zip(EXPORT_FIELDS, row, strict=True))
+    record["at"] = format_at(record["at"])
+    record["correlation_id"] = str(record["correlation_id"])
+    return record
+
+
 def _records(qs: QuerySet[AuditEntry]) -> Iterator[dict[str, Any]]:
     rows = qs.order_by("seq").values_list(*EXPORT_FIELDS).iterator(chunk_size=CHUNK_SIZE)
     for row in rows:
-        record = dict(zip(EXPORT_FIELDS, row, strict=True))
-        record["at"] = format_at(record["at"])
-        record["correlation_id"] = str(record["correlation_id"])
-        yield record
+        yield export_record(row)
 
 
 def export_csv(qs: QuerySet[AuditEntry]) -> Iterator[str]:

@@ -7,6 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from twinadmin.audit.keys import RECEIPT_CONTEXT
+from twinadmin.audit.models import AuditEntry
+from twinadmin.audit.proofs import audit_proof_build, proof_document_check, proof_document_sign
 from twinadmin.erasure.models import ErasureRequest
 
 RECEIPT_VERSION = 2  # 2: lineage sources, the approved scope, found-at-execution marks
@@ -105,3 +110,36 @@ def erasure_receipt(erasure: ErasureRequest) -> dict[str, Any]:
         "last_error": erasure.last_error,
         "audit": {"entry_seq": erasure.audit_seq, "chain_head_hash": erasure.audit_head_hash or None},
     }
+
+
+def erasure_receipt_signed(erasure: ErasureRequest) -> dict[str, Any]:
+    """The receipt as a document anyone can check with the public key alone
+    (twinadmin.audit.proofs): the receipt as `body`, every audit entry of the request (its
+    correlation id) with an inclusion proof against a signed checkpoint, and a detached
+    Ed25519 signature over it all. `manage.py receipt_verify` checks one."""
+    seqs = AuditEntry.objects.filter(correlation_id=erasure.correlation_id).values_list("seq", flat=True)
+    return proof_document_sign(erasure_receipt(erasure), audit_proof_build(seqs), RECEIPT_CONTEXT)
+
+
+def erasure_receipt_check(document: dict[str, Any], public_key: Ed25519PublicKey) -> list[str]:
+    """Every problem with a signed receipt; empty when it is authentic, its entries are in the
+    signed log, and they are this request's (its correlation id, its finish entry)."""
+    problems = proof_document_check(document, public_key, RECEIPT_CONTEXT)
+    body, proof = document.get("body"), document.get("audit_proof")
+    if (
+        not isinstance(body, dict)
+        or not isinstance(proof, dict)
+        or not isinstance(proof.get("entries"), list)
+    ):
+        return problems or ["not a receipt"]
+    entries: list[dict[str, Any]] = [
+        e["entry"] for e in proof["entries"] if isinstance(e, dict) and isinstance(e.get("entry"), dict)
+    ]
+    if any(e.get("correlation_id") != body.get("correlation_id") for e in entries):
+        problems.append("an entry belongs to another request (correlation id differs)")
+    finish = (body.get("audit") or {}).get("entry_seq") if isinstance(body.get("audit"), dict) else None
+    if finish is not None and finish not in {e.get("seq") for e in entries}:
+        problems.append(f"the request's finish entry (seq {finish}) has no inclusion proof")
+    if not entries:
+        problems.append("the receipt carries no audit entries")
+    return problems
