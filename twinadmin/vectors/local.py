@@ -454,7 +454,10 @@ class LocalStore(VectorIndex):
         chunk_rows = max(1, min(self.scan_chunk_rows, SCAN_CHUNK_BYTES // (4 * max(1, self.dimension))))
         lower_is_better = self.metric == "euclidean"
         query_norm = float(np.linalg.norm(query)) if query is not None else 0.0
-        columns = "id, vals, metadata, sparse" if sparse_query is not None else "id, vals, metadata"
+        # Only the columns this query needs: metadata for a filter, sparse for a sparse query.
+        columns = "id, vals, metadata, sparse" if sparse_query is not None else "id, vals"
+        if predicate is not None and sparse_query is None:
+            columns = "id, vals, metadata"
         cursor = conn.execute(f"SELECT {columns} FROM vectors WHERE namespace = ?", (namespace,))
         best_ids = np.empty(0, dtype=object)
         best_keys = np.empty(0, dtype=np.float32)
