@@ -7,11 +7,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db.backends.signals import connection_created
 
 from tests.support.users import user_in_groups
 from tests.support.vectors import DIM, start_server
 from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS
+from twinadmin.audit import dbguard
 from twinadmin.vectors.server import LocalPineconeServer
+
+
+def _audit_teardown_may_empty_the_log(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Test settings only: Django empties every table between transactional tests (TRUNCATE on
+    PostgreSQL, DELETE on SQLite), which the audit log's database guards refuse otherwise. A
+    test of the guards turns this back off for its own transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET {dbguard.ALLOW_TRUNCATE} = 'on'")
+    elif connection.vendor == "sqlite":
+        connection.connection.create_function(dbguard.SQLITE_ALLOW_DELETE, 0, lambda: 1)
+
+
+connection_created.connect(_audit_teardown_may_empty_the_log, dispatch_uid="tests-audit-teardown")
 
 
 @pytest.fixture(autouse=True)

@@ -21,8 +21,21 @@ JOB_B = uuid.UUID("22222222-2222-4222-8222-222222222222")
 
 @contextmanager
 def trigger_disabled() -> Iterator[None]:
-    """The append-only trigger off (PostgreSQL; SQLite has none), as an attacker with the table
-    owner's rights could turn it off."""
+    """The append-only triggers off, as an attacker with the table owner's rights could turn
+    them off (SQLite: dropped and created again)."""
+    if connection.vendor == "sqlite":
+        from twinadmin.audit import dbguard
+
+        with connection.cursor() as cursor:
+            for sql in dbguard.SQLITE_DROP:
+                cursor.execute(sql)
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                for sql in dbguard.SQLITE_CREATE:
+                    cursor.execute(sql)
+        return
     if connection.vendor != "postgresql":
         yield
         return

@@ -12,8 +12,9 @@ class AuditLogImmutable(Exception):
 
 
 class AuditEntryQuerySet(models.QuerySet):
-    """Entries are append-only: the ORM paths that change or remove rows refuse. (Raw SQL is
-    stopped by a trigger on PostgreSQL, and caught by `audit_verify` everywhere.)"""
+    """Entries are append-only: the ORM paths that change or remove rows refuse. (Raw SQL and a
+    plain QuerySet are stopped by triggers, twinadmin.audit.dbguard; what the table's owner does
+    anyway is caught by `audit_verify` against signed checkpoints.)"""
 
     def update(self, **kwargs: Any) -> int:
         raise AuditLogImmutable("audit entries cannot be updated")
@@ -26,6 +27,20 @@ class AuditEntryQuerySet(models.QuerySet):
 
     def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
         raise AuditLogImmutable("audit entries cannot be updated")
+
+    # The private paths Model.save_base (an UPDATE) and the deletion collector (a fast DELETE)
+    # take, so skipping AuditEntry.save/delete does not get past the ORM either.
+    def _update(self, values: Any) -> Any:
+        raise AuditLogImmutable("audit entries cannot be updated")
+
+    def _raw_delete(self, using: Any) -> int:
+        raise AuditLogImmutable("audit entries cannot be deleted")
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        """Inserts only: an upsert (`update_conflicts`) would overwrite existing entries."""
+        if kwargs.get("update_conflicts") or kwargs.get("update_fields"):
+            raise AuditLogImmutable("audit entries cannot be updated (no upserts)")
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class AuditEntry(models.Model):
@@ -69,6 +84,9 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-seq"]
         verbose_name_plural = "audit entries"
+        # Django's internal paths (save_base, related look-ups) use the base manager: make it the
+        # refusing one, or `_base_manager.update()` would write.
+        base_manager_name = "objects"
         # Each filter of the auditor pages is an index ending in seq, so "the newest 50 entries
         # with action X older than seq N" is one index range scan, however many rows match.
         # On PostgreSQL the action index uses pattern ops, so `action LIKE 'x%'` (the prefix
