@@ -64,87 +64,113 @@ def _truncate(label: str, limit: int = 34) -> str:
     return label if len(label) <= limit else "…" + label[-(limit - 1) :]
 
 
-def latency_chart(rows: Sequence[ChartRow], *, series_names: Sequence[str] = ()) -> SafeString:
-    """The chart as inline SVG markup (safe to put in a template as is: every text is escaped)."""
-    top = max((b.p99 or b.max or 0.0 for row in rows for b in row.bars), default=0.0)
-    step = nice_step(top or 1.0)
-    domain = step * max(1, math.ceil((top or 1.0) / step))
-    plot = WIDTH - LABEL_WIDTH - RIGHT_PAD
+class _Chart:
+    """One chart's geometry (the axis domain, row height) and its markup, part by part."""
 
-    def x(ms: float) -> float:
-        return LABEL_WIDTH + plot * min(ms, domain) / domain
+    def __init__(self, rows: Sequence[ChartRow], series_names: Sequence[str]) -> None:
+        self.rows = rows
+        self.series_names = series_names
+        top = max((b.p99 or b.max or 0.0 for row in rows for b in row.bars), default=0.0)
+        self.step = nice_step(top or 1.0)
+        self.domain = self.step * max(1, math.ceil((top or 1.0) / self.step))
+        self.plot = WIDTH - LABEL_WIDTH - RIGHT_PAD
+        bars_per_row = max((len(row.bars) for row in rows), default=1)
+        self.row_height = bars_per_row * (BAR_HEIGHT + BAR_GAP) - BAR_GAP + ROW_GAP
+        self.axis_y = TOP + len(rows) * self.row_height
+        self.height = self.axis_y + AXIS_HEIGHT
+        self.out: list[str] = []
 
-    bars_per_row = max((len(row.bars) for row in rows), default=1)
-    row_height = bars_per_row * (BAR_HEIGHT + BAR_GAP) - BAR_GAP + ROW_GAP
-    height = TOP + len(rows) * row_height + AXIS_HEIGHT
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{WIDTH}" height="{height}" '
-        f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="query latency per namespace, milliseconds" '
-        'font-family="system-ui, sans-serif" font-size="11">'
-    ]
-    # Legend.
-    legend_x = LABEL_WIDTH
-    for index, name in enumerate(series_names or [""]):
-        palette = PALETTES[index % len(PALETTES)]
-        for fill, text in zip(palette, ("p99", "p95", "p50"), strict=True):
-            prefix = f"{name} " if name else ""
-            out.append(f'<rect x="{legend_x}" y="8" width="10" height="10" fill="{fill}"/>')
-            out.append(f'<text x="{legend_x + 14}" y="17">{escape(prefix + text)}</text>')
-            legend_x += 24 + 7 * len(prefix + text)
-    out.append(f'<line x1="{legend_x}" y1="8" x2="{legend_x}" y2="18" stroke="#101828" stroke-width="2"/>')
-    out.append(f'<text x="{legend_x + 5}" y="17">max</text>')
-    # Grid and axis.
-    axis_y = TOP + len(rows) * row_height
-    tick = 0.0
-    while tick <= domain + 1e-9:
-        tx = x(tick)
-        out.append(f'<line x1="{tx:.1f}" y1="{TOP - 4}" x2="{tx:.1f}" y2="{axis_y}" stroke="#e4e7ec"/>')
-        out.append(f'<text x="{tx:.1f}" y="{axis_y + 14}" text-anchor="middle">{_fmt(tick)}</text>')
-        tick += step
-    out.append(f'<text x="{WIDTH - RIGHT_PAD}" y="{axis_y + 26}" text-anchor="end">ms</text>')
-    # Rows.
-    for r, row in enumerate(rows):
-        y0 = TOP + r * row_height
-        label_y = y0 + (row_height - ROW_GAP) / 2 + 4
+    def x(self, ms: float) -> float:
+        return LABEL_WIDTH + self.plot * min(ms, self.domain) / self.domain
+
+    def markup(self) -> str:
+        self.out.append(
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{WIDTH}" height="{self.height}" '
+            f'viewBox="0 0 {WIDTH} {self.height}" role="img" '
+            'aria-label="query latency per namespace, milliseconds" '
+            'font-family="system-ui, sans-serif" font-size="11">'
+        )
+        self.legend()
+        self.axis()
+        for r, row in enumerate(self.rows):
+            self.row(TOP + r * self.row_height, row)
+        self.out.append("</svg>")
+        return "".join(self.out)
+
+    def legend(self) -> None:
+        out, legend_x = self.out, LABEL_WIDTH
+        for index, name in enumerate(self.series_names or [""]):
+            palette = PALETTES[index % len(PALETTES)]
+            for fill, text in zip(palette, ("p99", "p95", "p50"), strict=True):
+                prefix = f"{name} " if name else ""
+                out.append(f'<rect x="{legend_x}" y="8" width="10" height="10" fill="{fill}"/>')
+                out.append(f'<text x="{legend_x + 14}" y="17">{escape(prefix + text)}</text>')
+                legend_x += 24 + 7 * len(prefix + text)
         out.append(
+            f'<line x1="{legend_x}" y1="8" x2="{legend_x}" y2="18" stroke="#101828" stroke-width="2"/>'
+        )
+        out.append(f'<text x="{legend_x + 5}" y="17">max</text>')
+
+    def axis(self) -> None:
+        tick = 0.0
+        while tick <= self.domain + 1e-9:
+            tx = self.x(tick)
+            self.out.append(
+                f'<line x1="{tx:.1f}" y1="{TOP - 4}" x2="{tx:.1f}" y2="{self.axis_y}" stroke="#e4e7ec"/>'
+            )
+            self.out.append(
+                f'<text x="{tx:.1f}" y="{self.axis_y + 14}" text-anchor="middle">{_fmt(tick)}</text>'
+            )
+            tick += self.step
+        self.out.append(f'<text x="{WIDTH - RIGHT_PAD}" y="{self.axis_y + 26}" text-anchor="end">ms</text>')
+
+    def row(self, y0: float, row: ChartRow) -> None:
+        label_y = y0 + (self.row_height - ROW_GAP) / 2 + 4
+        self.out.append(
             f'<text x="{LABEL_WIDTH - 8}" y="{label_y:.1f}" text-anchor="end">'
             f"<title>{escape(row.label)}</title>{escape(_truncate(row.label))}</text>"
         )
         for b, bar in enumerate(row.bars):
-            y = y0 + b * (BAR_HEIGHT + BAR_GAP)
-            palette = PALETTES[b % len(PALETTES)] if len(row.bars) > 1 or series_names else PALETTES[0]
-            tip = escape(
-                f"{row.label}{f' ({bar.series})' if bar.series else ''}: p50 {_fmt(bar.p50)} ms, "
-                f"p95 {_fmt(bar.p95)} ms, p99 {_fmt(bar.p99)} ms, max {_fmt(bar.max)} ms"
+            single = len(row.bars) == 1 and not self.series_names
+            self.bar(
+                y0 + b * (BAR_HEIGHT + BAR_GAP), row.label, bar, PALETTES[0 if single else b % len(PALETTES)]
             )
-            out.append(f"<g><title>{tip}</title>")
-            for value, fill in zip((bar.p99, bar.p95, bar.p50), palette, strict=True):
-                if value is not None:
-                    width = max(1.0, x(value) - LABEL_WIDTH)
-                    out.append(
-                        f'<rect x="{LABEL_WIDTH}" y="{y}" width="{width:.1f}" '
-                        f'height="{BAR_HEIGHT}" fill="{fill}"/>'
-                    )
-            if bar.max is not None:
-                mx = x(bar.max)
+
+    def bar(self, y: float, label: str, bar: Bar, palette: tuple[str, str, str]) -> None:
+        out, x = self.out, self.x
+        tip = escape(
+            f"{label}{f' ({bar.series})' if bar.series else ''}: p50 {_fmt(bar.p50)} ms, "
+            f"p95 {_fmt(bar.p95)} ms, p99 {_fmt(bar.p99)} ms, max {_fmt(bar.max)} ms"
+        )
+        out.append(f"<g><title>{tip}</title>")
+        for value, fill in zip((bar.p99, bar.p95, bar.p50), palette, strict=True):
+            if value is not None:
+                width = max(1.0, x(value) - LABEL_WIDTH)
                 out.append(
-                    f'<line x1="{mx:.1f}" y1="{y - 1}" x2="{mx:.1f}" y2="{y + BAR_HEIGHT + 1}" '
-                    'stroke="#101828" stroke-width="2"/>'
+                    f'<rect x="{LABEL_WIDTH}" y="{y}" width="{width:.1f}" '
+                    f'height="{BAR_HEIGHT}" fill="{fill}"/>'
                 )
-                if bar.max > domain:
-                    out.append(
-                        f'<text x="{mx + 3:.1f}" y="{y + BAR_HEIGHT - 2}">›{escape(_fmt(bar.max))}</text>'
-                    )
-            if bar.p95 is not None and not (bar.max is not None and bar.max > domain):
-                end = x(bar.max if bar.max is not None else bar.p95)
-                out.append(
-                    f'<text x="{end + 5:.1f}" y="{y + BAR_HEIGHT - 2}" fill="#475467">'
-                    f"p95 {_fmt(bar.p95)}</text>"
-                )
-            if bar.p50 is None:
-                out.append(
-                    f'<text x="{LABEL_WIDTH + 4}" y="{y + BAR_HEIGHT - 2}" fill="#6b7683">no queries</text>'
-                )
-            out.append("</g>")
-    out.append("</svg>")
-    return mark_safe("".join(out))  # noqa: S308 - every text above went through escape()
+        beyond = bar.max is not None and bar.max > self.domain
+        if bar.max is not None:
+            mx = x(bar.max)
+            out.append(
+                f'<line x1="{mx:.1f}" y1="{y - 1}" x2="{mx:.1f}" y2="{y + BAR_HEIGHT + 1}" '
+                'stroke="#101828" stroke-width="2"/>'
+            )
+            if beyond:
+                out.append(f'<text x="{mx + 3:.1f}" y="{y + BAR_HEIGHT - 2}">›{escape(_fmt(bar.max))}</text>')
+        if bar.p95 is not None and not beyond:
+            end = x(bar.max if bar.max is not None else bar.p95)
+            out.append(
+                f'<text x="{end + 5:.1f}" y="{y + BAR_HEIGHT - 2}" fill="#475467">p95 {_fmt(bar.p95)}</text>'
+            )
+        if bar.p50 is None:
+            out.append(
+                f'<text x="{LABEL_WIDTH + 4}" y="{y + BAR_HEIGHT - 2}" fill="#6b7683">no queries</text>'
+            )
+        out.append("</g>")
+
+
+def latency_chart(rows: Sequence[ChartRow], *, series_names: Sequence[str] = ()) -> SafeString:
+    """The chart as inline SVG markup (safe to put in a template as is: every text is escaped)."""
+    return mark_safe(_Chart(rows, series_names).markup())  # noqa: S308 - every text went through escape()
