@@ -56,6 +56,7 @@ class AuditEntry(models.Model):
         REQUEST = "request"
         INDEX = "index"
         JOB = "job"
+        ACCOUNT = "account"
 
     class Outcome(models.TextChoices):
         INTENT = "intent"

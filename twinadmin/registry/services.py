@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
+from twinadmin.audit.services import audit_record
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, IndexNamespace, IndexSnapshot, Twin
 
@@ -23,16 +24,31 @@ class RegistryError(ValueError):
     """Bad input for the registry: a clear message, nothing written."""
 
 
-def creator_create(*, creator_id: str, display_name: str = "") -> Creator:
+def creator_create(*, creator_id: str, display_name: str = "", actor: Any = None) -> Creator:
     try:
         codec.validate_creator_id(creator_id)
     except codec.InvalidId as exc:
         raise RegistryError(str(exc)) from None
     try:
         with transaction.atomic():
-            return Creator.objects.create(creator_id=creator_id, display_name=display_name.strip())
+            creator = Creator.objects.create(creator_id=creator_id, display_name=display_name.strip())
+            _audit_creator_created(creator, actor)
+            return creator
     except IntegrityError:
         raise RegistryError(f"Creator {creator_id!r} already exists.") from None
+
+
+def _audit_creator_created(creator: Creator, actor: Any) -> None:
+    # In the creating transaction: the entry exists exactly when the creator does.
+    audit_record(
+        actor=actor,
+        action="creator.create",
+        target_type="creator",
+        target_id=creator.creator_id,
+        creator_id=creator.creator_id,
+        outcome="success",
+        details={"display_name": creator.display_name},
+    )
 
 
 def creator_get(*, creator_id: str) -> Creator:
@@ -63,8 +79,9 @@ def twin_create(
     naming: str = Twin.Naming.UUID,
     twin_id: str | None = None,
     legacy_namespace: str = "",
+    actor: Any = None,
 ) -> Twin:
-    """Add a twin under a naming policy.
+    """Add a twin under a naming policy (and its audit entry, in the same transaction).
 
     - uuid: a fresh UUID4.
     - semantic: slug of the name; `-2`, `-3`, … appended while taken (unique per creator).
@@ -89,7 +106,7 @@ def twin_create(
             raise RegistryError(f"Creator {locked.creator_id!r} already has a twin {twin_id!r}.")
         try:
             with transaction.atomic():
-                return Twin.objects.create(
+                twin = Twin.objects.create(
                     creator=locked,
                     twin_id=twin_id,
                     name=name.strip(),
@@ -100,6 +117,16 @@ def twin_create(
             raise RegistryError(
                 f"Twin {twin_id!r} or legacy namespace {legacy_namespace!r} is already registered."
             ) from None
+        audit_record(
+            actor=actor,
+            action="twin.create",
+            target_type="twin",
+            target_id=twin.twin_id,
+            creator_id=locked.creator_id,
+            outcome="success",
+            details={"name": twin.name, "naming": naming, "legacy_namespace": legacy_namespace},
+        )
+        return twin
 
 
 def _next_twin_id(creator: Creator, *, naming: str, name: str) -> str:
@@ -128,7 +155,7 @@ def _next_twin_id(creator: Creator, *, naming: str, name: str) -> str:
     return str(uuid.uuid4())
 
 
-def orphan_register_as_twin(*, namespace: str, name: str = "") -> Twin:
+def orphan_register_as_twin(*, namespace: str, name: str = "", actor: Any = None) -> Twin:
     """Adopt a twin namespace the registry does not know: the parse gives creator and twin ids
     (the creator is registered too when absent). Nothing in the index changes."""
     parsed = codec.parse_namespace(namespace)
@@ -137,13 +164,26 @@ def orphan_register_as_twin(*, namespace: str, name: str = "") -> Twin:
             f"{namespace!r} is not a twin namespace ({parsed.kind.value}); only twins can be adopted."
         )
     with transaction.atomic():
-        creator, _ = Creator.objects.get_or_create(creator_id=parsed.creator_id)
-        twin = twin_create(creator=creator, twin_id=parsed.twin_id, naming=Twin.Naming.ADOPTED, name=name)
+        creator, created = Creator.objects.get_or_create(creator_id=parsed.creator_id)
+        if created:
+            _audit_creator_created(creator, actor)
+        twin = twin_create(
+            creator=creator, twin_id=parsed.twin_id, naming=Twin.Naming.ADOPTED, name=name, actor=actor
+        )
         observed = (
             IndexNamespace.objects.filter(name=namespace).values_list("vector_count", "observed_at").first()
         )
         if observed:
             Twin.objects.filter(pk=twin.pk).update(vector_count=observed[0], count_observed_at=observed[1])
+        audit_record(
+            actor=actor,
+            action="twin.register_orphan",
+            target_type="namespace",
+            target_id=namespace,
+            creator_id=creator.creator_id,
+            outcome="success",
+            details={"twin_id": twin.twin_id, "vector_count": observed[0] if observed else None},
+        )
     return twin
 
 
