@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from twinadmin.audit.services import audit_record
+from twinadmin.audit.tasks import audit_checkpoint_soon
 from twinadmin.erasure import backups
 from twinadmin.erasure.lineage import lineage_erase, lineage_rows_sync, lineage_verify
 from twinadmin.erasure.models import ErasureBackup, ErasureNamespace, ErasureRequest
@@ -63,6 +64,7 @@ def erasure_execute(job: Job) -> dict[str, Any]:
     outcome = _erasure_verify(job, erasure, lineage_rows, approved, handled_backups)
     _snapshot_update(outcome.rows)
     _erasure_close(job, erasure, outcome, audit)
+    audit_checkpoint_soon()  # sign the log with this job's entries in it, from the worker
     if not outcome.ok:
         raise ErasureIncomplete(erasure.last_error)
     rows = outcome.rows

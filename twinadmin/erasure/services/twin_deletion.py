@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from twinadmin.audit.services import audit_record
+from twinadmin.audit.tasks import audit_checkpoint_soon
 from twinadmin.erasure.models import TwinDeletion
 from twinadmin.erasure.namespaces import verify_namespace_gone
 from twinadmin.jobs.leases import job_enqueue, lease_renew
@@ -110,6 +111,7 @@ def twin_deletion_execute(job: Job) -> dict[str, Any]:
     _deletion_begin(job, deletion, index, audit)
     evidence = _deletion_delete(job, deletion, index)
     _deletion_close(job, deletion, evidence, audit)
+    audit_checkpoint_soon()  # sign the log with this job's entries in it, from the worker
     if not evidence["ok"]:
         raise ErasureIncomplete(deletion.error)
     return {
