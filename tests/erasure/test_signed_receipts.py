@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 
 from tests.support.erasure import run_job
 from twinadmin.audit.keys import public_key_path
@@ -123,3 +125,66 @@ def test_garbage_is_a_clear_error(db, tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(CommandError, match="not a JSON document|not a signed receipt"):
         call_command("receipt_verify", str(path), stdout=io.StringIO())
+
+
+# --- the pages: the public key for every role, and a receipt upload ---
+
+
+@pytest.mark.parametrize("role", ["operator", "approver", "auditor"])
+def test_every_role_reads_the_public_key(erased, client, request, role):
+    client.force_login(request.getfixturevalue(role))
+    page = client.get(reverse("audit-show-public-key"))
+    assert page.status_code == 200
+    assert public_key_path().read_text().strip() in page.content.decode().replace("&#x27;", "'")
+    download = client.get(reverse("audit-show-public-key"), {"format": "pem"})
+    assert download.status_code == 200 and download.content.decode() == public_key_path().read_text()
+
+
+def test_the_public_key_page_says_when_there_is_no_key(db, auditor, client):
+    client.force_login(auditor)
+    page = client.get(reverse("audit-show-public-key"))
+    assert page.status_code == 503 and b"audit_keygen" in page.content
+
+
+def test_the_key_pages_need_a_role(db, nobody, client):
+    client.force_login(nobody)
+    assert client.get(reverse("audit-show-public-key")).status_code == 403
+    assert client.get(reverse("audit-verify-receipt")).status_code == 403
+
+
+def _upload(client, content: bytes):
+    return client.post(reverse("audit-verify-receipt"), {"receipt": SimpleUploadedFile("r.json", content)})
+
+
+def test_an_auditor_uploads_a_receipt_and_sees_it_hold(erased, auditor, client):
+    client.force_login(auditor)
+    assert client.get(reverse("audit-verify-receipt")).status_code == 200
+    page = _upload(client, json.dumps(signed(erased)).encode())
+    assert page.status_code == 200
+    assert b'data-ok="true"' in page.content and f"request #{erased.pk}".encode() in page.content
+
+
+def test_an_uploaded_receipt_with_a_changed_count_is_not_valid(erased, auditor, client):
+    client.force_login(auditor)
+    document = signed(erased)
+    document["body"]["totals"]["vectors_before"] += 1
+    page = _upload(client, json.dumps(document).encode())
+    assert page.status_code == 200
+    assert b'data-ok="false"' in page.content and b"signature does not match" in page.content
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", b"\x00\xff" * 10, b"[]", b'{"body": 1}'])
+def test_a_garbage_upload_is_a_clear_400(erased, auditor, client, content):
+    client.force_login(auditor)
+    page = _upload(client, content)
+    assert page.status_code == 400
+    assert (
+        b"not a JSON document" in page.content
+        or b"not a signed receipt" in page.content
+        or b"empty" in page.content
+    )
+
+
+def test_an_upload_without_a_file_is_a_400(erased, auditor, client):
+    client.force_login(auditor)
+    assert client.post(reverse("audit-verify-receipt"), {}).status_code == 400

@@ -56,3 +56,15 @@ class AuditExportForm(AuditFilterForm):
     FORMATS = {"csv": "CSV", "jsonl": "JSON Lines"}
 
     format = forms.ChoiceField(choices=list(FORMATS.items()))
+
+
+class ReceiptUploadForm(forms.Form):
+    MAX_BYTES = 5 * 1024 * 1024  # a receipt is kilobytes; refuse anything near this
+
+    receipt = forms.FileField(label="Receipt (JSON)")
+
+    def clean_receipt(self) -> bytes:
+        upload = self.cleaned_data["receipt"]
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError("That file is far larger than any receipt.")
+        return upload.read()

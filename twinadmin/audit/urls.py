@@ -7,4 +7,6 @@ urlpatterns = [
     path("export/", views.entry_export, name="audit-export-entries"),
     path("verify/", views.chain_verify, name="audit-verify-chain"),
     path("<int:seq>/", views.entry_detail, name="audit-entry-detail"),
+    path("public-key/", views.public_key, name="audit-show-public-key"),
+    path("receipts/verify/", views.receipt_verify, name="audit-verify-receipt"),
 ]

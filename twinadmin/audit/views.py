@@ -9,8 +9,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS, role_required
 from twinadmin.audit import selectors
 from twinadmin.audit.exports import EXPORTERS
-from twinadmin.audit.forms import AuditExportForm, AuditFilterForm
+from twinadmin.audit.forms import AuditExportForm, AuditFilterForm, ReceiptUploadForm
+from twinadmin.audit.keys import AuditKeyError, key_id, public_key_load, public_key_pem
 from twinadmin.audit.models import AuditEntry
+from twinadmin.audit.proofs import ProofDocumentError, proof_document_parse
+from twinadmin.erasure.receipts import erasure_receipt_check
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_create
 from twinadmin.lib.htmx import HtmxHttpRequest, partial_template, redirect_after_post
@@ -86,3 +89,45 @@ def chain_verify(request: HttpRequest) -> HttpResponse:
     last = Job.objects.filter(kind="audit_verify", status=Job.Status.SUCCEEDED).first()
     ctx = {"head": selectors.audit_chain_head(), "report": last.result if last else None, "last_job": last}
     return render(request, partial_template(request, "audit/chain_verify.html", "chain"), ctx)
+
+
+@require_GET
+@role_required(*AUDIT_READERS)
+def public_key(request: HttpRequest) -> HttpResponse:
+    """The key that signs checkpoints and receipts, for anyone who has to check one."""
+    try:
+        key = public_key_load()
+    except AuditKeyError as exc:
+        return render(request, "audit/public_key.html", {"error": str(exc)}, status=503)
+    pem = public_key_pem(key)
+    if request.GET.get("format") == "pem":
+        response = HttpResponse(pem, content_type="application/x-pem-file")
+        response["Content-Disposition"] = f'attachment; filename="twinadmin-audit-{key_id(key)}.pem"'
+        return response
+    return render(request, "audit/public_key.html", {"pem": pem, "key_id": key_id(key)})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*AUDIT_READERS)
+def receipt_verify(request: HttpRequest) -> HttpResponse:
+    """Upload a signed receipt and see whether it holds (receipt_verify, in the browser)."""
+    form = ReceiptUploadForm(request.POST or None, request.FILES or None)
+    ctx: dict = {"form": form, "problems": None}
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, "audit/receipt_verify.html", ctx, status=400)
+        try:
+            key = public_key_load()
+            document = proof_document_parse(form.cleaned_data["receipt"])
+        except (AuditKeyError, ProofDocumentError) as exc:
+            ctx["problems"] = [str(exc)]
+            return render(request, "audit/receipt_verify.html", ctx, status=400)
+        ctx["problems"] = erasure_receipt_check(document, key)
+        if not ctx["problems"]:
+            proof = document["audit_proof"]
+            ctx.update(
+                body=document["body"],
+                entries=len(proof["entries"]),
+                tree_size=proof["checkpoint"]["checkpoint"]["tree_size"],
+            )
+    return render(request, "audit/receipt_verify.html", ctx)
