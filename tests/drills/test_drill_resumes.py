@@ -4,21 +4,12 @@ continued. The dying runner is a real process, SIGKILLed once the drill's twin d
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connections
 from django.utils import timezone
 
-from tests.support.vectors import DIM
-from tests.support.workers import database_url
+from tests.support.runners import job_killed_when
 from twinadmin.audit.models import AuditEntry
 from twinadmin.drills.models import DrillRun
 from twinadmin.drills.services import erasure_drill_start
@@ -31,39 +22,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _killed_after(server, drill: DrillRun, step: str) -> None:
-    """Run the drill's job in another process, as a worker does, and SIGKILL it once `step`
-    is recorded as held (every request to the index is slow, so it dies in the next step)."""
+    """SIGKILL the drill's runner once `step` is recorded as held (every request to the index is
+    slow, so it dies in the next step)."""
     server.set_faults(latency_ms=150)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(connections["default"].settings_dict),
-        "VECTOR_BACKEND": "pinecone",
-        "PINECONE_API_KEY": "test-key",
-        "PINECONE_INDEX_HOST": server.url,
-        "VECTOR_DIMENSION": str(DIM),
-    }
-    code = f"from twinadmin.jobs.leases import resumable_job_run; resumable_job_run(job_id={drill.job_id})"
-    runner = subprocess.Popen(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=django_settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    job_killed_when(
+        server,
+        drill.job_id,
+        lambda: any(s["name"] == step and s["ok"] for s in DrillRun.objects.get(pk=drill.pk).steps),
+        what=f"past {step}",
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not any(s["name"] == step and s["ok"] for s in DrillRun.objects.get(pk=drill.pk).steps):
-            if runner.poll() is not None:
-                pytest.fail(f"the drill ended before it was killed:\n{runner.stdout.read().decode()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the drill did not get past {step} in 60 s")
-            time.sleep(0.01)
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # it ended by itself: the failure says so
-            os.killpg(runner.pid, signal.SIGKILL)
-        runner.wait(timeout=20)
-        runner.stdout.close()
     server.set_faults(latency_ms=0)
 
 

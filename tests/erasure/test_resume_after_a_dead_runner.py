@@ -10,20 +10,13 @@ slowed down enough to kill it between two deletes."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connections
 from django.utils import timezone
 
 from tests.support.erasure import A1_NAMESPACES, NEIGHBOURS, run_job
-from tests.support.vectors import DIM, counts_of
-from tests.support.workers import database_url
+from tests.support.runners import job_killed_when
+from tests.support.vectors import counts_of
 from twinadmin.audit.models import AuditEntry
 from twinadmin.celery import app as celery_app
 from twinadmin.erasure.jobs import RESUMABLE_KINDS
@@ -46,41 +39,18 @@ def _runner_killed(server, erasure, *, after_deletes: int) -> None:
     """Run the erasure's job in another process, as a worker does, and SIGKILL it once it holds
     the lease and has checkpointed `after_deletes` deletes (each request to the server is slow)."""
     server.set_faults(latency_ms=300)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(connections["default"].settings_dict),
-        "VECTOR_BACKEND": "pinecone",
-        "PINECONE_API_KEY": "test-key",
-        "PINECONE_INDEX_HOST": server.url,
-        "VECTOR_DIMENSION": str(DIM),
-        "ERASURE_CONCURRENCY": "1",
-    }
-    code = f"from twinadmin.jobs.leases import resumable_job_run; resumable_job_run(job_id={erasure.job_id})"
-    runner = subprocess.Popen(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=django_settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (
+    job_killed_when(
+        server,
+        erasure.job_id,
+        lambda: (
             JobLease.objects.filter(job_id=erasure.job_id, job__status=Job.Status.RUNNING)
             .exclude(owner="")
             .exists()
             and erasure.namespaces.filter(status="deleted").count() >= after_deletes
-        ):
-            if runner.poll() is not None:
-                pytest.fail(f"the runner ended before it was killed:\n{runner.stdout.read().decode()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the runner did not get to {after_deletes} deletes in 60 s")
-            time.sleep(0.01)
-    finally:
-        os.killpg(runner.pid, signal.SIGKILL)
-        runner.wait(timeout=20)
-        runner.stdout.close()
+        ),
+        what=f"{after_deletes} deletes",
+        ERASURE_CONCURRENCY="1",
+    )
     server.set_faults(latency_ms=0)
 
 
