@@ -25,8 +25,10 @@ bootstrap: venv .env
 	$(PY) manage.py seed_legacy --if-empty
 	$(PY) manage.py refresh_index
 
-# Web server and a Celery worker together on 127.0.0.1:8000 (Procfile, run by honcho).
+# Web server and a Celery worker together on 127.0.0.1:8000 (Procfile, run by honcho). The demo's
+# audit signing key is created under var/audit/ on first use (AUDIT_SIGNING_KEY_FILE).
 run: bootstrap
+	$(PY) manage.py audit_keygen
 	$(VENV)/bin/honcho start
 
 lint: venv
