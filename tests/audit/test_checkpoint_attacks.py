@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 
 from tests.support.audit import db_restore, db_snapshot, log_contents, log_rewrite
 from twinadmin.audit.checkpoints import checkpoint_dir, checkpoint_files
@@ -20,6 +21,8 @@ from twinadmin.audit.exports import export_jsonl
 from twinadmin.audit.keys import public_key_path
 from twinadmin.audit.models import AuditEntry
 from twinadmin.audit.services import audit_chain_verify, audit_record
+from twinadmin.jobs.models import Job
+from twinadmin.jobs.services import job_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -167,3 +170,18 @@ def _verify_json() -> list[str]:
         call_command("audit_verify", "--json", stdout=out)
     checkpoints = json.loads(out.getvalue())["checkpoints"]
     return [f"consistent with checkpoint {c['checkpoint']}" for c in checkpoints if c["ok"]]
+
+
+def test_the_verify_page_names_a_contradicted_checkpoint(signed_log, auditor_client):
+    verify = reverse("audit-verify-chain")
+    auditor_client.post(verify)
+    job_execute(job_id=Job.objects.get(kind="audit_verify").pk)
+    body = auditor_client.get(verify).content.decode()
+    assert 'id="checkpoint-result" data-ok="true"' in body and "signs 10 entries" in body
+
+    log_rewrite(log_contents()[:7])
+    auditor_client.post(verify)
+    job_execute(job_id=Job.objects.filter(kind="audit_verify").first().pk)
+    body = auditor_client.get(verify).content.decode()
+    assert 'id="chain-result" data-ok="true"' in body  # the chain alone is fooled
+    assert 'id="checkpoint-result" data-ok="false"' in body and signed_log in body and "rollback" in body
