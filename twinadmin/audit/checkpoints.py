@@ -8,8 +8,10 @@ another. The file is the JSON document
 
     {"checkpoint": {"origin", "tree_size", "root_hash", "time", "key_id"}, "signature": base64}
 
-with the signature over CHECKPOINT_CONTEXT + canonical JSON of "checkpoint". Nothing else is
-needed to check one: the public key and, for the root, the entries (or an inclusion proof).
+with the signature over CHECKPOINT_CONTEXT + canonical JSON of "checkpoint", and, from the second
+on, "consistency": the RFC 9162 consistency proof that its tree extends the previous
+checkpoint's. Nothing else is needed to check one: the public key, and for the root the entries
+(or an inclusion proof); a set of checkpoints is checked against each other with no log at all.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ class Checkpoint:
     key_id: str
     signature: str
     name: str = ""
+    # RFC 9162 consistency proof from the checkpoint before it (unsigned: it is checked against
+    # the two signed roots): {"from_size", "from_root", "proof": [hex, ...]}.
+    consistency: dict[str, Any] | None = None
 
     def body(self) -> dict[str, Any]:
         return {
@@ -64,7 +69,10 @@ class Checkpoint:
         }
 
     def document(self) -> dict[str, Any]:
-        return {"checkpoint": self.body(), "signature": self.signature}
+        document: dict[str, Any] = {"checkpoint": self.body(), "signature": self.signature}
+        if self.consistency is not None:
+            document["consistency"] = self.consistency
+        return document
 
     def __str__(self) -> str:
         return f"checkpoint {self.name or '(inline)'} (size {self.tree_size}, {self.time})"
@@ -77,6 +85,8 @@ def checkpoint_dir() -> Path:
 def checkpoint_parse(document: Any, public_key: Ed25519PublicKey, *, name: str = "") -> Checkpoint:
     """A checkpoint document, its shape and signature checked; CheckpointError otherwise."""
     body = document.get("checkpoint") if isinstance(document, dict) else None
+    if not isinstance(document, dict) or not set(document) <= {"checkpoint", "signature", "consistency"}:
+        raise CheckpointError(f"{name or 'checkpoint'}: not a checkpoint document")
     if not isinstance(body, dict) or set(body) != {"origin", "tree_size", "root_hash", "time", "key_id"}:
         raise CheckpointError(f"{name or 'checkpoint'}: not a checkpoint document")
     size, root = body["tree_size"], body["root_hash"]
@@ -86,10 +96,47 @@ def checkpoint_parse(document: Any, public_key: Ed25519PublicKey, *, name: str =
         raise CheckpointError(f"{name or 'checkpoint'}: root_hash is not 64 hex digits")
     if not isinstance(body["time"], str) or not isinstance(body["key_id"], str):
         raise CheckpointError(f"{name or 'checkpoint'}: bad time or key id")
-    checkpoint = Checkpoint(size, root, body["time"], body["key_id"], document.get("signature", ""), name)
+    consistency = _consistency_parse(document.get("consistency"), name)
+    checkpoint = Checkpoint(
+        size, root, body["time"], body["key_id"], document.get("signature", ""), name, consistency
+    )
     if not signature_valid(public_key, CHECKPOINT_CONTEXT, checkpoint.body(), checkpoint.signature):
         raise CheckpointError(f"{checkpoint}: signature is not valid for this public key")
     return checkpoint
+
+
+def _consistency_parse(value: Any, name: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    ok = (
+        isinstance(value, dict)
+        and set(value) == {"from_size", "from_root", "proof"}
+        and isinstance(value["from_size"], int)
+        and isinstance(value["from_root"], str)
+        and isinstance(value["proof"], list)
+        and all(
+            isinstance(h, str) and len(h) == 64 and set(h) <= HEX64
+            for h in [value["from_root"], *value["proof"]]
+        )
+    )
+    if not ok:
+        raise CheckpointError(f"{name or 'checkpoint'}: malformed consistency proof")
+    return value
+
+
+def checkpoint_consistent(checkpoint: Checkpoint) -> bool | None:
+    """Whether its consistency proof shows that its tree extends the tree of `from_size` leaves
+    with root `from_root` (RFC 9162 §2.1.4.2); None when it carries none."""
+    c = checkpoint.consistency
+    if c is None:
+        return None
+    return merkle.verify_consistency(
+        first=c["from_size"],
+        second=checkpoint.tree_size,
+        first_root=bytes.fromhex(c["from_root"]),
+        second_root=bytes.fromhex(checkpoint.root_hash),
+        proof=[bytes.fromhex(h) for h in c["proof"]],
+    )
 
 
 def checkpoint_read(path: Path, public_key: Ed25519PublicKey) -> Checkpoint:
@@ -148,28 +195,42 @@ def audit_checkpoint_create() -> tuple[Checkpoint, float]:
         leaves = stored_leaves(size)
     if len(leaves) != size:
         raise CheckpointRefused(f"the head records {size} entries but {len(leaves)} were read")
-    if previous is not None:
+    root = merkle.root_of(leaves)
+    consistency = None
+    if previous is not None and previous.tree_size:
         if previous.tree_size > size:
             raise CheckpointRefused(f"the log has {size} entries, fewer than {previous}")
-        if merkle.subtree_root(leaves, 0, previous.tree_size).hex() != previous.root_hash:
+        proof = merkle.consistency_proof(leaves, previous.tree_size, size)
+        consistency = {
+            "from_size": previous.tree_size,
+            "from_root": previous.root_hash,
+            "proof": [h.hex() for h in proof],
+        }
+        if not merkle.verify_consistency(
+            first=previous.tree_size,
+            second=size,
+            first_root=bytes.fromhex(previous.root_hash),
+            second_root=root,
+            proof=proof,
+        ):
             raise CheckpointRefused(
                 f"the log's first {previous.tree_size} entries are not those of {previous}"
             )
-    unsigned = Checkpoint(size, merkle.root_of(leaves).hex(), format_at(timezone.now()), key_id(public), "")
+    unsigned = Checkpoint(size, root.hex(), format_at(timezone.now()), key_id(public), "", "", consistency)
     signature = sign(key, CHECKPOINT_CONTEXT, unsigned.body())
-    name = _write(unsigned.body(), signature)
-    return replace(unsigned, signature=signature, name=name), time.monotonic() - started
+    signed = replace(unsigned, signature=signature)
+    return replace(signed, name=_write(signed)), time.monotonic() - started
 
 
-def _write(body: dict[str, Any], signature: str) -> str:
+def _write(checkpoint: Checkpoint) -> str:
     """A new file, never an existing one: O_CREAT | O_EXCL, and a suffix if two checkpoints
     share size and microsecond. fsync, so a checkpoint reported written survives a crash."""
     directory = checkpoint_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    stamp = body["time"].replace("-", "").replace(":", "").replace(".", "")
-    data = json.dumps({"checkpoint": body, "signature": signature}, sort_keys=True, indent=2).encode() + b"\n"
+    stamp = checkpoint.time.replace("-", "").replace(":", "").replace(".", "")
+    data = json.dumps(checkpoint.document(), sort_keys=True, indent=2).encode() + b"\n"
     for attempt in range(100):
-        name = f"checkpoint-{body['tree_size']:012d}-{stamp}{f'-{attempt}' if attempt else ''}.json"
+        name = f"checkpoint-{checkpoint.tree_size:012d}-{stamp}{f'-{attempt}' if attempt else ''}.json"
         try:
             fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         except FileExistsError:

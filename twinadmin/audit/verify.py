@@ -23,7 +23,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from twinadmin.audit.chain import HASHED_FIELDS
-from twinadmin.audit.checkpoints import Checkpoint, CheckpointError, checkpoint_files, checkpoint_read
+from twinadmin.audit.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    checkpoint_consistent,
+    checkpoint_files,
+    checkpoint_read,
+)
 from twinadmin.audit.exports import EXPORT_FIELDS
 from twinadmin.audit.services import ChainReport, audit_chain_verify
 from twinadmin.audit.walk import BrokenEntry, LogWalk
@@ -95,13 +101,48 @@ def checkpoints_judge(
     return results
 
 
+def checkpoints_cross_check(checkpoints: Iterable[Checkpoint]) -> list[CheckpointResult]:
+    """Checkpoints against each other, no log needed: each one's consistency proof from the
+    checkpoint before it must verify, and no two may sign different roots for one size (a
+    split view: the signer was shown two histories). Returns the problems only."""
+    ordered = sorted(checkpoints, key=lambda c: (c.tree_size, c.name))
+    roots: dict[int, Checkpoint] = {}
+    problems = []
+    for c in ordered:
+        seen = roots.setdefault(c.tree_size, c)
+        if seen.root_hash != c.root_hash:
+            problems.append(
+                CheckpointResult(c.name, c.tree_size, FORK, f"{seen} signed another root for this size")
+            )
+        claim = c.consistency
+        if claim is None:
+            continue
+        if not checkpoint_consistent(c):
+            detail = f"its consistency proof from {claim['from_size']} entries does not verify"
+            problems.append(CheckpointResult(c.name, c.tree_size, FORK, detail))
+        earlier = roots.get(claim["from_size"])
+        if earlier is not None and earlier.root_hash != claim["from_root"]:
+            detail = f"it extends a tree of {claim['from_size']} entries other than the one {earlier} signed"
+            problems.append(CheckpointResult(c.name, c.tree_size, FORK, detail))
+    return problems
+
+
+def checkpoints_verify(paths: Iterable[Path], public_key: Ed25519PublicKey) -> list[CheckpointResult]:
+    """Only the checkpoint files: signatures, and their consistency with each other."""
+    loaded, invalid = checkpoints_load(paths, public_key)
+    problems = invalid + checkpoints_cross_check(loaded)
+    failed = {r.name for r in problems}
+    return problems + [CheckpointResult(c.name, c.tree_size) for c in loaded if c.name not in failed]
+
+
 def audit_verify_against(
     paths: Iterable[Path] | None, public_key: Ed25519PublicKey
 ) -> tuple[ChainReport, list[CheckpointResult]]:
     """The database's log: the chain walk (services.audit_chain_verify) and every checkpoint."""
     loaded, invalid = checkpoints_load(checkpoint_files() if paths is None else paths, public_key)
     report = audit_chain_verify(checkpoint_sizes={c.tree_size for c in loaded})
-    return report, invalid + checkpoints_judge(loaded, report.tree_size, report.roots)
+    judged = checkpoints_judge(loaded, report.tree_size, report.roots)
+    return report, invalid + checkpoints_cross_check(loaded) + judged
 
 
 class ExportError(ValueError):
@@ -165,5 +206,5 @@ def offline_verify(
         walk.tree.size,
         walk.prev,
         walk.broken,
-        invalid + checkpoints_judge(loaded, walk.tree.size, roots),
+        invalid + checkpoints_cross_check(loaded) + checkpoints_judge(loaded, walk.tree.size, roots),
     )

@@ -7,7 +7,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from twinadmin.audit.checkpoints import checkpoint_dir, checkpoint_files
 from twinadmin.audit.keys import AuditKeyError, public_key_load
 from twinadmin.audit.services import audit_chain_verify
-from twinadmin.audit.verify import CheckpointResult, ExportError, audit_verify_against, offline_verify
+from twinadmin.audit.verify import (
+    INVALID,
+    CheckpointResult,
+    ExportError,
+    audit_verify_against,
+    checkpoints_verify,
+    offline_verify,
+)
 
 
 class Command(BaseCommand):
@@ -15,7 +22,8 @@ class Command(BaseCommand):
         "Walk the audit chain in seq order, recomputing every hash, and check the log against every signed "
         "checkpoint (AUDIT_CHECKPOINT_DIR, or --checkpoint files). Exits 0 when intact and consistent; "
         "otherwise non-zero, naming the first broken entry and each checkpoint the log contradicts. "
-        "--offline EXPORT.jsonl checks a whole-log export instead, without the database."
+        "--offline EXPORT.jsonl checks a whole-log export instead, without the database; "
+        "--checkpoints-only checks checkpoint files against each other (consistency proofs)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,9 +35,27 @@ class Command(BaseCommand):
             "--public-key", metavar="FILE", help="PEM public key (default: the configured key)"
         )
         parser.add_argument("--offline", metavar="EXPORT", help="verify a JSON Lines export; no database")
+        parser.add_argument(
+            "--checkpoints-only",
+            action="store_true",
+            help="only the checkpoint files: signatures and consistency proofs between them; no log",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         paths = [Path(p) for p in options["checkpoint"]] or None
+        if options["checkpoints_only"]:
+            files = paths or checkpoint_files()
+            results = checkpoints_verify(files, self._key(options["public_key"]))
+            text = f"{len(files)} checkpoint files read"
+            self._finish(
+                options,
+                {"checkpoints": [r.as_dict() for r in results]},
+                chain_ok=True,
+                chain_text=text,
+                results=results,
+                no_checkpoints=not files,
+            )
+            return
         if options["offline"]:
             if not (paths and options["public_key"]):
                 raise CommandError("--offline needs --checkpoint FILE and --public-key FILE")
@@ -113,8 +139,10 @@ class Command(BaseCommand):
                     self.stdout.write(f"consistent with checkpoint {r.name} (size {r.tree_size})")
             if no_checkpoints:
                 self.stderr.write(f"no checkpoints in {checkpoint_dir()}: only the chain was checked")
+        verdict = {INVALID: "is unusable"}
         problems = ([] if chain_ok else [chain_text]) + [
-            f"{r.problem}: checkpoint {r.name} contradicted: {r.detail}" for r in failed
+            f"{r.problem}: checkpoint {r.name} {verdict.get(r.problem, 'contradicted')}: {r.detail}"
+            for r in failed
         ]
         if problems:
             raise CommandError("; ".join(problems))
