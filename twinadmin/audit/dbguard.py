@@ -55,3 +55,19 @@ def register_sqlite_function(sender: Any, connection: Any, **kwargs: Any) -> Non
     """connection_created: deletes refused (0) unless the test suite registers 1 after this."""
     if connection.vendor == "sqlite":
         connection.connection.create_function(SQLITE_ALLOW_DELETE, 0, lambda: 0, deterministic=False)
+
+
+def app_role_grants(role: str, tables: list[str]) -> list[str]:
+    """PostgreSQL: what the web and worker processes' role needs, run by the tables' owner
+    after `migrate`: the usual DML everywhere, but on the audit log only SELECT and INSERT. Not
+    owning the table, the role cannot disable its triggers; without UPDATE, DELETE or TRUNCATE
+    it cannot change an entry at all. `tables` are the project's tables (connection.introspection)."""
+    quoted = '"' + role.replace('"', '""') + '"'
+    others = [t for t in tables if t != TABLE]
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {quoted}",
+        *(f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{t}" TO {quoted}' for t in others),
+        f"REVOKE ALL ON {TABLE} FROM {quoted}",
+        f"GRANT SELECT, INSERT ON {TABLE} TO {quoted}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
+    ]
