@@ -284,6 +284,8 @@ def encode_token(kind: str, last_key: str) -> str:
 def decode_token(kind: str, token: str | None) -> str | None:
     if token is None or token == "":
         return None
+    if not isinstance(token, str):
+        raise InvalidRequest("pagination token must be a string")
     try:
         padded = token + "=" * (-len(token) % 4)
         decoded = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))

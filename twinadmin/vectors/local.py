@@ -48,6 +48,8 @@ SCHEMA_VERSION = "1"
 SCAN_CHUNK_BYTES = 16 * 1024 * 1024
 SCAN_CHUNK_MAX_ROWS = 10_000
 _SQL_IN_CHUNK = 500
+# The largest float32: a score beyond it (a dot product of values near the limit) is clamped to it.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -431,11 +433,24 @@ class LocalStore(VectorIndex):
     # -- search ---------------------------------------------------------------------------------
 
     def _scores(self, matrix: np.ndarray, query: np.ndarray, query_norm: float) -> np.ndarray:
+        """Scores in float32; a chunk whose float32 arithmetic overflows (values near float32's
+        limit) is scored again in float64, so a cosine is never NaN and a dot product or distance
+        beyond float32 is clamped to its largest value (see `_scan`) instead of answering `null`."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = self._raw_scores(matrix, query, query_norm)
+        if np.isfinite(scores).all():
+            return scores
+        return self._raw_scores(matrix.astype(np.float64), query.astype(np.float64), query_norm)
+
+    def _raw_scores(self, matrix: np.ndarray, query: np.ndarray, query_norm: float) -> np.ndarray:
         if self.metric == "dotproduct":
             return matrix @ query
         if self.metric == "cosine":
             norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
-            return (matrix @ query) / (norms * query_norm)
+            denominators = norms * query_norm
+            if not np.isfinite(denominators).all():  # an overflow would score 0: ask for float64
+                return np.full(len(matrix), np.nan)
+            return (matrix @ query) / denominators
         diff = matrix - query  # euclidean: Pinecone reports the squared distance, lower is closer
         return np.einsum("ij,ij->i", diff, diff)
 
@@ -453,7 +468,7 @@ class LocalStore(VectorIndex):
         dense one, as Pinecone scores a hybrid query; a sparse-only index scores sparse alone."""
         chunk_rows = max(1, min(self.scan_chunk_rows, SCAN_CHUNK_BYTES // (4 * max(1, self.dimension))))
         lower_is_better = self.metric == "euclidean"
-        query_norm = float(np.linalg.norm(query)) if query is not None else 0.0
+        query_norm = float(np.linalg.norm(query.astype(np.float64))) if query is not None else 0.0
         # Only the columns this query needs: metadata for a filter, sparse for a sparse query.
         columns = "id, vals, metadata, sparse" if sparse_query is not None else "id, vals"
         if predicate is not None and sparse_query is None:
@@ -479,7 +494,7 @@ class LocalStore(VectorIndex):
                 scores = np.zeros(len(rows), dtype=np.float64)
             if sparse_query is not None:
                 scores = scores + np.array([_sparse_dot(sparse_query, row[3]) for row in rows])
-            scores = scores.astype(np.float32, copy=False)
+            scores = np.clip(scores, -_FLOAT32_MAX, _FLOAT32_MAX).astype(np.float32, copy=False)
             keys = scores if lower_is_better else -scores
             best_ids = np.concatenate([best_ids, ids])
             best_keys = np.concatenate([best_keys, keys])

@@ -33,7 +33,13 @@ def index_model(app: LocalPineconeServer) -> dict[str, Any]:
         "host": app.url,
         "vector_type": store.vector_type,
         "deletion_protection": "disabled",
-        "spec": {"serverless": {"cloud": _CLOUD, "region": _REGION}},
+        "spec": {
+            "serverless": {
+                "cloud": _CLOUD,
+                "region": _REGION,
+                "read_capacity": {"mode": "OnDemand", "status": {"state": "Ready"}},
+            }
+        },
         "status": {"ready": True, "state": "Ready"},
         "schema": {"fields": {store.vector_type + "_values": field}},
         "deployment": {"deployment_type": "managed", "cloud": _CLOUD, "region": _REGION},

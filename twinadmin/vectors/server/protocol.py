@@ -18,7 +18,19 @@ from ..types import SparseValues, Vector
 API_VERSION = "2026-07"
 # gRPC status codes Pinecone's data plane puts in error bodies.
 GRPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 409: 6, 413: 3, 429: 8, 500: 13, 503: 14}
+# The control plane names its error codes instead, in its own body shape.
+CONTROL_CODES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    409: "ALREADY_EXISTS",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 NAMESPACES_PATH = "/namespaces/"
+CONTROL_PATH = "/indexes"
 
 
 class ApiError(Exception):
@@ -29,7 +41,12 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-def error_body(status: int, message: str) -> dict[str, Any]:
+def error_body(status: int, message: str, path: str = "") -> dict[str, Any]:
+    """Pinecone's error JSON: the data plane's `{"code": gRPC code, "message", "details"}`, or
+    for a control-plane path (`/indexes...`) the control plane's `{"status", "error": {"code":
+    NAME, "message"}}`."""
+    if path == CONTROL_PATH or path.startswith(CONTROL_PATH + "/"):
+        return {"status": status, "error": {"code": CONTROL_CODES.get(status, "UNKNOWN"), "message": message}}
     return {"code": GRPC_CODES.get(status, 2), "message": message, "details": []}
 
 
@@ -116,7 +133,8 @@ def float32_values(raw: Any, what: str) -> np.ndarray:
     array = np.array(raw) if raw else np.empty(0, dtype=np.float32)
     if array.ndim != 1 or (array.size and array.dtype.kind not in "fiu"):
         raise InvalidRequest(f"{what} must be an array of numbers")
-    return array.astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32: infinite, refused by the finiteness checks
+        return array.astype(np.float32)
 
 
 def sparse_json(sparse: SparseValues) -> dict[str, Any]:

@@ -141,7 +141,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send(status, payload)
         except Exception as exc:
             status, message, headers = error_response(exc, method, path)
-            self._send_error(status, message, headers)
+            self._send_error(status, message, headers, path)
         finally:
             app.log_request(
                 method=method,
@@ -166,8 +166,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         if getattr(self, "_method", "") != "HEAD":  # a HEAD answer has headers only
             self.wfile.write(data)
 
-    def _send_error(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
-        self._send(status, error_body(status, message), headers)
+    def _send_error(
+        self, status: int, message: str, headers: Mapping[str, str] | None = None, path: str = ""
+    ) -> None:
+        self._send(status, error_body(status, message, path), headers)
 
 
 class ConnectionTrackingServer(ThreadingHTTPServer):
