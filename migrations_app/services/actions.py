@@ -118,6 +118,32 @@ def _hold_namespaces(run: NamespaceMigration, items: QuerySet) -> None:
         ) from None
 
 
+def _resume_check(run: NamespaceMigration) -> bool:
+    """Refuse (MigrationStateError) a resume that must not happen; True when the run is
+    abandoned: running, with nobody renewing its job's lease (its worker died)."""
+    job, live = run.job, _job_live(run)
+    abandoned = run.status in Run.ACTIVE and job is not None and job.status == Job.Status.RUNNING and not live
+    if run.status not in (Status.FAILED, Status.CANCELLED) and not abandoned:
+        if run.status in Run.ACTIVE and live:
+            raise MigrationStateError(
+                f"Run {run.pk} is {run.status} and its worker is alive (job {run.job_id} holds "
+                "its lease); cancel it first or wait."
+            )
+        if run.status in Run.ACTIVE:
+            raise MigrationStateError(f"Run {run.pk} is {run.status}; a worker will pick it up.")
+        raise MigrationStateError(f"Run {run.pk} is {run.status}; there is nothing to resume.")
+    creator = Creator.objects.filter(creator_id=run.creator_id).first()
+    if run.phase == Phase.ROLLBACK:
+        try:
+            check_creator_restorable(run.creator_id, creator)
+        except RollbackRefused as exc:
+            raise MigrationStateError(str(exc)) from None
+    elif creator is None or creator.status != Creator.Status.ACTIVE:
+        state = creator.status if creator else "not registered"
+        raise MigrationStateError(f"Creator {run.creator_id} is {state}; the run is not resumed.")
+    return abandoned
+
+
 def migration_resume(*, run: NamespaceMigration, actor: Any, enqueue: bool = True) -> NamespaceMigration:
     """Continue a failed, cancelled or abandoned (worker died) run from its checkpoints, as a
     new job: an abandoned run's job is taken over (the jobs sweep would do the same by itself
@@ -125,30 +151,8 @@ def migration_resume(*, run: NamespaceMigration, actor: Any, enqueue: bool = Tru
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
         job = run.job
-        live = _job_live(run)
-        # Running, nobody renewing its lease: its worker died (the sweep would continue it too).
-        abandoned = (
-            run.status in Run.ACTIVE and job is not None and job.status == Job.Status.RUNNING and not live
-        )
-        if run.status not in (Status.FAILED, Status.CANCELLED) and not abandoned:
-            if run.status in Run.ACTIVE and live:
-                raise MigrationStateError(
-                    f"Run {run.pk} is {run.status} and its worker is alive (job {run.job_id} holds "
-                    "its lease); cancel it first or wait."
-                )
-            if run.status in Run.ACTIVE:
-                raise MigrationStateError(f"Run {run.pk} is {run.status}; a worker will pick it up.")
-            raise MigrationStateError(f"Run {run.pk} is {run.status}; there is nothing to resume.")
+        abandoned = _resume_check(run)
         rolling_back = run.phase == Phase.ROLLBACK
-        creator = Creator.objects.filter(creator_id=run.creator_id).first()
-        if rolling_back:
-            try:
-                check_creator_restorable(run.creator_id, creator)
-            except RollbackRefused as exc:
-                raise MigrationStateError(str(exc)) from None
-        elif creator is None or creator.status != Creator.Status.ACTIVE:
-            state = creator.status if creator else "not registered"
-            raise MigrationStateError(f"Creator {run.creator_id} is {state}; the run is not resumed.")
         pending = run.items.exclude(step=MigrationItem.Step.ROLLED_BACK)
         _hold_namespaces(run, pending)
         fields: dict[str, Any] = {
