@@ -13,9 +13,18 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.urls import reverse
 
-from tests.support.audit import db_restore, db_snapshot, log_contents, log_rewrite
+from tests.support.audit import (
+    TABLE,
+    db_restore,
+    db_snapshot,
+    forge_append,
+    log_contents,
+    log_rewrite,
+    trigger_disabled,
+)
 from twinadmin.audit.checkpoints import checkpoint_dir, checkpoint_files
 from twinadmin.audit.exports import export_jsonl
 from twinadmin.audit.keys import public_key_path
@@ -185,3 +194,50 @@ def test_the_verify_page_names_a_contradicted_checkpoint(signed_log, auditor_cli
     body = auditor_client.get(verify).content.decode()
     assert 'id="chain-result" data-ok="true"' in body  # the chain alone is fooled
     assert 'id="checkpoint-result" data-ok="false"' in body and signed_log in body and "rollback" in body
+
+
+def _forged_approval() -> dict:
+    return {
+        **log_contents()[-1],
+        "actor": "appr",
+        "action": "creator.erase.approve",
+        "target_type": "request",
+        "target_id": "r-9",
+        "correlation_id": uuid.uuid4(),
+        "details": {},
+    }
+
+
+def test_a_forged_append_after_the_newest_checkpoint_is_detected_and_never_signed(signed_log):
+    """At the tail no checkpoint binds it yet, but only a holder of the signing key can write
+    an entry's MAC: audit_verify names the forged entry, and no checkpoint will sign it."""
+    append(2)
+    seq = forge_append(_forged_approval())
+    append(1)  # the application goes on writing after it
+    assert audit_chain_verify().ok, "the forgery is a valid link of the chain"
+    with pytest.raises(CommandError) as raised:
+        run("audit_verify")
+    assert (
+        f"unauthenticated append: checkpoint {signed_log} is followed by forged entries: entries {seq} "
+        in str(raised.value)
+    )
+    with pytest.raises(CommandError, match=f"entries {seq} after checkpoint {signed_log}.*no valid MAC"):
+        run("audit_checkpoint")
+
+
+def test_a_forged_tail_entry_with_another_entrys_mac_is_detected(signed_log):
+    genuine = AuditEntry.objects.order_by("-seq").values_list("entry_mac", flat=True).first()
+    seq = forge_append(_forged_approval())
+    with trigger_disabled(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET entry_mac = %s WHERE seq = %s", [genuine, seq])
+    with pytest.raises(CommandError, match=f"forged entries: entries {seq}"):
+        run("audit_verify")
+
+
+def test_history_written_before_the_key_existed_is_signed_by_the_first_checkpoint(many_entries):
+    many_entries(4)  # no key yet: these entries carry no MAC
+    run("audit_keygen")
+    checkpoint()
+    append(3)
+    checkpoint()
+    assert "consistent with checkpoint" in run("audit_verify")

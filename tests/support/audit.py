@@ -123,3 +123,20 @@ def db_restore(snapshot: Snapshot) -> None:
             f"INSERT INTO {HEAD_TABLE} (id, last_seq, last_hash, last_at) VALUES (%s, %s, %s, %s)",
             snapshot.head,
         )
+
+
+def forge_append(content: dict[str, Any]) -> int:
+    """Append one entry behind the application's back, as a careful attacker with write access
+    would: right seq, prev link, entry and leaf hashes, head moved. What they cannot write
+    without the signing key is its MAC. Returns its seq."""
+    from twinadmin.audit.chain import entry_digests
+    from twinadmin.audit.models import AuditEntry, AuditHead
+
+    head = AuditHead.objects.get()
+    fields = {**content, "seq": head.last_seq + 1, "prev_hash": head.last_hash}
+    digest, leaf = entry_digests(**fields)
+    AuditEntry.objects.bulk_create([AuditEntry(**fields, entry_hash=digest, leaf_hash=leaf, entry_mac="")])
+    AuditHead.objects.filter(pk=head.pk).update(
+        last_seq=fields["seq"], last_hash=digest, last_at=fields["at"]
+    )
+    return fields["seq"]

@@ -16,6 +16,7 @@ checkpoint's. Nothing else is needed to check one: the public key, and for the r
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import time
@@ -29,8 +30,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from twinadmin.audit import merkle
-from twinadmin.audit.chain import format_at
-from twinadmin.audit.keys import CHECKPOINT_CONTEXT, key_id, sign, signature_valid, signing_key
+from twinadmin.audit.chain import HASHED_FIELDS, entry_digests, format_at
+from twinadmin.audit.keys import (
+    CHECKPOINT_CONTEXT,
+    entry_mac,
+    entry_mac_key,
+    key_id,
+    sign,
+    signature_valid,
+    signing_key,
+)
 from twinadmin.audit.models import AuditEntry, AuditHead
 
 ORIGIN = "twinadmin-audit"
@@ -163,6 +172,30 @@ def stored_leaves(upto: int) -> list[bytes]:
     return [bytes.fromhex(h) for h in rows.iterator(chunk_size=10_000)]
 
 
+def unauthenticated_entries(after: int, upto: int | None = None, limit: int = 20) -> list[int] | None:
+    """Entries in (after, upto] that a holder of the signing key did not write as they are: no
+    valid MAC over the hash recomputed from their content, or a stored leaf hash that is not
+    theirs. None when this process has no key to check with. Only the entries since a checkpoint
+    need this: earlier ones are bound by its signed root."""
+    key = entry_mac_key()
+    if key is None:
+        return None
+    rows = AuditEntry.objects.filter(seq__gt=after)
+    if upto is not None:
+        rows = rows.filter(seq__lte=upto)
+    bad = []
+    for row in (
+        rows.order_by("seq").values_list(*HASHED_FIELDS, "leaf_hash", "entry_mac").iterator(chunk_size=2000)
+    ):
+        fields = dict(zip(HASHED_FIELDS, row[:-2], strict=True))
+        digest, leaf = entry_digests(**fields)
+        if leaf != row[-2] or not hmac.compare_digest(entry_mac(key, digest), row[-1]):
+            bad.append(fields["seq"])
+            if len(bad) >= limit:
+                break
+    return bad
+
+
 def newest_checkpoint(public_key: Ed25519PublicKey) -> Checkpoint | None:
     """The largest valid checkpoint in the directory (unreadable ones are audit_verify's to
     report)."""
@@ -195,6 +228,16 @@ def audit_checkpoint_create() -> tuple[Checkpoint, float]:
         leaves = stored_leaves(size)
     if len(leaves) != size:
         raise CheckpointRefused(f"the head records {size} entries but {len(leaves)} were read")
+    if previous is not None:
+        # Sign only what the application wrote: an entry inserted by someone who can write the
+        # table but has no key would otherwise be blessed by this signature. (The first
+        # checkpoint signs the history it finds: that is where trust starts.)
+        forged = unauthenticated_entries(previous.tree_size, size)
+        if forged:
+            raise CheckpointRefused(
+                f"entries {', '.join(map(str, forged))} after {previous} were not written with the "
+                "signing key (no valid MAC): run `manage.py audit_verify`"
+            )
     root = merkle.root_of(leaves)
     consistency = None
     if previous is not None and previous.tree_size:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,11 @@ from twinadmin.audit.chain import canonical_json
 
 CHECKPOINT_CONTEXT = b"twinadmin-audit-checkpoint-v1\n"
 RECEIPT_CONTEXT = b"twinadmin-erasure-receipt-v1\n"
+ENTRY_MAC_CONTEXT = b"twinadmin-audit-entry-mac-v1\n"
+
+# (key file, its mtime) -> the MAC key: audit_record reads the file once per process, and again
+# only when it changes.
+_mac_keys: dict[tuple[str, int], bytes] = {}
 
 
 class AuditKeyError(Exception):
@@ -123,3 +129,30 @@ def signature_valid(key: Ed25519PublicKey, context: bytes, document: dict[str, A
     except (InvalidSignature, binascii.Error, ValueError):
         return False
     return True
+
+
+def entry_mac_key() -> bytes | None:
+    """The secret that authenticates entries as written by a holder of the key file: derived from
+    the private key, so there is one secret to keep. None when there is no key file yet."""
+    path = signing_key_path()
+    try:
+        stamp = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return None
+    cached = _mac_keys.get(stamp)
+    if cached is None:
+        try:
+            raw = signing_key(path).private_bytes(
+                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+            )
+        except AuditKeyError:
+            return None
+        cached = hashlib.sha256(ENTRY_MAC_CONTEXT + raw).digest()
+        _mac_keys.clear()
+        _mac_keys[stamp] = cached
+    return cached
+
+
+def entry_mac(key: bytes, entry_hash: str) -> str:
+    """HMAC-SHA256 of an entry's chain hash (which covers its seq, content and predecessor)."""
+    return hmac.new(key, ENTRY_MAC_CONTEXT + entry_hash.encode("ascii"), hashlib.sha256).hexdigest()

@@ -79,6 +79,10 @@ class AuditEntry(models.Model):
     # The entry's RFC 9162 leaf hash, stored so roots and proofs read 32 bytes an entry instead of
     # re-encoding every entry. Verification never trusts it: it recomputes leaves from content.
     leaf_hash = models.CharField(max_length=64, default="")
+    # HMAC-SHA256 of entry_hash under a key derived from the signing key (keys.entry_mac): only a
+    # process holding the key file can write an entry the next checkpoint will sign. Empty when
+    # the writer had no key (before `audit_keygen`).
+    entry_mac = models.CharField(max_length=64, default="", blank=True)
 
     objects = AuditEntryQuerySet.as_manager()
 

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from twinadmin.audit.chain import GENESIS_HASH, HASHED_FIELDS, entry_hash, normalize_details
+from twinadmin.audit.keys import entry_mac, entry_mac_key
 from twinadmin.audit.models import AuditEntry, AuditHead
 from twinadmin.audit.walk import (
     CONTENT_CHANGED,
@@ -87,10 +88,11 @@ def audit_record(
         details=_checked_details(details),
     )
     try:
-        entry.clean_fields(exclude=["seq", "at", "prev_hash", "entry_hash", "leaf_hash"])
+        entry.clean_fields(exclude=["seq", "at", "prev_hash", "entry_hash", "leaf_hash", "entry_mac"])
     except ValidationError as exc:
         raise AuditInputError(f"audit entry refused: {exc.message_dict}") from None
 
+    mac_key = entry_mac_key()  # outside the lock: a file read, once per process
     with transaction.atomic():
         head = _lock_head()
         entry.seq = head.last_seq + 1
@@ -101,6 +103,7 @@ def audit_record(
         now = timezone.now()
         entry.at = max(now, head.last_at) if head.last_at else now
         entry.entry_hash, entry.leaf_hash = entry.compute_digests()
+        entry.entry_mac = entry_mac(mac_key, entry.entry_hash) if mac_key else ""
         entry.save()
         AuditHead.objects.filter(pk=head.pk).update(
             last_seq=entry.seq, last_hash=entry.entry_hash, last_at=entry.at

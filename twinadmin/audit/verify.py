@@ -29,6 +29,7 @@ from twinadmin.audit.checkpoints import (
     checkpoint_consistent,
     checkpoint_files,
     checkpoint_read,
+    unauthenticated_entries,
 )
 from twinadmin.audit.exports import EXPORT_FIELDS
 from twinadmin.audit.services import ChainReport, audit_chain_verify
@@ -37,6 +38,7 @@ from twinadmin.audit.walk import BrokenEntry, LogWalk
 ROLLBACK = "rollback"
 FORK = "fork or rewrite"
 INVALID = "invalid checkpoint"
+UNAUTHENTICATED = "unauthenticated append"
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,20 @@ def audit_verify_against(
     loaded, invalid = checkpoints_load(checkpoint_files() if paths is None else paths, public_key)
     report = audit_chain_verify(checkpoint_sizes={c.tree_size for c in loaded})
     judged = checkpoints_judge(loaded, report.tree_size, report.roots)
-    return report, invalid + checkpoints_cross_check(loaded) + judged
+    results = invalid + checkpoints_cross_check(loaded) + judged
+    consistent = {r.name for r in judged if r.ok}
+    held = sorted((c for c in loaded if c.name in consistent), key=lambda c: c.tree_size)
+    if held:
+        # Entries after the newest checkpoint are bound by no signature yet: each must carry the
+        # MAC only a holder of the key can write (skipped where this process has no key).
+        newest = held[-1]
+        forged = unauthenticated_entries(newest.tree_size)
+        if forged:
+            detail = (
+                f"entries {', '.join(map(str, forged))} were not written with the signing key (no valid MAC)"
+            )
+            results.append(CheckpointResult(newest.name, newest.tree_size, UNAUTHENTICATED, detail))
+    return report, results
 
 
 class ExportError(ValueError):

@@ -9,6 +9,7 @@ from twinadmin.audit.keys import AuditKeyError, public_key_load
 from twinadmin.audit.services import audit_chain_verify
 from twinadmin.audit.verify import (
     INVALID,
+    UNAUTHENTICATED,
     CheckpointResult,
     ExportError,
     audit_verify_against,
@@ -44,17 +45,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         paths = [Path(p) for p in options["checkpoint"]] or None
         if options["checkpoints_only"]:
-            files = paths or checkpoint_files()
-            results = checkpoints_verify(files, self._key(options["public_key"]))
-            text = f"{len(files)} checkpoint files read"
-            self._finish(
-                options,
-                {"checkpoints": [r.as_dict() for r in results]},
-                chain_ok=True,
-                chain_text=text,
-                results=results,
-                no_checkpoints=not files,
-            )
+            self._checkpoints_only(paths or checkpoint_files(), options)
             return
         if options["offline"]:
             if not (paths and options["public_key"]):
@@ -83,6 +74,17 @@ class Command(BaseCommand):
             ),
             results=results,
             no_checkpoints=key is None,
+        )
+
+    def _checkpoints_only(self, files: list[Path], options: dict[str, Any]) -> None:
+        results = checkpoints_verify(files, self._key(options["public_key"]))
+        self._finish(
+            options,
+            {"checkpoints": [r.as_dict() for r in results]},
+            chain_ok=True,
+            chain_text=f"{len(files)} checkpoint files read",
+            results=results,
+            no_checkpoints=not files,
         )
 
     def _offline(self, export: Path, paths: list[Path], options: dict[str, Any]) -> None:
@@ -139,7 +141,7 @@ class Command(BaseCommand):
                     self.stdout.write(f"consistent with checkpoint {r.name} (size {r.tree_size})")
             if no_checkpoints:
                 self.stderr.write(f"no checkpoints in {checkpoint_dir()}: only the chain was checked")
-        verdict = {INVALID: "is unusable"}
+        verdict = {INVALID: "is unusable", UNAUTHENTICATED: "is followed by forged entries"}
         problems = ([] if chain_ok else [chain_text]) + [
             f"{r.problem}: checkpoint {r.name} {verdict.get(r.problem, 'contradicted')}: {r.detail}"
             for r in failed
