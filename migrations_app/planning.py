@@ -256,7 +256,7 @@ def plan_build(
         delete_source=delete_source,
     )
     _check_creator(plan, creator, create_creator=create_creator)
-    _check_dimension(plan, index)
+    _record_index_shape(plan, index)
     selected = _selected_sources(plan, index, namespaces)
     ids = _TwinIds(creator, naming)
     for source in selected:
@@ -292,14 +292,11 @@ def _check_creator(plan: Plan, creator: Creator | None, *, create_creator: bool)
         plan.errors.append(f"Creator {creator_id!r} is {creator.status}; nothing can be migrated onto it.")
 
 
-def _check_dimension(plan: Plan, index: VectorIndex) -> None:
+def _record_index_shape(plan: Plan, index: VectorIndex) -> None:
+    """The plan shows the index's dimension and metric. Nothing to check: they come from the
+    index itself (with VECTOR_BACKEND=pinecone, from describe_index), never from settings."""
     stats = index.describe_index_stats()
     plan.dimension, plan.metric = stats.dimension, stats.metric
-    if stats.dimension != index.dimension:
-        plan.errors.append(
-            f"Dimension mismatch: the index holds {stats.dimension}-dimensional vectors, "
-            f"this deployment is configured for {index.dimension} (VECTOR_DIMENSION)."
-        )
 
 
 def _selected_sources(

@@ -14,7 +14,8 @@ def read_all(index: VectorIndex, namespace: str) -> dict[str, Vector]:
 
 
 def assert_same_vectors(actual: dict[str, Vector], expected: list[Vector] | dict[str, Vector]) -> None:
-    """Same id set, and every vector equal: float32 bit-exact values and equal metadata."""
+    """Same id set, and every vector equal: float32 bit-exact dense values, sparse indices and
+    float32 bit-exact sparse weights, and equal metadata."""
     expected_map = expected if isinstance(expected, dict) else {v.id: v for v in expected}
     missing, extra = set(expected_map) - set(actual), set(actual) - set(expected_map)
     assert not missing and not extra, f"missing {sorted(missing)[:5]}, extra {sorted(extra)[:5]}"
@@ -30,7 +31,7 @@ def _normalised(vector: Vector) -> Vector:
         k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
         for k, v in vector.metadata.items()
     }
-    return Vector(vector.id, vector.values, metadata)
+    return Vector(vector.id, vector.values, metadata, vector.sparse_values)
 
 
 def twin_namespace(creator_id: str, source: str) -> str:

@@ -17,6 +17,7 @@ from django.core.management import call_command
 from migrations_app import backups
 from migrations_app.models import NamespaceMigration
 from migrations_app.services import migration_create
+from tests.migrations_app import helpers
 from tests.migrations_app.helpers import legacy_sources, read_all, run_phases
 from tests.support.seed import CREATOR
 from tests.support.vectors import start_server, use_server
@@ -98,21 +99,10 @@ def test_a_hybrid_layout_is_mapped_verified_and_rolled_back_exactly(hybrid_serve
 
 
 def assert_same_vectors(actual: dict[str, Vector], expected: list[Vector]) -> None:
-    """Same ids, every vector equal: float32 bits of dense values and sparse weights, sparse
-    indices, metadata (numbers as the doubles Pinecone keeps)."""
-    want = {
-        v.id: Vector(
-            v.id,
-            v.values,
-            {k: float(x) if type(x) is int else x for k, x in (v.metadata or {}).items()} or None,
-            v.sparse_values,
-        )
-        for v in expected
-    }
-    assert set(actual) == set(want)
-    changed = [i for i in want if actual[i] != want[i]]
-    assert not changed, f"vectors differ: {changed[:5]}"
-    assert sum(v.sparse_values is not None for v in actual.values()) == len(want) - 1
+    """The shared comparison (sparse parts included, bit-exactly), and every vector but the one
+    dense-only vector of its namespace still carries a sparse part."""
+    helpers.assert_same_vectors(actual, expected)
+    assert sum(v.sparse_values is not None for v in actual.values()) == len(expected) - 1
 
 
 def _nudge_sparse(vector: Vector) -> Vector:

@@ -167,3 +167,29 @@ def test_a_process_killed_mid_upsert_leaves_each_batch_all_or_nothing(tmp_path, 
     assert store.describe_namespace("big").vector_count == len(present)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dotproduct", "euclidean"])
+def test_values_near_the_float32_limit_score_as_numbers_not_nan(tmp_path, metric):
+    # float32 arithmetic overflows on these; a score must stay a number (JSON has no NaN or
+    # infinity: pinecone_local would answer `"score": null`, which Pinecone's schema refuses).
+    store = LocalStore(tmp_path / "big.sqlite3", dimension=2, metric=metric)
+    store.upsert("ns", [Vector("small", [1.0, 2.0]), Vector("huge", [3e38, 3e38])])
+
+    for query in ([3.4e38, 3.4e38], [1.0, 1.0], [1e-30, 1e-30]):
+        matches = store.query("ns", vector=query, top_k=2)
+
+        assert len(matches) == 2 and all(np.isfinite(m.score) for m in matches)
+        if metric == "cosine":
+            assert {m.id: round(m.score, 6) for m in matches}["huge"] == 1.0
+
+
+@pytest.mark.parametrize("token", [{"next": "x"}, ["x"], 7])
+def test_a_pagination_token_that_is_not_a_string_is_refused(tmp_path, token):
+    store = LocalStore(tmp_path / "t.sqlite3", dimension=DIM, metric="cosine")
+    store.upsert("ns", random_vectors(3))
+
+    with pytest.raises(InvalidRequest, match="pagination token"):
+        store.fetch_by_metadata("ns", {"parity": "odd"}, pagination_token=token)
+    with pytest.raises(InvalidRequest, match="pagination token"):
+        store.list_ids("ns", pagination_token=token)
