@@ -171,9 +171,10 @@ def launch_worker(
         "DATABASE_URL": database_url(connections["default"].settings_dict),
         "CELERY_BROKER_URL": broker_url(),
         "PYTHONUNBUFFERED": "1",
-        # The test's own audit key and checkpoints, never those of a checkout's var/.
-        "AUDIT_SIGNING_KEY_FILE": str(django_settings.AUDIT_SIGNING_KEY_FILE),
-        "AUDIT_CHECKPOINT_DIR": str(django_settings.AUDIT_CHECKPOINT_DIR),
+        # The worker's own audit key and checkpoints beside its log, never a checkout's var/ (a
+        # worker started for a whole package outlives any one test's settings).
+        "AUDIT_SIGNING_KEY_FILE": str(log_path.parent / "audit" / "signing-key.pem"),
+        "AUDIT_CHECKPOINT_DIR": str(log_path.parent / "audit" / "checkpoints"),
         **env,
     }
     celery = Path(sys.executable).with_name("celery")
