@@ -150,3 +150,14 @@ def test_only_operators_cancel(auditor_client):
     assert auditor_client.post(_cancel_url(job), {"reason": "r"}).status_code == 403
     assert auditor_client.get(_cancel_url(job)).status_code == 405
     assert Job.objects.get(pk=job.pk).status == Job.Status.PENDING and _cancel_entries() == []
+
+
+def test_the_last_poll_of_a_job_that_ended_drops_its_cancel(operator_client):
+    job = job_create(kind="test_cancel_target", enqueue=False)
+    poll = operator_client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true")
+    assert poll.status_code == 200 and _cancel_url(job) in poll.content.decode()
+
+    job_execute(job_id=job.pk)
+    last = operator_client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true")
+
+    assert last.status_code == 286 and _cancel_url(job) not in last.content.decode()

@@ -182,3 +182,25 @@ def test_a_run_whose_worker_died_says_it_is_being_continued(operator_client, run
     )
     page = operator_client.get(run.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
     assert 'id="worker-lost"' in page and "worker lost — continuing" in page
+
+
+def test_the_last_poll_renders_the_actions_of_the_finished_run(operator_client, run):
+    poll = operator_client.get(run.get_absolute_url(), HTTP_HX_REQUEST="true")
+    assert poll.status_code == 200 and 'id="cancel-run"' in poll.content.decode()  # queued
+
+    migration_execute(run_id=run.pk)
+    last = operator_client.get(run.get_absolute_url(), HTTP_HX_REQUEST="true")
+
+    body = last.content.decode()
+    assert last.status_code == 286  # htmx swaps this fragment in and stops polling
+    assert 'id="cancel-run"' not in body and "Roll back" in body and ">Resume<" not in body
+
+
+def test_a_queued_rollback_offers_neither_resume_nor_cancel(operator_client, run):
+    migration_execute(run_id=run.pk)
+    operator_client.post(reverse("migrations-rollback-run", args=[run.pk]))
+
+    body = operator_client.get(run.get_absolute_url()).content.decode()
+
+    assert 'data-status="rolling-back"' in body
+    assert ">Resume<" not in body and 'id="cancel-run"' not in body and "Roll back</button>" not in body
