@@ -2,6 +2,7 @@
 local store and through the real SDK against the local Pinecone server."""
 
 import json
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -168,3 +169,14 @@ def test_scheduled_task_records_a_job(clean_world):
     assert scheduled_drift_report() == "succeeded"
     job = Job.objects.get(kind="drift_report")
     assert job.result["clean"] is True and job.params["scheduled"] is True
+
+
+def test_drift_cards_carry_readable_labels(clean_world, auditor_client):
+    _put("creator_alice_twin_ghost", 1)
+    index_refresh()
+
+    body = auditor_client.get(reverse("registry-drift-report")).content.decode()
+
+    card = re.search(r'data-kind="orphans"><div class="value">(\d+)</div><div class="label">([^<]*)<', body)
+    assert card and card.groups() == ("1", "orphan namespaces")
+    assert "deleted twins with data" in body and "deletedtwinswithdata" not in body

@@ -57,6 +57,21 @@ class DriftReport:
         "erased_with_data",
     )
 
+    # What the page's cards call each kind.
+    LABELS = {
+        "orphans": "orphan namespaces",
+        "deleted_twins_with_data": "deleted twins with data",
+        "missing_namespaces": "twins without a namespace",
+        "stale_counts": "stale counts",
+        "legacy_present": "legacy namespaces left",
+        "erased_with_data": "erased creators with data",
+    }
+
+    @property
+    def count_cards(self) -> list[tuple[str, str, int]]:
+        """(kind, readable label, complete count) for the page's cards, in KINDS order."""
+        return [(kind, self.LABELS[kind], n) for kind, n in self.counts.items()]
+
     @property
     def counts(self) -> dict[str, int]:
         """Complete counts, also when the lists hold only the first `limit` rows."""
