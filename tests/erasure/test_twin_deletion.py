@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 
 from tests.support.erasure import NEIGHBOURS, run_job
 from tests.support.vectors import counts_of
@@ -16,6 +18,7 @@ from twinadmin.erasure.models import TwinDeletion
 from twinadmin.erasure.services import ErasureError, twin_deletion_request
 from twinadmin.jobs.models import Job
 from twinadmin.registry.models import Twin
+from twinadmin.vectors import Vector
 
 pytestmark = pytest.mark.django_db
 
@@ -121,9 +124,11 @@ def test_delete_twin_command_runs_in_process_and_prints_json(creator_a1, index, 
     assert "creator_a.1_twin_t1" not in counts_of(index)
     actors = set(AuditEntry.objects.filter(action__startswith="twin.delete").values_list("actor", flat=True))
     assert actors == {"cli:delete_twin"}
-    # Idempotent: running it again verifies the twin is still gone.
+    # Idempotent: running it again files nothing and reports the deletion that holds.
     call_command("delete_twin", "a.1", "t1", "--reason", "again", "--json")
-    assert json.loads(capsys.readouterr().out)["delete"] == "not_found"
+    again = json.loads(capsys.readouterr().out)
+    assert (again["deletion"], again["verified"]) == (out["deletion"], True)
+    assert TwinDeletion.objects.count() == 1
 
 
 def test_delete_twin_command_refuses_bad_input(creator_a1):
@@ -138,3 +143,37 @@ def test_delete_twin_command_async_only_queues(creator_a1, index, django_capture
     assert deletion.status == "pending" and deletion.job.status == Job.Status.PENDING
     assert len(callbacks) == 1  # the hand-over to the workers, sent once the transaction commits
     assert counts_of(index)["creator_a.1_twin_t1"] == 3
+
+
+def test_a_deleted_twin_is_not_deleted_again(creator_a1, index, operator):
+    run_job(_delete(operator).job_id)
+    entries = AuditEntry.objects.count()
+
+    with pytest.raises(ErasureError, match="already deleted"):
+        _delete(operator)  # the form again, through the browser's Back button
+
+    assert TwinDeletion.objects.filter(twin_id="t1", creator_id="a.1").count() == 1
+    assert AuditEntry.objects.count() == entries
+
+
+def test_a_deleted_twin_whose_namespace_holds_vectors_again_can_be_deleted_again(creator_a1, index, operator):
+    first = _delete(operator)
+    run_job(first.job_id)
+    index.upsert("creator_a.1_twin_t1", [Vector("back", np.ones(index.dimension, np.float32))])
+
+    again = _delete(operator)
+
+    assert again.pk != first.pk and run_job(again.job_id).status == Job.Status.SUCCEEDED
+    assert not index.has_ids("creator_a.1_twin_t1")
+
+
+def test_the_form_sent_again_after_the_deletion_says_already_deleted(creator_a1, index, operator_client):
+    url = reverse("erasure-delete-twin", args=["a.1", "t1"])
+    form = {"reason": "creator asked", "confirm": "t1"}
+    operator_client.post(url, form)
+    run_job(TwinDeletion.objects.get().job_id)
+
+    again = operator_client.post(url, form)  # Back, then submit once more
+
+    assert again.status_code == 400 and "already deleted" in again.content.decode()
+    assert TwinDeletion.objects.count() == 1

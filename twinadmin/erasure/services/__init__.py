@@ -31,13 +31,14 @@ from .requests import (
     erasure_request_retry,
     erasure_scope_live,
 )
-from .twin_deletion import twin_deletion_execute, twin_deletion_request
+from .twin_deletion import TwinAlreadyDeleted, twin_deletion_execute, twin_deletion_request
 
 __all__ = [
     "KIND_DELETE_TWIN",
     "KIND_ERASE_CREATOR",
     "MAX_VERIFY_PASSES",
     "ErasureError",
+    "TwinAlreadyDeleted",
     "ErasureForbidden",
     "ErasureIncomplete",
     "creator_remnants",

@@ -55,6 +55,7 @@ def twin_deletion_request(
     if (confirm or "").strip() != twin_id:
         raise ErasureError(f"To confirm, type the twin id {twin_id!r} exactly.")
     reason = _required(reason, "reason")
+    _refuse_if_already_deleted(twin)
     user, name = _actor_parts(actor)
     try:
         with transaction.atomic():
@@ -93,6 +94,42 @@ def twin_deletion_request(
             raise
         return active
     return deletion
+
+
+class TwinAlreadyDeleted(ErasureError):
+    """The twin was deleted and verified gone already; `deletion` is the deletion that did it."""
+
+    def __init__(self, message: str, deletion: TwinDeletion | None) -> None:
+        super().__init__(message)
+        self.deletion = deletion
+
+
+def _refuse_if_already_deleted(twin: Twin) -> None:
+    """A twin deleted (and verified gone) is not deleted again: a form sent twice, say through
+    the browser's Back button, would only file a `not_found` deletion and more audit entries.
+    Unless its namespace holds vectors again (Drift lists it): then deleting it again is how
+    they go."""
+    if twin.status != Twin.Status.DELETED:
+        return
+    creator_id = twin.creator.creator_id
+    if get_index().has_ids(codec.twin_namespace(creator_id, twin.twin_id)):
+        return
+    done = (
+        TwinDeletion.objects.filter(
+            creator_id=creator_id, twin_id=twin.twin_id, status=TwinDeletion.Status.VERIFIED
+        )
+        .order_by("-pk")
+        .first()
+    )
+    when = (
+        f" by deletion #{done.pk}, verified {done.finished_at:%Y-%m-%d %H:%M} UTC"
+        if done and done.finished_at
+        else ""
+    )
+    raise TwinAlreadyDeleted(
+        f"Twin {twin.twin_id!r} is already deleted{when}; its namespace holds nothing. Nothing was changed.",
+        done,
+    )
 
 
 def twin_deletion_execute(job: Job) -> dict[str, Any]:

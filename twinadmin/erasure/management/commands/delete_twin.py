@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from twinadmin.erasure.models import TwinDeletion
-from twinadmin.erasure.services import ErasureError, twin_deletion_request
+from twinadmin.erasure.services import ErasureError, TwinAlreadyDeleted, twin_deletion_request
 from twinadmin.jobs.leases import job_enqueue, resumable_job_run
 
 ACTOR = "cli:delete_twin"
@@ -31,6 +31,10 @@ class Command(BaseCommand):
                 actor=ACTOR,
                 enqueue=False,
             )
+        except TwinAlreadyDeleted as exc:
+            if exc.deletion is None:
+                raise CommandError(str(exc)) from None
+            deletion = exc.deletion  # idempotent: report the deletion that holds, file nothing
         except ErasureError as exc:
             raise CommandError(str(exc)) from None
         assert deletion.job is not None  # a request or deletion always has its job here
