@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -24,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support.vectors import DIM
+from tests.support.vectors import DIM, random_vectors
 from twinadmin.vectors.local import LocalStore
 from twinadmin.vectors.server import LocalPineconeServer
 
@@ -68,7 +69,7 @@ if not (DATA_SPEC.is_file() and CONTROL_SPEC.is_file()):
 # Bounded so the module stays well under two minutes on two busy cores (the examples and coverage
 # phases are bounded by the spec; max-examples bounds fuzzing). A fixed seed and no example
 # database: every run sends the same cases, and a failure reproduces.
-CONFIG = {"seed": 12, "generation": {"max-examples": 40, "database": "none"}}
+CONFIG = {"seed": 12, "generation": {"max-examples": 60, "database": "none"}}
 
 # Where the spec is looser than Pinecone, pinecone_local keeps Pinecone's behaviour: the spec's
 # namespace names (in bodies, queries and paths) are any string, but Pinecone refuses a name that
@@ -90,12 +91,39 @@ control_schema = schemathesis.openapi.from_path(
 ).include(_implemented(CONTROL_OPERATIONS))
 
 
+def _dense_of_dimension(value: Any) -> Any:
+    if isinstance(value, list) and value and all(type(x) in (int, float) for x in value):
+        return (value * DIM)[:DIM]
+    return value
+
+
+@data_schema.hook("map_body")
+def _vectors_of_the_index_dimension(context: Any, body: Any) -> Any:
+    """Generated dense vectors have any length, so nearly every upsert and query would be a 400
+    for the dimension: resize each list of numbers to the index's, so successful answers (with
+    scores, values and sparse parts) are checked as well as refusals."""
+    if not isinstance(body, dict):
+        return body
+    if "vector" in body:
+        body["vector"] = _dense_of_dimension(body["vector"])
+    for vector in body.get("vectors") or []:
+        if isinstance(vector, dict) and "values" in vector:
+            vector["values"] = _dense_of_dimension(vector["values"])
+    if "values" in body:
+        body["values"] = _dense_of_dimension(body["values"])
+    return body
+
+
 @pytest.fixture(scope="module")
 def pinecone_local(tmp_path_factory) -> Iterator[LocalPineconeServer]:
-    """One server for the module, with something in it: a namespace with vectors, so fetch, list
-    and query have data to answer with."""
+    """One server for the module, of a hybrid (dotproduct) index, so generated sparse parts are
+    stored and answered rather than all refused."""
     path = tmp_path_factory.mktemp("conformance") / "vectors.sqlite3"
-    store = LocalStore(path, dimension=DIM, metric="cosine")
+    store = LocalStore(path, dimension=DIM, metric="dotproduct")
+    # Something for the spec's examples (namespace "example-namespace") and the default namespace
+    # to find: fetch, list and query answer with vectors, not only empty pages.
+    for namespace in ("example-namespace", ""):
+        store.upsert(namespace, random_vectors(30))
     server = LocalPineconeServer(store, api_key=API_KEY).start()
     yield server
     server.stop()

@@ -84,4 +84,4 @@ def delete_namespace(app: LocalPineconeServer, name: str) -> Answer:
     if not app.store.delete_namespace(name):
         raise NotFound(f"Namespace {name!r} not found")
     app.counts.record(app.faults.count_lag_seconds)
-    return 202, {}
+    return 200, {}  # the 2026-04 spec documents 200 (with an empty DeleteResponse), not 202
