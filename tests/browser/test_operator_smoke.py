@@ -76,3 +76,21 @@ def test_operator_signs_in_reads_the_overview_and_filters_creators(page, operato
     page.screenshot(path=screenshot_dir / "creator.png", full_page=True)
 
     assert page.problems == []
+
+
+def test_the_creator_id_field_validates_in_the_browser(page, operator_login):
+    """The `pattern` attribute compiles under the `v` flag browsers now use (else a console
+    error, and no client-side check at all)."""
+    username, password = operator_login
+    page.goto(reverse("accounts-login"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button:has-text('Sign in')")
+    page.goto(reverse("registry-create-creator"))
+
+    field = page.locator("#id_creator_id")
+    field.fill("Bad_Id")
+    assert field.evaluate("el => el.validity.patternMismatch") is True
+    field.fill("sainath.no-1")
+    assert field.evaluate("el => el.checkValidity()") is True
+    assert page.problems == []

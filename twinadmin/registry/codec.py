@@ -22,7 +22,7 @@ MAX_ID_LENGTH = 64
 MAX_NAMESPACE_LENGTH = 512  # Pinecone's limit; our longest name is 8 + 64 + 6 + 64 = 142.
 
 # Lowercase letters, digits, '.' and '-'; starts and ends with a letter or digit; no '_'.
-ID_PATTERN = r"[a-z0-9](?:[a-z0-9.-]{0,62}[a-z0-9])?"
+ID_PATTERN = r"[a-z0-9](?:[a-z0-9.\-]{0,62}[a-z0-9])?"
 _ID_RE = re.compile(rf"\A{ID_PATTERN}\Z")
 _NAMESPACE_RE = re.compile(rf"\Acreator_(?P<creator>{ID_PATTERN})(?:_twin_(?P<twin>{ID_PATTERN}))?\Z")
 _UUID_RE = re.compile(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.IGNORECASE)
