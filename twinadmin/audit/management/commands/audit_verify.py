@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from twinadmin.audit.checkpoints import checkpoint_dir, checkpoint_files
-from twinadmin.audit.keys import AuditKeyError, public_key_load
+from twinadmin.audit.keys import AuditKeyError, entry_mac_key, public_key_load
 from twinadmin.audit.services import audit_chain_verify
 from twinadmin.audit.verify import (
     INVALID,
@@ -59,6 +59,11 @@ class Command(BaseCommand):
             report = audit_chain_verify()
         else:
             report, results = audit_verify_against(paths, key)
+            if entry_mac_key() is None:
+                self.stderr.write(
+                    "no signing key in this process: entries after the newest checkpoint were not "
+                    "checked for forgery (their MACs)"
+                )
         broken = report.first_broken
         self._finish(
             options,
