@@ -115,3 +115,14 @@ def test_registry_and_job_rows_are_read_only_in_the_admin(root_client, model):
         delete = reverse(f"admin:{app}_{name}_delete", args=[obj.pk])
         assert root_client.post(delete, {"post": "yes"}).status_code == 403
     assert Creator.objects.filter(creator_id="a.1").exists()
+
+
+def test_the_pages_record_who_created_and_registered(operator_client):
+    operator_client.post(reverse("registry-create-creator"), {"creator_id": "c.3", "display_name": "C"})
+    operator_client.post(
+        reverse("registry-create-twin", args=["c.3"]), {"name": "one", "naming": "uuid", "twin_id": "t9"}
+    )
+    operator_client.post(reverse("registry-register-orphan"), {"namespace": "creator_d.4_twin_x", "name": "X"})
+
+    actors = {action: actor for action, _, actor in actions()}
+    assert actors["creator.create"] == actors["twin.create"] == actors["twin.register_orphan"] == "op"

@@ -67,7 +67,7 @@ def creator_new(request: HttpRequest) -> HttpResponse:
     form = CreatorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            creator = creator_create(**form.cleaned_data)
+            creator = creator_create(actor=request.user, **form.cleaned_data)
         except RegistryError as exc:
             form.add_error(None, str(exc))
         else:
@@ -96,7 +96,7 @@ def twin_new(request: HttpRequest, creator_id: str) -> HttpResponse:
     form = TwinForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            twin = twin_create(creator=creator, **form.cleaned_data)
+            twin = twin_create(creator=creator, actor=request.user, **form.cleaned_data)
         except RegistryError as exc:
             form.add_error(None, str(exc))
         else:
@@ -139,7 +139,7 @@ def orphan_register(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(" ".join(str(e) for errs in form.errors.values() for e in errs))
     try:
         twin = orphan_register_as_twin(
-            namespace=form.cleaned_data["namespace"], name=form.cleaned_data["name"]
+            namespace=form.cleaned_data["namespace"], name=form.cleaned_data["name"], actor=request.user
         )
     except RegistryError as exc:
         return HttpResponseBadRequest(str(exc))
