@@ -122,7 +122,9 @@ def test_the_pages_record_who_created_and_registered(operator_client):
     operator_client.post(
         reverse("registry-create-twin", args=["c.3"]), {"name": "one", "naming": "uuid", "twin_id": "t9"}
     )
-    operator_client.post(reverse("registry-register-orphan"), {"namespace": "creator_d.4_twin_x", "name": "X"})
+    operator_client.post(
+        reverse("registry-register-orphan"), {"namespace": "creator_d.4_twin_x", "name": "X"}
+    )
 
     actors = {action: actor for action, _, actor in actions()}
     assert actors["creator.create"] == actors["twin.create"] == actors["twin.register_orphan"] == "op"
