@@ -98,10 +98,9 @@ def run(args: argparse.Namespace, tmp: str) -> None:
     settings.ALLOWED_HOSTS = ["*"]
     if args.database_url:
         call_command("migrate", verbosity=0)
-        from twinadmin.audit.dbguard import ALLOW_TRUNCATE
+        from twinadmin.audit.dbguard import scratch_may_empty_the_log
 
-        with connection.cursor() as cursor:  # a scratch database: the audit table may be emptied
-            cursor.execute(f"SET {ALLOW_TRUNCATE} = 'on'")
+        scratch_may_empty_the_log(connection)  # a scratch database: the audit table may be emptied
         call_command("flush", interactive=False, verbosity=0)
     call_command("migrate", verbosity=0)
 

@@ -56,6 +56,11 @@ def main() -> None:
     settings.ALLOWED_HOSTS = ["*"]
     call_command("migrate", verbosity=0)
     if args.database_url:
+        from django.db import connection
+
+        from twinadmin.audit.dbguard import scratch_may_empty_the_log
+
+        scratch_may_empty_the_log(connection)  # a scratch database: the audit table may be emptied
         call_command("flush", interactive=False, verbosity=0)
         call_command("migrate", verbosity=0)
 

@@ -20,11 +20,7 @@ def _audit_teardown_may_empty_the_log(sender: Any, connection: Any, **kwargs: An
     """Test settings only: Django empties every table between transactional tests (TRUNCATE on
     PostgreSQL, DELETE on SQLite), which the audit log's database guards refuse otherwise. A
     test of the guards turns this back off for its own transaction."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET {dbguard.ALLOW_TRUNCATE} = 'on'")
-    elif connection.vendor == "sqlite":
-        connection.connection.create_function(dbguard.SQLITE_ALLOW_DELETE, 0, lambda: 1)
+    dbguard.scratch_may_empty_the_log(connection)
 
 
 connection_created.connect(_audit_teardown_may_empty_the_log, dispatch_uid="tests-audit-teardown")

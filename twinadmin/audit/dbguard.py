@@ -57,6 +57,17 @@ def register_sqlite_function(sender: Any, connection: Any, **kwargs: Any) -> Non
         connection.connection.create_function(SQLITE_ALLOW_DELETE, 0, lambda: 0, deterministic=False)
 
 
+def scratch_may_empty_the_log(connection: Any) -> None:
+    """On this connection only, let the audit table be emptied (TRUNCATE on PostgreSQL, DELETE
+    on SQLite): for scratch databases alone, the test suite's teardown and the benches' flush."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET {ALLOW_TRUNCATE} = 'on'")
+    elif connection.vendor == "sqlite":
+        connection.ensure_connection()
+        connection.connection.create_function(SQLITE_ALLOW_DELETE, 0, lambda: 1)
+
+
 def app_role_grants(role: str, tables: list[str]) -> list[str]:
     """PostgreSQL: what the web and worker processes' role needs, run by the tables' owner
     after `migrate`: the usual DML everywhere, but on the audit log only SELECT and INSERT. Not

@@ -1,19 +1,7 @@
 from django.contrib import admin
 
 from twinadmin.erasure.models import ErasureRequest, TwinDeletion
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Erasure rows change only through their services, which audit every step."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from twinadmin.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(ErasureRequest)
