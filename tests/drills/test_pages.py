@@ -11,6 +11,7 @@ from twinadmin.drills.models import DrillRun
 from twinadmin.drills.services import erasure_drill_run
 from twinadmin.erasure.models import ErasureRequest
 from twinadmin.jobs.models import Job
+from twinadmin.registry.models import Creator
 from twinadmin.registry.services import creator_create
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +70,7 @@ def test_the_decision_page_shows_what_was_verified(auditor_client):
 
 
 def test_the_decision_page_without_migration_or_drill(operator_client):
+    creator_create(creator_id="nobody.yet")
     html = operator_client.get(reverse("drills-decision") + "?creator=nobody.yet").content.decode()
     assert 'data-verified="no"' in html and 'data-passed="no"' in html
     assert reverse("drills-decision-keep") in html
@@ -109,6 +111,7 @@ def test_start_fresh_without_the_typed_creator_id_files_nothing(operator_client,
 
 
 def test_the_decision_page_asks_for_the_creator_id_to_start_fresh(operator_client):
+    creator_create(creator_id="sainath.no.1")
     html = operator_client.get(reverse("drills-decision") + "?creator=sainath.no.1").content.decode()
     assert 'name="confirm"' in html and "<code>sainath.no.1</code> to confirm" in html
 
@@ -119,3 +122,37 @@ def test_only_operators_decide(auditor_client):
         assert auditor_client.post(reverse(name), {"creator": "sainath.no.1"}).status_code == 403
     assert not AuditEntry.objects.filter(action="decision.keep").exists()
     assert not ErasureRequest.objects.exists()
+
+
+def test_an_invalid_creator_is_refused_not_replaced_by_another(operator_client):
+    creator_create(creator_id="sainath.no.1")
+
+    response = operator_client.get(reverse("drills-decision") + "?creator=Bad_Id")
+
+    html = response.content.decode()
+    assert response.status_code == 400 and "Invalid creator id" in html
+    assert "sainath.no.1" not in html and reverse("drills-decision-keep") not in html
+
+
+def test_an_unregistered_or_erased_creator_offers_no_decision(operator_client):
+    html = operator_client.get(reverse("drills-decision") + "?creator=ghost.1").content.decode()
+    assert "not registered" in html and reverse("drills-decision-keep") not in html
+    assert reverse("drills-decision-start-fresh") not in html
+
+    creator = creator_create(creator_id="gone.2")
+    Creator.objects.filter(pk=creator.pk).update(status=Creator.Status.ERASED)
+    html = operator_client.get(reverse("drills-decision") + "?creator=gone.2").content.decode()
+    assert 'data-status="erased"' in html and reverse("drills-decision-keep") not in html
+
+    response = operator_client.post(reverse("drills-decision-keep"), {"creator": "gone.2"}, follow=True)
+    assert "no migrated data to keep" in response.content.decode()
+    assert not AuditEntry.objects.filter(action="decision.keep").exists()
+
+
+def test_a_recorded_keep_is_shown_when_you_come_back(operator_client):
+    creator_create(creator_id="sainath.no.1")
+    operator_client.post(reverse("drills-decision-keep"), {"creator": "sainath.no.1"})
+
+    html = operator_client.get(reverse("drills-decision") + "?creator=sainath.no.1").content.decode()
+
+    assert "keep the migrated data</strong>, recorded by op" in html

@@ -48,6 +48,10 @@ class DrillError(ValueError):
     """The drill cannot start (bad or taken scratch id); nothing was written."""
 
 
+class DecisionRefused(ValueError):
+    """The decision cannot be made for this creator (not registered, erased); nothing recorded."""
+
+
 class DrillStepFailed(RuntimeError):
     """A step's check did not hold."""
 
@@ -354,6 +358,12 @@ def decision_keep_record(*, creator_id: str, actor: Any) -> None:
     from twinadmin.drills.selectors import decision_summary
 
     summary = decision_summary(creator_id=creator_id)
+    if not summary["can_decide"]:
+        creator = summary["creator"]
+        state = f"is {creator.get_status_display().lower()}" if creator else "is not registered"
+        raise DecisionRefused(
+            f"Creator {creator_id} {state}: there is no migrated data to keep. Nothing was recorded."
+        )
     migration, drill = summary["migration"], summary["drill"]
     audit_record(
         actor=actor,

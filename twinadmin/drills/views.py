@@ -10,7 +10,7 @@ from twinadmin.accounts.roles import OPERATORS, has_role, role_required
 from twinadmin.drills.forms import DecisionForm, StartFreshForm
 from twinadmin.drills.models import DrillRun
 from twinadmin.drills.selectors import DEFAULT_DECISION_CREATOR, decision_summary
-from twinadmin.drills.services import DrillError, decision_keep_record, erasure_drill_start
+from twinadmin.drills.services import DecisionRefused, DrillError, decision_keep_record, erasure_drill_start
 from twinadmin.erasure.services import ErasureError, erasure_request_file
 
 START_FRESH_REASON = "Decision point: delete the test creator's data and start fresh."
@@ -44,9 +44,15 @@ def drill_run(request: HttpRequest) -> HttpResponse:
 @require_GET
 @role_required()
 def decision(request: HttpRequest) -> HttpResponse:
-    form = DecisionForm({"creator": request.GET.get("creator") or DEFAULT_DECISION_CREATOR})
-    creator_id = form.cleaned_data["creator"] if form.is_valid() else DEFAULT_DECISION_CREATOR
-    context = {**decision_summary(creator_id=creator_id), "is_operator": has_role(request.user, OPERATORS)}
+    asked = request.GET.get("creator") or DEFAULT_DECISION_CREATOR
+    form = DecisionForm({"creator": asked})
+    if not form.is_valid():  # never another creator's summary in its place
+        context = {"creator_id": asked[:80], "invalid": form.errors["creator"][0], "can_decide": False}
+        return render(request, "drills/decision.html", context, status=400)
+    context = {
+        **decision_summary(creator_id=form.cleaned_data["creator"]),
+        "is_operator": has_role(request.user, OPERATORS),
+    }
     return render(request, "drills/decision.html", context)
 
 
@@ -57,8 +63,12 @@ def decision_keep(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return HttpResponse("Invalid creator id.", status=400)
     creator_id = form.cleaned_data["creator"]
-    decision_keep_record(creator_id=creator_id, actor=request.user)
-    messages.success(request, f"Recorded: keep the migrated data of {creator_id}.")
+    try:
+        decision_keep_record(creator_id=creator_id, actor=request.user)
+    except DecisionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Recorded: keep the migrated data of {creator_id}.")
     return redirect(_decision_url(creator_id))
 
 
