@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import render
 
 OPERATORS = "operators"
 APPROVERS = "approvers"
@@ -32,6 +33,14 @@ def has_role(user: Any, *roles: str) -> bool:
     return bool(user_roles(user) & set(roles))
 
 
+def forbidden(request: HttpRequest, reason: str) -> HttpResponse:
+    """403 with its reason: a page inside the layout (with the navigation) for a page request,
+    the reason alone for HTMX, whose fragment must not become a whole page."""
+    if getattr(request, "htmx", False):
+        return HttpResponseForbidden(reason)
+    return render(request, "403.html", {"reason": reason}, status=403)
+
+
 def role_required(*roles: str) -> Callable:
     """Anonymous: redirect to login for a plain page view, 403 for HTMX and POST (a redirect
     there would swap a login form into a fragment or drop the POST). Signed in without one of
@@ -46,7 +55,7 @@ def role_required(*roles: str) -> Callable:
                     return HttpResponseForbidden("Sign in first.")
                 return redirect_to_login(request.get_full_path())
             if not has_role(request.user, *allowed):
-                return HttpResponseForbidden("Your role does not allow this.")
+                return forbidden(request, "Your role does not allow this.")
             return view(request, *args, **kwargs)
 
         return wrapper

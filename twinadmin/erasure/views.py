@@ -1,11 +1,11 @@
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from twinadmin.accounts.roles import APPROVERS, OPERATORS, role_required
+from twinadmin.accounts.roles import APPROVERS, OPERATORS, forbidden, role_required
 from twinadmin.erasure import selectors
 from twinadmin.erasure.forms import (
     ApproveForm,
@@ -104,7 +104,7 @@ def _act(
     try:
         action(erasure)
     except ErasureForbidden as exc:
-        return HttpResponseForbidden(str(exc))
+        return forbidden(request, str(exc))
     except ErasureError as exc:
         messages.error(request, str(exc))
     else:
