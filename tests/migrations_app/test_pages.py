@@ -3,6 +3,8 @@ approvers read; destructive endpoints are POST-only; the run page polls until th
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -204,3 +206,19 @@ def test_a_queued_rollback_offers_neither_resume_nor_cancel(operator_client, run
 
     assert 'data-status="rolling-back"' in body
     assert ">Resume<" not in body and 'id="cancel-run"' not in body and "Roll back</button>" not in body
+
+
+def test_counts_of_one_read_as_one(operator_client, seeded, creator):
+    source = legacy_sources(seeded)[0]
+    index_refresh()  # the form offers the sources the snapshot knows
+    form = _form(namespaces=[source], action="preview")
+
+    html = operator_client.post(reverse("migrations-create-run"), form).content.decode()
+
+    assert re.search(r"Preview: 1 namespace, \d+ vectors?, 1 twin<", html), html
+    run = migration_execute(
+        run_id=migration_create(actor="cli:test", creator_id=CREATOR, namespaces=[source]).pk
+    )
+    polls = run.items.get().verification["counts"]["polls"]
+    page = operator_client.get(run.get_absolute_url()).content.decode()
+    assert f"{polls} poll{'s' if polls != 1 else ''} in" in page and "1 polls" not in page
