@@ -94,3 +94,20 @@ def test_the_creator_id_field_validates_in_the_browser(page, operator_login):
     field.fill("sainath.no-1")
     assert field.evaluate("el => el.checkValidity()") is True
     assert page.problems == []
+
+
+def test_a_double_click_on_refresh_starts_one_job(page, operator_login):
+    from twinadmin.jobs.models import Job
+
+    username, password = operator_login
+    page.goto(reverse("accounts-login"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button:has-text('Sign in')")
+    expect(page.locator("h1")).to_have_text("Index overview")
+
+    page.get_by_role("button", name="Refresh from index").dblclick()
+
+    expect(page.locator("h1")).to_contain_text("Job")
+    assert Job.objects.filter(kind="refresh_index").count() == 1
+    assert page.problems == []

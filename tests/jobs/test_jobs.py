@@ -1,5 +1,8 @@
+import datetime as dt
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from twinadmin.jobs.handlers import job_handler
 from twinadmin.jobs.models import Job
@@ -118,3 +121,21 @@ def test_job_list_pages_through_htmx_fragments(auditor_client):
     body = response.content.decode()
     assert response.status_code == 200 and "<html" not in body and 'id="rows"' in body
     assert len(response.context["page"].object_list) == 5
+
+
+def test_a_button_pressed_twice_starts_one_job(operator_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        first = operator_client.post(reverse("registry-refresh-index"), HTTP_HX_REQUEST="true")
+        second = operator_client.post(reverse("registry-refresh-index"), HTTP_HX_REQUEST="true")
+
+    assert Job.objects.filter(kind="refresh_index").count() == 1
+    assert first["HX-Redirect"] == second["HX-Redirect"]
+
+
+def test_the_same_button_later_starts_another(operator_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        operator_client.post(reverse("registry-refresh-index"))
+        Job.objects.update(created_at=timezone.now() - dt.timedelta(minutes=1))
+        operator_client.post(reverse("registry-refresh-index"))
+
+    assert Job.objects.filter(kind="refresh_index").count() == 2

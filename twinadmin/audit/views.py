@@ -15,7 +15,7 @@ from twinadmin.audit.models import AuditEntry
 from twinadmin.audit.proofs import ProofDocumentError, proof_document_parse
 from twinadmin.erasure.receipts import erasure_receipt_check
 from twinadmin.jobs.models import Job
-from twinadmin.jobs.services import job_create
+from twinadmin.jobs.services import BUTTON_ONCE_SECONDS, job_create
 from twinadmin.lib.htmx import HtmxHttpRequest, partial_template, redirect_after_post
 
 # Read-only for every role: auditors above all, but operators and approvers may check their work.
@@ -84,7 +84,7 @@ def chain_verify(request: HttpRequest) -> HttpResponse:
     job (seconds at a million entries) and sends the browser to its progress page. Verifying is
     read-only, so every audit reader may start one."""
     if request.method == "POST":
-        job = job_create(kind="audit_verify", user=request.user)
+        job = job_create(kind="audit_verify", user=request.user, once_within=BUTTON_ONCE_SECONDS)
         return redirect_after_post(request, job.get_absolute_url())
     last = Job.objects.filter(kind="audit_verify", status=Job.Status.SUCCEEDED).first()
     ctx = {"head": selectors.audit_chain_head(), "report": last.result if last else None, "last_job": last}

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import traceback
 from contextvars import ContextVar
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,9 +27,42 @@ from twinadmin.jobs.models import Job
 log = logging.getLogger(__name__)
 
 
-def job_create(*, kind: str, params: dict[str, Any] | None = None, user=None, enqueue: bool = True) -> Job:
-    """Save a pending job and, once the transaction commits, hand it to the workers."""
+# How long a page's "start a job" button is idempotent for (see job_create's `once_within`).
+BUTTON_ONCE_SECONDS = 10.0
+
+
+def job_create(
+    *,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    user=None,
+    enqueue: bool = True,
+    once_within: float | None = None,
+) -> Job:
+    """Save a pending job and, once the transaction commits, hand it to the workers.
+
+    `once_within` (seconds): a button pressed twice (a double click, a form sent again) starts
+    one job: the same user's unfinished job of this kind and params, created that recently, is
+    returned instead of a new one. The user's row is locked meanwhile (on PostgreSQL), so two
+    requests at the same moment see each other."""
     get_handler(kind)  # refuse unknown kinds before anything is written
+    if once_within is not None and user is not None and user.pk:
+        with transaction.atomic():
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            recent = (
+                Job.objects.filter(
+                    kind=kind,
+                    params=params or {},
+                    created_by=user,
+                    status__in=(Job.Status.PENDING, Job.Status.RUNNING),
+                    created_at__gte=timezone.now() - dt.timedelta(seconds=once_within),
+                )
+                .order_by("-pk")
+                .first()
+            )
+            if recent is not None:
+                return recent
+            return job_create(kind=kind, params=params, user=user, enqueue=enqueue)
     job = Job.objects.create(kind=kind, params=params or {}, created_by=user if user and user.pk else None)
     if is_resumable(kind):
         lease_prepare(job)

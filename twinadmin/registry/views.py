@@ -5,7 +5,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from twinadmin.accounts.roles import OPERATORS, role_required
 from twinadmin.jobs.models import Job
-from twinadmin.jobs.services import job_create
+from twinadmin.jobs.services import BUTTON_ONCE_SECONDS, job_create
 from twinadmin.lib.htmx import partial_template, redirect_after_post
 from twinadmin.registry import selectors
 from twinadmin.registry.drift import PAGE_LIMIT, drift_report_build
@@ -127,7 +127,7 @@ def drift_report(request: HttpRequest) -> HttpResponse:
 @require_POST
 @role_required(OPERATORS)
 def drift_run(request: HttpRequest) -> HttpResponse:
-    job = job_create(kind="drift_report", user=request.user)
+    job = job_create(kind="drift_report", user=request.user, once_within=BUTTON_ONCE_SECONDS)
     return redirect_after_post(request, job.get_absolute_url())
 
 
@@ -150,5 +150,5 @@ def orphan_register(request: HttpRequest) -> HttpResponse:
 @require_POST
 @role_required()  # any role: approvers and auditors can bring what they look at up to date
 def index_refresh(request: HttpRequest) -> HttpResponse:
-    job = job_create(kind="refresh_index", user=request.user)
+    job = job_create(kind="refresh_index", user=request.user, once_within=BUTTON_ONCE_SECONDS)
     return redirect_after_post(request, job.get_absolute_url())
