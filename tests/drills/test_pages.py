@@ -156,3 +156,26 @@ def test_a_recorded_keep_is_shown_when_you_come_back(operator_client):
     html = operator_client.get(reverse("drills-decision") + "?creator=sainath.no.1").content.decode()
 
     assert "keep the migrated data</strong>, recorded by op" in html
+
+
+def test_a_drill_started_on_the_page_is_attributed_to_the_operator(
+    operator_client, django_capture_on_commit_callbacks
+):
+    from twinadmin.jobs.leases import resumable_job_run
+
+    with django_capture_on_commit_callbacks(execute=False):
+        operator_client.post(reverse("drills-run-drill"))
+    run = DrillRun.objects.get()
+
+    resumable_job_run(job_id=run.job_id)  # what the worker does with it
+
+    run.refresh_from_db()
+    assert run.status == DrillRun.Status.PASSED, run.error
+    by = dict(
+        AuditEntry.objects.filter(
+            creator_id=run.creator_id,
+            action__in=["twin.delete.request", "creator.erase.request", "creator.erase.approve"],
+        ).values_list("action", "actor")
+    )
+    assert by["twin.delete.request"] == by["creator.erase.request"] == "op"
+    assert by["creator.erase.approve"] == "cli:test_deletion"  # the drill approves its own scratch erasure

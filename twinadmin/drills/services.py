@@ -155,6 +155,8 @@ class _Scratch:
     def __init__(self, run: DrillRun, job: Job) -> None:
         self.run = run
         self.job = job
+        # Who started the drill: the operator who clicked, or the command / schedule that ran it.
+        self.actor: Any = job.created_by or run.actor or f"cli:{DRILL_COMMAND}"
         self.cid = run.creator_id
         self.reason = f"erasure drill #{run.pk}"
         self.index = get_index()
@@ -190,7 +192,7 @@ class _Scratch:
                 twin_id="one",
                 reason=self.reason,
                 confirm="one",
-                actor=f"cli:{DRILL_COMMAND}",
+                actor=self.actor,
                 enqueue=False,
             )
         assert deletion.job_id is not None
@@ -232,7 +234,9 @@ class _Scratch:
     def erase_creator(self) -> dict[str, Any]:
         erasure = ErasureRequest.objects.filter(
             creator_id=self.cid, status=ErasureRequest.Status.COMPLETED
-        ).first() or erasure_from_shell(creator_id=self.cid, reason=self.reason, command=DRILL_COMMAND)
+        ).first() or erasure_from_shell(
+            creator_id=self.cid, reason=self.reason, command=DRILL_COMMAND, requested_by=self.actor
+        )
         assert erasure.job_id is not None
         self._run_to_the_end(erasure)
         erasure.refresh_from_db()

@@ -256,11 +256,18 @@ def erasure_needs_retry(erasure: ErasureRequest) -> bool:
 
 
 def erasure_from_shell(
-    *, creator_id: str, reason: str, ticket_reference: str = "", command: str = "delete_creator"
+    *,
+    creator_id: str,
+    reason: str,
+    ticket_reference: str = "",
+    command: str = "delete_creator",
+    requested_by: Any = None,
 ) -> ErasureRequest:
     """`delete_creator`: shell access counts as approval. Files and approves a request, or
     carries on with the creator's open one (approving it if it awaits approval, retrying it if
-    it failed). Returns the request with its job queued or ready to run."""
+    it failed). Returns the request with its job queued or ready to run. `requested_by`: who
+    asked, when not the shell itself (an operator who started an erasure drill); the approval
+    is still the command's."""
     actor = f"cli:{command}"
     open_id = _open_request_id(creator_id) if codec.is_valid_id(creator_id) else None
     if open_id is None:
@@ -269,7 +276,7 @@ def erasure_from_shell(
             reason=reason,
             ticket_reference=ticket_reference,
             confirm=creator_id,
-            actor=actor,
+            actor=requested_by or actor,
             again_if_erased=True,
         )
         return erasure_request_approve(erasure=erasure, actor=actor, enqueue=False)
