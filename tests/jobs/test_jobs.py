@@ -139,3 +139,13 @@ def test_the_same_button_later_starts_another(operator_client, django_capture_on
         operator_client.post(reverse("registry-refresh-index"))
 
     assert Job.objects.filter(kind="refresh_index").count() == 2
+
+
+def test_a_finished_job_links_to_what_it_produced(operator_client):
+    job = job_create(kind="refresh_index", enqueue=False)
+    assert 'id="produced"' not in operator_client.get(job.get_absolute_url()).content.decode()
+
+    job_execute(job_id=job.pk)
+
+    html = operator_client.get(job.get_absolute_url()).content.decode()
+    assert f'id="produced"><a class="button primary" href="{reverse("registry-overview")}"' in html

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.urls import reverse
+
 from twinadmin.audit.checkpoints import checkpoint_files
 from twinadmin.audit.keys import AuditKeyError, public_key_load
 from twinadmin.audit.services import audit_chain_verify
@@ -10,7 +12,9 @@ from twinadmin.jobs.handlers import job_handler
 from twinadmin.jobs.models import Job
 
 
-@job_handler("audit_verify", retryable=True)
+@job_handler(
+    "audit_verify", retryable=True, produces=lambda job: ("the chain check", reverse("audit-verify-chain"))
+)
 def audit_verify_job(job: Job) -> dict[str, Any]:
     # A walk of a million entries takes ~20 s: too long for a request, so pages run it as a job.
     # The same check as `manage.py audit_verify`: the chain, and every signed checkpoint.

@@ -17,12 +17,15 @@ if TYPE_CHECKING:
 Handler = Callable[["Job"], dict[str, Any]]
 ContinueHook = Callable[["Job", "Job"], None]
 CancelHook = Callable[["Job", Any, str], None]
+# What a finished job produced, as (label, url) for its page to link to, or None.
+ProducesFn = Callable[["Job"], "tuple[str, str] | None"]
 _HANDLERS: dict[str, Handler] = {}
 _RETRYABLE: set[str] = set()
 _RESUMABLE: dict[str, ContinueHook | None] = {}
 _NOT_CANCELLABLE: set[str] = set()
 _RETRY_ON: dict[str, tuple[type[BaseException], ...]] = {}
 _ON_CANCEL: dict[str, CancelHook] = {}
+_PRODUCES: dict[str, ProducesFn] = {}
 
 
 def job_handler(
@@ -34,6 +37,7 @@ def job_handler(
     on_continue: ContinueHook | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
     on_cancel: CancelHook | None = None,
+    produces: ProducesFn | None = None,
 ) -> Callable[[Handler], Handler]:
     """`retryable`: running the kind again with the same params is safe and useful (reads,
     reports), so the jobs page offers Retry on a failed or cancelled one. Kinds with their own
@@ -50,7 +54,9 @@ def job_handler(
     `retry_on`: errors (a vector index's transient ones) after which a resumable job goes back
     to pending and Celery delivers it again with backoff (jobs.tasks); the handler continues
     from its checkpoints. `on_cancel(job, actor, reason)`: the owning app's own cancel, called
-    when the jobs page cancels a pending job of the kind, so its rows say so too."""
+    when the jobs page cancels a pending job of the kind, so its rows say so too.
+    `produces(job)`: the page of what a finished job produced (a report, the refreshed overview),
+    which the job's page links to instead of leaving the user on raw result fields."""
 
     def register(fn: Handler) -> Handler:
         _HANDLERS[kind] = fn
@@ -61,6 +67,8 @@ def job_handler(
         _RETRY_ON[kind] = retry_on
         if on_cancel is not None:
             _ON_CANCEL[kind] = on_cancel
+        if produces is not None:
+            _PRODUCES[kind] = produces
         if cancellable:
             _NOT_CANCELLABLE.discard(kind)
         else:
@@ -96,6 +104,12 @@ def is_resumable(kind: str) -> bool:
 
 def retry_on(kind: str) -> tuple[type[BaseException], ...]:
     return _RETRY_ON.get(kind, ())
+
+
+def produced_by(job: Job) -> tuple[str, str] | None:
+    """(label, url) of what the finished job produced, when its kind says."""
+    fn = _PRODUCES.get(job.kind)
+    return fn(job) if fn is not None and job.status == job.Status.SUCCEEDED else None
 
 
 def cancel_hook(kind: str) -> CancelHook | None:

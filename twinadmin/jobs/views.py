@@ -6,7 +6,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from twinadmin.accounts.roles import OPERATORS, role_required
 from twinadmin.jobs.forms import JobCancelForm
-from twinadmin.jobs.handlers import known_kinds
+from twinadmin.jobs.handlers import known_kinds, produced_by
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import JobNotCancellable, JobNotRetryable, job_cancel, job_retry
 from twinadmin.lib.htmx import HtmxHttpRequest, partial_template, redirect_after_post, render_polling
@@ -40,9 +40,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @role_required()
 def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(Job, pk=job_id)
-    return render_polling(
-        request, "jobs/job_detail.html", {"job": job}, finished=job.is_finished, partial="status"
-    )
+    ctx = {"job": job, "produced": produced_by(job)}
+    return render_polling(request, "jobs/job_detail.html", ctx, finished=job.is_finished, partial="status")
 
 
 @require_POST
