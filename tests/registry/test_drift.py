@@ -180,3 +180,15 @@ def test_drift_cards_carry_readable_labels(clean_world, auditor_client):
     card = re.search(r'data-kind="orphans"><div class="value">(\d+)</div><div class="label">([^<]*)<', body)
     assert card and card.groups() == ("1", "orphan namespaces")
     assert "deleted twins with data" in body and "deletedtwinswithdata" not in body
+
+
+def test_the_snapshot_time_reads_as_a_time_with_the_exact_value_on_hover(clean_world, auditor_client):
+    index_refresh()
+
+    body = auditor_client.get(reverse("registry-drift-report")).content.decode()
+
+    shown = re.search(
+        r'<time datetime="([^"]+)" title="\1">(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC</time>', body
+    )
+    assert shown, body
+    assert shown.group(1).startswith(shown.group(2).replace(" ", "T"))

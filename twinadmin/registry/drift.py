@@ -11,6 +11,7 @@ candidates are read again from the index first, which also corrects the snapshot
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,11 @@ class DriftReport:
         "legacy_present",
         "erased_with_data",
     )
+
+    @property
+    def observed(self) -> dt.datetime | None:
+        """When the snapshot was read, as a datetime for the page (the JSON keeps ISO text)."""
+        return dt.datetime.fromisoformat(self.observed_at) if self.observed_at else None
 
     # What the page's cards call each kind.
     LABELS = {
