@@ -53,5 +53,5 @@ def test_operator_starts_the_seed_migration_from_the_page(
         assert body.count('data-step="cut-over"') == 30
         assert Twin.objects.filter(creator__creator_id=CREATOR).count() == 29
         assert get_index().describe_namespace(f"creator_{CREATOR}").vector_count == 376
-        assert Job.objects.get(pk=run.job_id).status == Job.Status.SUCCEEDED
+        assert worker.wait_for_job(run.job_id).status == Job.Status.SUCCEEDED
         assert "jobs.run_resumable_job" in worker.log()

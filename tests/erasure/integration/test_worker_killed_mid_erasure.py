@@ -72,9 +72,13 @@ def test_a_killed_worker_s_erasure_is_finished_by_the_next_worker(server, start_
     second = start_worker(env=env, name="second")
 
     def finished() -> ErasureRequest | None:
+        # Ended means both: the erasure is terminal and the job carrying it has closed (the job's
+        # row is written just after the erasure's, so the pages agree a moment later).
         second.check_alive()
         erasure.refresh_from_db()
-        return erasure if erasure.status in ("completed", "failed") else None
+        if erasure.status not in ("completed", "failed"):
+            return None
+        return erasure if Job.objects.get(pk=erasure.job_id).is_finished else None
 
     wait_until(finished, timeout=120, interval=0.2, what=lambda: f"the erasure to end:\n{second.log_tail()}")
     assert erasure.status == "completed", erasure.last_error
