@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "twinadmin.accounts.context_processors.roles",
             ],
+            "builtins": ["twinadmin.lib.ui"],
         },
     },
 ]

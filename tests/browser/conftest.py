@@ -87,3 +87,21 @@ def operator_login(transactional_db: None) -> tuple[str, str]:
     username, password = "browser-op", "browser-pw-2f7c"
     user_in_groups(username, OPERATORS, password=password)
     return username, password
+
+
+@pytest.fixture
+def screenshot(page: Any) -> Any:
+    """`screenshot("name")` writes a full-page PNG of what the browser shows now to
+    $TWINADMIN_SCREENSHOT_DIR/name.png, for a reviewer to look at; without the variable it does
+    nothing. Returns the path written, or None."""
+    folder = os.environ.get("TWINADMIN_SCREENSHOT_DIR")
+
+    def take(name: str) -> Path | None:
+        if not folder:
+            return None
+        path = Path(folder) / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
