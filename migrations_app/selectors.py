@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q
+from django.template.defaultfilters import pluralize
+from django.utils import timezone
 
 from migrations_app.models import MigrationItem, NamespaceMigration
 from migrations_app.planning import Plan
@@ -91,3 +95,103 @@ def legacy_namespace_choices() -> list[tuple[str, str]]:
         kind__in=[NamespaceKind.LEGACY_UUID, NamespaceKind.DEFAULT]
     ).order_by("name")
     return [(n.name, f"{n.name} ({n.vector_count})") for n in rows.only("name", "vector_count")]
+
+
+# How far an item has come through the run's three vector-sized stages (backup, copy, verify),
+# by its step; a step in flight adds its own progress_done. Cut over counts as the end.
+_STAGE_OF_STEP: dict[str, int] = {
+    MigrationItem.Step.PENDING: 0,
+    MigrationItem.Step.BACKING_UP: 0,
+    MigrationItem.Step.BACKED_UP: 1,
+    MigrationItem.Step.COPYING: 1,
+    MigrationItem.Step.COPIED: 2,
+    MigrationItem.Step.VERIFYING: 2,
+    MigrationItem.Step.VERIFIED: 3,
+    MigrationItem.Step.CUTTING_OVER: 3,
+    MigrationItem.Step.CUT_OVER: 3,
+}
+_STAGES = 3
+IN_FLIGHT_STEPS: frozenset[str] = frozenset(
+    {
+        MigrationItem.Step.BACKING_UP,
+        MigrationItem.Step.COPYING,
+        MigrationItem.Step.VERIFYING,
+        MigrationItem.Step.CUTTING_OVER,
+        MigrationItem.Step.ROLLING_BACK,
+    }
+)
+# What "done" means for the namespaces in each phase, for the counts line.
+_PHASE_DONE: dict[str, tuple[str, int]] = {
+    NamespaceMigration.Phase.BACKUP: ("backed up", 1),
+    NamespaceMigration.Phase.COPY: ("copied", 2),
+    NamespaceMigration.Phase.VERIFY: ("verified", 3),
+    NamespaceMigration.Phase.CUTOVER: ("cut over", 3),
+}
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """One overall bar for a run: how much of its work is done, at what rate, how long is left;
+    and, once it has ended, the summary line ("30/30 namespaces verified, 805/805 vectors")."""
+
+    percent: int
+    namespaces: int
+    namespaces_done: int
+    done_label: str
+    vectors: int
+    vectors_done: int
+    rate: float | None  # vectors through a stage per second since the run started
+    eta_seconds: int | None
+    summary: str
+
+
+def run_progress(
+    run: NamespaceMigration, items: list[MigrationItem], *, now: dt.datetime | None = None
+) -> RunProgress:
+    now = now or timezone.now()
+    sizes = [max(i.source_count, i.progress_total if i.step in IN_FLIGHT_STEPS else 0, 1) for i in items]
+    work = _STAGES * sum(sizes)
+    units = 0
+    for item, size in zip(items, sizes, strict=True):
+        stage = _STAGE_OF_STEP.get(item.step)
+        if stage is None:  # failed or rolled back: counts as far as nothing
+            continue
+        units += stage * size + (min(item.progress_done, size) if item.step in IN_FLIGHT_STEPS else 0)
+    label, stage_done = _PHASE_DONE.get(run.phase, ("cut over", 3))
+    namespaces_done = sum(1 for i in items if _STAGE_OF_STEP.get(i.step, -1) >= stage_done)
+    if run.phase == NamespaceMigration.Phase.CUTOVER:
+        namespaces_done = sum(1 for i in items if i.step == MigrationItem.Step.CUT_OVER)
+    vectors = sum(i.source_count for i in items)
+    vectors_done = sum(
+        min(i.progress_done, i.source_count)
+        if i.step in IN_FLIGHT_STEPS
+        else (i.source_count if _STAGE_OF_STEP.get(i.step, -1) >= stage_done else 0)
+        for i in items
+    )
+    rate = eta = None
+    if run.is_active and run.started_at and units:
+        elapsed = (now - run.started_at).total_seconds()
+        if elapsed > 0:
+            rate = units / elapsed
+            eta = int(round((work - units) / rate)) if rate > 0 else None
+    verified = [i for i in items if i.verified]
+    if run.status == NamespaceMigration.Status.SUCCEEDED or (not run.is_active and verified):
+        moved = sum(i.verification.get("target_count") or 0 for i in verified)
+        summary = (
+            f"{len(verified)}/{len(items)} namespace{pluralize(len(items))} verified, "
+            f"{moved}/{vectors} vector{pluralize(vectors)}"
+        )
+    else:
+        summary = ""
+    finished = run.status == NamespaceMigration.Status.SUCCEEDED
+    return RunProgress(
+        percent=100 if finished else (min(100, int(100 * units / work)) if work else 0),
+        namespaces=len(items),
+        namespaces_done=len(items) if finished else namespaces_done,
+        done_label="cut over" if finished else label,
+        vectors=vectors,
+        vectors_done=vectors if finished else vectors_done,
+        rate=rate,
+        eta_seconds=eta,
+        summary=summary,
+    )

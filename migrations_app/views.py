@@ -83,6 +83,8 @@ def run_detail(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
         "run": run,
         "items": items,
         "report": selectors.run_report(run, items),
+        "overall": selectors.run_progress(run, items),
+        "in_flight": selectors.IN_FLIGHT_STEPS,
         "resumable": run.can_resume or lost,
         "worker_lost": lost,
     }

@@ -36,3 +36,10 @@ def test_full_shows_the_second_and_a_missing_time_is_a_dash(monkeypatch) -> None
     assert ">2 Dec 2026 11:59:58 UTC</time>" in render(NOW - dt.timedelta(seconds=2), "full")
     assert ">just now</time>" in render(NOW - dt.timedelta(seconds=2))
     assert render(None) == "—"
+
+
+def test_a_duration_reads_in_hours_minutes_and_seconds() -> None:
+    def shown(value: object) -> str:
+        return Template("{{ d|seconds }}").render(Context({"d": value}))
+
+    assert [shown(v) for v in (4.4, 125, 120, 3780, None)] == ["4 s", "2 min 5 s", "2 min", "1 h 3 min", "—"]

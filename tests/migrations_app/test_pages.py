@@ -222,3 +222,28 @@ def test_counts_of_one_read_as_one(operator_client, seeded, creator):
     polls = run.items.get().verification["counts"]["polls"]
     page = operator_client.get(run.get_absolute_url()).content.decode()
     assert f"{polls} poll{'s' if polls != 1 else ''} in" in page and "1 polls" not in page
+
+
+def test_one_overall_bar_while_running_and_a_summary_line_when_done(operator_client, seeded, creator):
+    from tests.migrations_app.helpers import run_phases
+
+    sources = legacy_sources(seeded)[:3]
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=sources)
+    vectors = sum(seeded.describe_namespace(s).vector_count for s in sources)
+    two_seconds_ago = timezone.now() - timezone.timedelta(seconds=2)
+    NamespaceMigration.objects.filter(pk=run.pk).update(started_at=two_seconds_ago)
+    run_phases(run, "backup")  # paused after the backups, the copy next: a third of the work is done
+
+    body = operator_client.get(run.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    counts = re.search(r'<span id="run-counts">([^<]*)</span>', body)
+    assert counts and counts.group(1) == f"33% · 0/3 namespaces copied · 0/{vectors} vectors"
+    rate = re.search(r'<span class="muted" id="run-rate">· (\d+) vectors/s · about (\d+) s left</span>', body)
+    assert rate and int(rate.group(1)) > 0 and int(rate.group(2)) > 0, body
+    assert body.count("<progress") == 1  # one bar: no per-namespace bar for finished steps
+    assert 'id="run-summary"' not in body
+
+    migration_execute(run_id=run.pk)
+    body = operator_client.get(run.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    summary = re.search(r'<p id="run-summary"><strong>([^<]*)</strong>', body)
+    assert summary and summary.group(1) == f"3/3 namespaces verified, {vectors}/{vectors} vectors"
+    assert "<progress" not in body and "verifying" not in body.lower().replace('data-step="', "")

@@ -4,7 +4,8 @@ template has to `{% load %}` them.
 `when` is the one way a time is shown: readable on the page ("4 minutes ago" within a day, the
 date and minute beyond), the exact UTC value to the microsecond on hover, and the ISO value in the
 `<time datetime>` attribute for machines. `when:"full"` always shows the date and the second (audit
-rows, where neighbours differ by seconds). `words` turns a stored enum (`not_found`) into words."""
+rows, where neighbours differ by seconds). `seconds` reads a duration ("2 min 5 s"). `words` turns
+a stored enum (`not_found`) into words."""
 
 from __future__ import annotations
 
@@ -44,3 +45,18 @@ def when(value: dt.datetime | None, style: str = "") -> SafeString | str:
 def words(value: object) -> str:
     """`not_found` → "not found", `creator.erase.approve` stays as it is (not an enum)."""
     return str(value).replace("_", " ") if value is not None else ""
+
+
+@register.filter
+def seconds(value: float | int | None) -> str:
+    """A duration in seconds as people say it: "45 s", "2 min 5 s", "1 h 3 min"."""
+    if value is None:
+        return "—"
+    total = max(0, int(round(float(value))))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"
