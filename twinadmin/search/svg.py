@@ -3,7 +3,9 @@
 One row per namespace (plus "overall"); each row holds one bar per report: p99, p95 and p50
 drawn over each other from light to dark, a tick at the maximum. The axis ends at the largest
 p99 so a single slow outlier does not flatten every bar; a maximum beyond it is drawn at the edge
-as an arrow, and every bar carries its exact figures in a tooltip (<title>).
+as an arrow, and every bar carries its exact figures in a tooltip (<title>). Each bar's p95 figure
+stands in a column of its own at the right, clear of the bars and of the max tick; namespace names
+are set in a monospace face and shortened from the left to fit the label column.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from django.utils.safestring import SafeString, mark_safe
 
 WIDTH = 820
 LABEL_WIDTH = 230
-RIGHT_PAD = 70
+RIGHT_PAD = 130  # the "›max" of a bar beyond the axis, then the p95 figures column
+FONT_SIZE = 11
+MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"
+# A monospace glyph is 0.6 em wide in the usual faces; a little more, so no face spills over.
+LABEL_CHARS = int((LABEL_WIDTH - 12) / (0.62 * FONT_SIZE))
 BAR_HEIGHT = 12
 BAR_GAP = 3
 ROW_GAP = 8
@@ -60,7 +66,7 @@ def _fmt(ms: float | None) -> str:
     return f"{ms:.2f}" if ms < 10 else f"{ms:.1f}" if ms < 100 else f"{ms:,.0f}"
 
 
-def _truncate(label: str, limit: int = 34) -> str:
+def _truncate(label: str, limit: int = LABEL_CHARS) -> str:
     return label if len(label) <= limit else "…" + label[-(limit - 1) :]
 
 
@@ -88,7 +94,7 @@ class _Chart:
             f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{WIDTH}" height="{self.height}" '
             f'viewBox="0 0 {WIDTH} {self.height}" role="img" '
             'aria-label="query latency per namespace, milliseconds" '
-            'font-family="system-ui, sans-serif" font-size="11">'
+            f'font-family="system-ui, sans-serif" font-size="{FONT_SIZE}">'
         )
         self.legend()
         self.axis()
@@ -127,7 +133,7 @@ class _Chart:
     def row(self, y0: float, row: ChartRow) -> None:
         label_y = y0 + (self.row_height - ROW_GAP) / 2 + 4
         self.out.append(
-            f'<text x="{LABEL_WIDTH - 8}" y="{label_y:.1f}" text-anchor="end">'
+            f'<text x="{LABEL_WIDTH - 8}" y="{label_y:.1f}" text-anchor="end" font-family="{MONO}">'
             f"<title>{escape(row.label)}</title>{escape(_truncate(row.label))}</text>"
         )
         for b, bar in enumerate(row.bars):
@@ -159,10 +165,10 @@ class _Chart:
             )
             if beyond:
                 out.append(f'<text x="{mx + 3:.1f}" y="{y + BAR_HEIGHT - 2}">›{escape(_fmt(bar.max))}</text>')
-        if bar.p95 is not None and not beyond:
-            end = x(bar.max if bar.max is not None else bar.p95)
+        if bar.p95 is not None:
             out.append(
-                f'<text x="{end + 5:.1f}" y="{y + BAR_HEIGHT - 2}" fill="#475467">p95 {_fmt(bar.p95)}</text>'
+                f'<text x="{WIDTH - 4}" y="{y + BAR_HEIGHT - 2}" text-anchor="end" fill="#475467">'
+                f"p95 {_fmt(bar.p95)}</text>"
             )
         if bar.p50 is None:
             out.append(
