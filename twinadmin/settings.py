@@ -225,6 +225,45 @@ if min(LATENCY_PROBE_POOL_MAX, LATENCY_EXACT_RECALL_MAX, AUDIT_COUNT_CAP) < 1:
         "LATENCY_PROBE_POOL_MAX, LATENCY_EXACT_RECALL_MAX and AUDIT_COUNT_CAP must be 1 or more"
     )
 
+# --- Email and links ----------------------------------------------------------------------
+# Approvers are emailed when an erasure is filed and when one fails (twinadmin/erasure/notify.py),
+# with a link built on this address (mail has no request to take the host from).
+TWINADMIN_BASE_URL = env.str("TWINADMIN_BASE_URL", default="http://127.0.0.1:8000").strip().rstrip("/")
+if not TWINADMIN_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"TWINADMIN_BASE_URL={TWINADMIN_BASE_URL!r} must start with http:// or https://"
+    )
+# EMAIL_URL (smtp://, smtp+tls://, smtps://, consolemail://: django-environ's email_url) wins;
+# else EMAIL_HOST and friends mean SMTP; else the console under DEBUG (`make run` prints mail in
+# its output) and Django's SMTP on localhost:25 (a local relay) without it.
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    _email = env.email_url_config(EMAIL_URL)
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email.get("EMAIL_HOST", "localhost")
+    EMAIL_PORT = _email.get("EMAIL_PORT", 25)
+    EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+elif env.str("EMAIL_HOST", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+    if EMAIL_USE_TLS and EMAIL_USE_SSL:
+        raise ImproperlyConfigured(
+            "EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on (TLS: port 587, SSL: 465)"
+        )
+elif DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="twinadmin@localhost")
+# A mail server that does not answer must not hold a web request (filing sends after commit).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
 # How old the stored index snapshot may be before the overview offers a refresh.
 INDEX_SNAPSHOT_MAX_AGE_SECONDS = env.int("INDEX_SNAPSHOT_MAX_AGE_SECONDS", default=300)
 

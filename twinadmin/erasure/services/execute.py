@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from twinadmin.audit.services import audit_record
 from twinadmin.audit.tasks import audit_checkpoint_soon
-from twinadmin.erasure import backups
+from twinadmin.erasure import backups, notify
 from twinadmin.erasure.lineage import lineage_erase, lineage_rows_sync, lineage_verify
 from twinadmin.erasure.models import ErasureBackup, ErasureNamespace, ErasureRequest
 from twinadmin.erasure.namespaces import concurrently, verify_creator_gone
@@ -208,6 +208,8 @@ def _erasure_close(job: Job, erasure: ErasureRequest, outcome: _Outcome, audit: 
                 "audit_head_hash",
             ]
         )
+        if not outcome.ok:
+            notify.approvers_notify_failed(erasure)
 
 
 def _finish_details(job: Job, erasure: ErasureRequest, outcome: _Outcome) -> dict[str, Any]:

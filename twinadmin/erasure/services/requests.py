@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from twinadmin.audit.services import audit_record
+from twinadmin.erasure import notify
 from twinadmin.erasure.models import OPEN_STATUSES, ErasureRequest
 from twinadmin.erasure.scope import Scope, erasure_scope_read
 from twinadmin.jobs.leases import job_enqueue
@@ -44,6 +45,7 @@ def erasure_request_file(
     confirm: str,
     actor: Any,
     again_if_erased: bool = False,
+    notify_approvers: bool = True,
 ) -> ErasureRequest:
     """File a request. An erased creator is refused while nothing of theirs remains (read live);
     when something does (Drift's alarm), a new request erases it again. `again_if_erased`: the
@@ -72,6 +74,8 @@ def erasure_request_file(
                 requested_by_name=name,
             )
             _audit_request(erasure, actor, "creator.erase.request", {"reason": reason})
+            if notify_approvers:
+                notify.approvers_notify_filed(erasure)
     except IntegrityError:
         raise ErasureError(
             f"Creator {creator_id!r} already has an open erasure request "
@@ -278,6 +282,7 @@ def erasure_from_shell(
             confirm=creator_id,
             actor=requested_by or actor,
             again_if_erased=True,
+            notify_approvers=False,  # the shell approves it at once: nothing awaits an approver
         )
         return erasure_request_approve(erasure=erasure, actor=actor, enqueue=False)
     erasure = ErasureRequest.objects.get(pk=open_id)
