@@ -1,12 +1,14 @@
 """Auditor pages: who may see them, what each filter shows, HTMX fragments, the chain block,
 and a constant number of queries per page."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.support.audit import JOB_B
+from tests.support.audit import JOB_A, JOB_B
 from twinadmin.audit.models import AuditEntry
 from twinadmin.audit.selectors import PAGE_SIZE
 from twinadmin.jobs.models import Job
@@ -143,7 +145,8 @@ def test_list_page_costs_the_same_queries_at_any_size(
     many_entries(3 * PAGE_SIZE)
     large = [count({}), count({"creator": "c1"}), count({"before": 120}, HTTP_HX_REQUEST="true")]
     assert small == large
-    with django_assert_max_num_queries(8):
+    # Session, user, roles, page, newer/older, count, head; the action list; intents' outcomes.
+    with django_assert_max_num_queries(10):
         auditor_client.get(LIST, {"action": "twin.delete.*", "date_from": "2020-01-01", "before": 100})
 
 
@@ -183,3 +186,40 @@ def test_entry_detail_shows_every_field_and_checks_its_links(auditor_client, log
         in auditor_client.get(reverse("audit-entry-detail", args=[entry.seq])).content.decode()
     )
     assert auditor_client.get(reverse("audit-entry-detail", args=[999])).status_code == 404
+
+
+def test_the_action_filter_offers_every_action_in_the_log_and_each_family(auditor_client, log):
+    body = auditor_client.get(LIST).content.decode()
+    offered = re.findall(
+        r'<option value="([^"]+)">', body.split('id="audit-actions"')[1].split("</datalist>")[0]
+    )
+    actions = sorted(set(AuditEntry.objects.values_list("action", flat=True)))
+    assert [a for a in offered if not a.endswith("*")] == actions
+    assert {"creator.*", "creator.erase.*", "twin.delete.*"} <= set(offered)
+
+
+def test_a_prefix_ending_in_a_dot_is_a_prefix(auditor_client, log):
+    response = auditor_client.get(LIST, {"action": "creator.erase."})
+    assert shown(response) == [log["erase_failed"], log["erase_start"]]
+
+
+def test_an_intent_row_shows_the_outcome_that_closed_it_and_every_row_links_its_story(auditor_client, log):
+    body = auditor_client.get(LIST).content.decode()
+    row = body.split(f'href="{reverse("audit-entry-detail", args=[log["delete_start"]])}"')[1].split("</tr>")[
+        0
+    ]
+    assert f'href="{reverse("audit-entry-detail", args=[log["delete_done"]])}"' in row
+    assert 'class="badge outcome-success succeeded">success' in row
+    assert f'href="{reverse("audit-show-story", args=[str(JOB_A)])}"' in row
+    erase_row = body.split(f'href="{reverse("audit-entry-detail", args=[log["erase_start"]])}"')[1]
+    closed_by = f'href="{reverse("audit-entry-detail", args=[log["erase_failed"]])}"'
+    assert (
+        closed_by in erase_row.split("</tr>")[0] and "outcome-failure failed" in erase_row.split("</tr>")[0]
+    )
+    approve_row = body.split(f'href="{reverse("audit-entry-detail", args=[log["approve"]])}"')[1]
+    assert "→" not in approve_row.split("</tr>")[0]  # not an intent: nothing to close
+
+
+def test_the_entry_page_links_its_story(auditor_client, log):
+    body = auditor_client.get(reverse("audit-entry-detail", args=[log["erase_start"]])).content.decode()
+    assert f'href="{reverse("audit-show-story", args=[str(JOB_B)])}"' in body

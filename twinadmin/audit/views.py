@@ -1,4 +1,4 @@
-import json
+import uuid
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -7,12 +7,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS, role_required
-from twinadmin.audit import selectors
+from twinadmin.audit import selectors, story
 from twinadmin.audit.exports import EXPORTERS
 from twinadmin.audit.forms import AuditExportForm, AuditFilterForm, ReceiptUploadForm
 from twinadmin.audit.keys import AuditKeyError, key_id, public_key_load, public_key_pem
 from twinadmin.audit.models import AuditEntry
 from twinadmin.audit.proofs import ProofDocumentError, proof_document_parse
+from twinadmin.erasure.models import ErasureRequest
 from twinadmin.erasure.receipts import erasure_receipt_check
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import BUTTON_ONCE_SECONDS, job_create
@@ -38,9 +39,14 @@ def entry_list(request: HtmxHttpRequest) -> HttpResponse:
     if form.is_valid():
         qs = selectors.audit_entry_filter(**form.filters())
         data = form.cleaned_data
-        ctx["page"] = selectors.audit_entry_page(qs, before=data["before"], after=data["after"])
+        page = selectors.audit_entry_page(qs, before=data["before"], after=data["after"])
+        intents = [e for e in page.entries if e.outcome == AuditEntry.Outcome.INTENT]
+        outcomes = story.outcomes_of(intents, selectors.audit_outcome_candidates(intents))
+        ctx["page"] = page
+        ctx["rows"] = [(e, outcomes.get(e.seq)) for e in page.entries]  # an intent with its outcome
     if not request.htmx:
         ctx["head"] = selectors.audit_chain_head()
+        ctx["actions"] = _action_choices(selectors.audit_action_names())
     # htmx only swaps 2xx responses in: the fragment carries the errors itself.
     status = 400 if form.errors and not request.htmx else 200
     return render(request, partial_template(request, "audit/entry_list.html", "rows"), ctx, status=status)
@@ -53,12 +59,47 @@ def entry_detail(request: HttpRequest, seq: int) -> HttpResponse:
     expected_prev, has_next = selectors.audit_entry_neighbours(entry)
     ctx = {
         "entry": entry,
-        "details_pretty": json.dumps(entry.details, indent=2, sort_keys=True, ensure_ascii=False),
+        "details": story.details_pretty(entry.details),
         "hash_ok": entry.compute_hash() == entry.entry_hash,
         "prev_ok": entry.prev_hash == expected_prev,
         "has_next": has_next,
     }
     return render(request, "audit/entry_detail.html", ctx)
+
+
+def _action_choices(actions: list[str]) -> list[str]:
+    """The filter's suggestions: every action, and before each family its prefix
+    (`creator.erase.*` ahead of `creator.erase.approve`), so a whole family is one pick."""
+    choices: list[str] = []
+    for action in actions:
+        parts = action.split(".")
+        for depth in range(1, len(parts)):
+            family = ".".join(parts[:depth]) + ".*"
+            if family not in choices:
+                choices.append(family)
+        choices.append(action)
+    return choices
+
+
+@require_GET
+@role_required(*AUDIT_READERS)
+def story_show(request: HttpRequest, correlation_id: str) -> HttpResponse:
+    """The entries of one correlation id (a request, a job, a run) as steps, oldest first."""
+    try:
+        if len(correlation_id) > 45:  # "urn:uuid:" and 36 characters at most
+            raise ValueError
+        correlation = uuid.UUID(correlation_id)
+    except ValueError:
+        return render(request, "audit/story.html", {"bad_id": correlation_id[:80]}, status=400)
+    found = selectors.audit_story_entries(correlation)
+    ctx = {
+        "correlation": correlation,
+        "steps": story.step_fold(found.entries),
+        "entries": len(found.entries),
+        "truncated": found.truncated,
+        "erasure": ErasureRequest.objects.filter(correlation_id=correlation).only("pk", "status").first(),
+    }
+    return render(request, "audit/story.html", ctx, status=200 if found.entries else 404)
 
 
 @require_GET
