@@ -5,6 +5,8 @@ from twinadmin.registry import views
 urlpatterns = [
     path("", views.overview, name="registry-overview"),
     path("namespaces/", views.namespace_list, name="registry-list-namespaces"),
+    path("vectors/", views.vector_list, name="registry-list-vectors"),
+    path("vectors/vector/", views.vector_detail, name="registry-vector-detail"),
     path("index/refresh/", views.index_refresh, name="registry-refresh-index"),
     path("drift/", views.drift_report, name="registry-drift-report"),
     path("drift/run/", views.drift_run, name="registry-run-drift"),

@@ -1,13 +1,17 @@
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from twinadmin.accounts.roles import OPERATORS, role_required
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import BUTTON_ONCE_SECONDS, job_create
-from twinadmin.lib.htmx import partial_template, redirect_after_post
+from twinadmin.lib.htmx import HtmxHttpRequest, partial_template, redirect_after_post
 from twinadmin.registry import selectors
+from twinadmin.registry.browse import selectors as browse
+from twinadmin.registry.browse.forms import VectorDetailForm, VectorListForm
 from twinadmin.registry.drift import PAGE_LIMIT, drift_report_build
 from twinadmin.registry.forms import (
     CreatorForm,
@@ -152,3 +156,46 @@ def orphan_register(request: HttpRequest) -> HttpResponse:
 def index_refresh(request: HttpRequest) -> HttpResponse:
     job = job_create(kind="refresh_index", user=request.user, once_within=BUTTON_ONCE_SECONDS)
     return redirect_after_post(request, job.get_absolute_url())
+
+
+def _form_problem(form: forms.Form) -> str:
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+@require_GET
+@role_required()  # any role, as the namespace list: it only reads
+def vector_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = VectorListForm(request.GET)
+    ctx: dict = {"form": form, "ns": None, "page": None, "problem": "", "status": 200}
+    if form.is_valid():
+        data = form.cleaned_data
+        ctx["ns"] = browse.namespace_get(name=data["namespace"])
+        carried = {"namespace": ctx["ns"].name, **({"pick": data["pick"]} if data["pick"] else {})}
+        ctx["ns_query"] = urlencode(carried)
+        try:
+            ctx["page"] = browse.id_page(ctx["ns"], prefix=data["prefix"], token=data["token"])
+        except browse.BrowseError as exc:
+            ctx["problem"], ctx["status"] = str(exc), exc.status
+    else:
+        ctx["problem"], ctx["status"] = _form_problem(form), 400
+    # htmx does not swap a 4xx answer: the fragment carries the problem with a 200.
+    status = 200 if request.htmx else ctx["status"]
+    return render(request, partial_template(request, "registry/vector_list.html", "rows"), ctx, status=status)
+
+
+@require_GET
+@role_required()
+def vector_detail(request: HttpRequest) -> HttpResponse:
+    form = VectorDetailForm(request.GET)
+    ctx: dict = {"form": form, "ns": None, "vector": None, "problem": "", "status": 200}
+    if form.is_valid():
+        data = form.cleaned_data
+        ctx["ns"] = browse.namespace_get(name=data["namespace"])
+        ctx["pick"] = data["pick"]
+        try:
+            ctx["vector"] = browse.vector_get(ctx["ns"], vector_id=data["id"])
+        except browse.BrowseError as exc:
+            ctx["problem"], ctx["status"] = str(exc), exc.status
+    else:
+        ctx["problem"], ctx["status"] = _form_problem(form), 400
+    return render(request, "registry/vector_detail.html", ctx, status=ctx["status"])

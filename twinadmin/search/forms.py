@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 
 from twinadmin.registry import codec
+from twinadmin.registry.browse.forms import NamespaceField, VectorIdField
 from twinadmin.registry.models import Twin
 from twinadmin.search.errors import SearchInputError
 from twinadmin.search.latency import MAX_QUERIES
@@ -33,6 +34,17 @@ class MultiTwinSearchForm(forms.Form):
     twins = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
     include_shared = forms.BooleanField(label="Creator-wide namespace", required=False, initial=True)
     vector_id = forms.CharField(label="Vector id", required=False, max_length=512)
+    vector_namespace = NamespaceField(
+        label="…taken from namespace",
+        required=False,
+        help_text="Empty: the id is looked up in the selected namespaces. Any namespace may lend its vector.",
+    )
+    exclude_self = forms.BooleanField(
+        label="Leave the query vector itself out of the hits",
+        required=False,
+        initial=True,
+        help_text="When searching by a stored vector: its own id (and identical copies of it) are not hits.",
+    )
     vector = forms.CharField(
         label="…or paste a vector",
         required=False,
@@ -71,12 +83,43 @@ class MultiTwinSearchForm(forms.Form):
         data = super().clean() or self.cleaned_data
         vector_id = (data.get("vector_id") or "").strip()
         data["vector_id"] = vector_id or None
+        data["vector_namespace"] = data.get("vector_namespace") or None
+        if data["vector_namespace"] and not vector_id:
+            raise forms.ValidationError("A namespace to take the query vector from needs a vector id too.")
         has_vector = data.get("vector") is not None or "vector" in self.errors
         if bool(vector_id) == has_vector:
             raise forms.ValidationError("Give a vector id or paste a vector (exactly one of them).")
         if not data.get("twins") and not data.get("include_shared"):
             raise forms.ValidationError("Choose at least one twin or the creator-wide namespace.")
         return data
+
+
+class QueryPickForm(forms.Form):
+    """A stored vector chosen elsewhere (the vector browser's "find similar" or "use as query"),
+    carried in the search page's address to fill its form in."""
+
+    vector_namespace = NamespaceField(required=False)
+    vector_id = VectorIdField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        if data.get("vector_namespace") and not data.get("vector_id"):
+            raise forms.ValidationError("A namespace to take the query vector from needs a vector id too.")
+        return data
+
+    @property
+    def picked(self) -> dict[str, Any]:
+        """The search form's initial values for the picked vector (none when nothing was picked)."""
+        if not self.is_valid() or not self.cleaned_data.get("vector_id"):
+            return {}
+        return {**self.carried, "exclude_self": True}
+
+    @property
+    def carried(self) -> dict[str, str]:
+        """The pick as address parameters, to hand on to another page."""
+        if not self.is_valid():
+            return {}
+        return {k: v for k, v in self.cleaned_data.items() if v}
 
 
 class LatencyRunForm(forms.Form):

@@ -10,7 +10,7 @@ from django.core.paginator import Page, Paginator
 from django.utils.safestring import SafeString
 
 from twinadmin.registry import codec
-from twinadmin.registry.models import Creator, Twin
+from twinadmin.registry.models import Creator, IndexNamespace, Twin
 from twinadmin.search.errors import SearchInputError
 from twinadmin.search.models import LatencyNamespace, LatencyReport
 from twinadmin.search.svg import Bar, ChartRow, latency_chart
@@ -44,6 +44,30 @@ def search_creator_get(*, creator_id: str) -> Creator:
 def search_twin_choices(creator: Creator) -> list[Twin]:
     """The twins a search may pick: active ones (deleting/deleted twins have no data to show)."""
     return list(creator.twins.filter(status=Twin.Status.ACTIVE).order_by("twin_id"))
+
+
+@dataclass(frozen=True)
+class PickerNamespace:
+    """A namespace the search page offers to pick the query vector from."""
+
+    namespace: str
+    label: str
+    vector_count: int | None  # as last observed; None: not in the last snapshot
+
+
+def search_picker(creator: Creator) -> list[PickerNamespace]:
+    """The creator's own namespaces (creator-wide, then active twins) with their observed
+    counts: where a query vector is usually picked from (any other is one form away)."""
+    targets = [Target(creator.namespace, None)] + [
+        Target(codec.twin_namespace(creator.creator_id, t.twin_id), t.twin_id)
+        for t in search_twin_choices(creator)
+    ]
+    counts = dict(
+        IndexNamespace.objects.filter(name__in=[t.namespace for t in targets]).values_list(
+            "name", "vector_count"
+        )
+    )
+    return [PickerNamespace(t.namespace, t.label, counts.get(t.namespace)) for t in targets]
 
 
 def search_targets(

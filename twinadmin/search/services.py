@@ -122,6 +122,8 @@ class SearchResult:
     total_ms: float
     concurrent: bool  # more than one namespace queried at a time
     workers: int = field(default=1)  # namespaces queried at a time
+    query_namespace: str | None = None  # where `query_id` was taken from, when one was named
+    excluded_self: bool = False  # hits of `query_id` in `query_found_in` were left out
 
     @property
     def slowest_ms(self) -> float:
@@ -140,6 +142,8 @@ class SearchResult:
             "filter": self.filter,
             "query_id": self.query_id,
             "query_found_in": list(self.query_found_in),
+            "query_namespace": self.query_namespace,
+            "excluded_self": self.excluded_self,
             "concurrent": self.concurrent,
             "workers": self.workers,
             "fetch_ms": round(self.fetch_ms, 3),
@@ -216,6 +220,43 @@ def _query_vector_for_id(
     return first, tuple(ns for ns, _ in holders)
 
 
+def _query_vector_from(
+    index: VectorIndex, targets: list[Target], vector_id: str, source: str, *, streams: int, copies: bool
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The stored values of `vector_id` in the namespace `source`, and where among `source` and
+    the targets the same id holds exactly these values (the query vector itself, or a copy)."""
+    try:
+        source = limits.normalize_namespace(source)
+        limits.validate_id(vector_id, "vector id")
+    except InvalidRequest as exc:
+        raise SearchInputError(f"{exc}.") from None
+    try:
+        stored = index.fetch(source, [vector_id]).get(vector_id)
+    except VectorError as exc:
+        raise SearchBackendError(f"Looking up vector {vector_id!r} in {source!r} failed: {exc}") from exc
+    if stored is None:
+        raise SearchInputError(f"Vector id {vector_id!r} was not found in namespace {source!r}.")
+    if stored.values.size == 0:
+        raise SearchInputError(f"Vector {vector_id!r} in {source!r} has no dense values to search with.")
+    if not copies:
+        return stored.values, (source,)
+    others = [t for t in targets if t.namespace != source]
+
+    def fetch(target: Target) -> Vector | None:
+        return index.fetch(target.namespace, [vector_id]).get(vector_id)
+
+    try:
+        found = list(bounded_map(fetch, others, workers=streams, pool=search_pool())) if others else []
+    except VectorError as exc:
+        raise SearchBackendError(f"Looking up vector {vector_id!r} failed: {exc}") from exc
+    same = [
+        t.namespace
+        for t, v in zip(others, found, strict=True)
+        if v is not None and np.array_equal(v.values, stored.values)
+    ]
+    return stored.values, (source, *same)
+
+
 def multi_twin_search(
     *,
     creator_id: str,
@@ -223,6 +264,8 @@ def multi_twin_search(
     include_shared: bool = True,
     vector: str | Sequence[float] | np.ndarray | None = None,
     vector_id: str | None = None,
+    vector_namespace: str | None = None,
+    exclude_self: bool = False,
     top_k: int = 10,
     filter: str | Mapping[str, Any] | None = None,
     concurrent: bool = True,
@@ -233,6 +276,12 @@ def multi_twin_search(
     creator-wide namespace unless `include_shared=False`) by a pasted `vector` or by the values of
     the stored `vector_id`, and merge the hits by score.
 
+    `vector_namespace` names where `vector_id` is taken from (any namespace, searched or not);
+    without it the id is looked up in the searched namespaces. `exclude_self` leaves the query
+    vector itself out of the hits: its id wherever the same values are stored among the searched
+    namespaces (a copy made by a migration is the same vector), never another vector that merely
+    shares the id.
+
     `concurrent=False` queries one namespace after another; otherwise up to `workers` at a time
     (default: what suits the backend, see search_workers). The hits are the same either way."""
     started = time.perf_counter()
@@ -241,13 +290,26 @@ def multi_twin_search(
     filter_dict = parse_filter(filter)
     if (vector is None) == (vector_id is None or vector_id == ""):
         raise SearchInputError("Search by a vector id or by a pasted vector (exactly one of them).")
+    if vector_namespace is not None and vector is not None:
+        raise SearchInputError("A namespace to take the query from goes with a vector id, not a pasted one.")
     index = index or get_index()
     streams = _stream_count(index, targets, concurrent=concurrent, workers=workers)
 
     looking_up = time.perf_counter()
-    query, query_found_in = _query_vector(index, targets, vector, vector_id, streams=streams)
+    query, query_found_in = _query_vector(
+        index, targets, vector, vector_id, vector_namespace, streams=streams, copies=exclude_self
+    )
     fetched = time.perf_counter()
-    answers = _fan_out(index, targets, query, top_k=top_k, filter_dict=filter_dict, streams=streams)
+    self_id = vector_id if vector is None and exclude_self else None
+    answers = _fan_out(
+        index,
+        targets,
+        query,
+        top_k=top_k,
+        filter_dict=filter_dict,
+        streams=streams,
+        leave_out=(self_id, frozenset(query_found_in)) if self_id else None,
+    )
     finished = time.perf_counter()
     return SearchResult(
         creator_id=creator_id,
@@ -266,6 +328,8 @@ def multi_twin_search(
         total_ms=(finished - started) * 1000,
         concurrent=streams > 1,
         workers=streams,
+        query_namespace=vector_namespace if vector is None else None,
+        excluded_self=self_id is not None,
     )
 
 
@@ -282,11 +346,19 @@ def _query_vector(
     targets: list[Target],
     vector: str | Sequence[float] | np.ndarray | None,
     vector_id: str | None,
+    vector_namespace: str | None = None,
     *,
     streams: int,
+    copies: bool = False,
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """The query's values (a pasted vector, validated against the index; or the stored values
-    of `vector_id`) and the namespaces holding `vector_id` (none for a pasted vector)."""
+    of `vector_id`) and the namespaces holding `vector_id` (none for a pasted vector): with
+    `vector_namespace`, that one, plus (when `copies`) the searched ones holding the same id
+    with the same values."""
+    if vector is None and vector_namespace is not None:
+        return _query_vector_from(
+            index, targets, vector_id or "", vector_namespace, streams=streams, copies=copies
+        )
     if vector is None:
         return _query_vector_for_id(index, targets, vector_id or "", streams=streams)
     values = vector if isinstance(vector, np.ndarray) else parse_vector(vector)
@@ -306,15 +378,22 @@ def _fan_out(
     top_k: int,
     filter_dict: dict[str, Any] | None,
     streams: int,
+    leave_out: tuple[str, frozenset[str]] | None = None,
 ) -> list[tuple[list[Hit], float]]:
-    """Each target's hits and its query's latency in ms, in target order, `streams` at a time."""
+    """Each target's hits and its query's latency in ms, in target order, `streams` at a time.
+    `leave_out` is (id, namespaces): that id is no hit in those namespaces; they are asked for
+    one more match so that leaving it out still gives top_k."""
 
     def run(target: Target) -> tuple[list[Hit], float]:
+        skip = leave_out[0] if leave_out and target.namespace in leave_out[1] else None
+        k = min(top_k + 1, MAX_TOP_K) if skip is not None else top_k
         began = time.perf_counter()
-        matches = index.query(target.namespace, vector=query, top_k=top_k, filter=filter_dict)
+        matches = index.query(target.namespace, vector=query, top_k=k, filter=filter_dict)
         spent = (time.perf_counter() - began) * 1000
-        hits = [Hit(m.id, m.score, target.namespace, target.twin_id, m.metadata) for m in matches]
-        return hits, spent
+        hits = [
+            Hit(m.id, m.score, target.namespace, target.twin_id, m.metadata) for m in matches if m.id != skip
+        ]
+        return hits[:top_k], spent
 
     try:
         # A failure is raised once every started query has finished: no thread is still querying

@@ -1,5 +1,7 @@
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from twinadmin.accounts.roles import OPERATORS, role_required
@@ -7,7 +9,13 @@ from twinadmin.lib.htmx import HtmxHttpRequest, partial_template, redirect_after
 from twinadmin.registry.models import Creator
 from twinadmin.search import selectors
 from twinadmin.search.errors import SearchError
-from twinadmin.search.forms import CompareForm, CreatorPickForm, LatencyRunForm, MultiTwinSearchForm
+from twinadmin.search.forms import (
+    CompareForm,
+    CreatorPickForm,
+    LatencyRunForm,
+    MultiTwinSearchForm,
+    QueryPickForm,
+)
 from twinadmin.search.latency import latency_report_create
 from twinadmin.search.services import multi_twin_search
 
@@ -20,13 +28,17 @@ def _status(request: HtmxHttpRequest, form) -> int:
 @require_GET
 @role_required()
 def search_home(request: HttpRequest) -> HttpResponse:
-    form = CreatorPickForm(request.GET or None)
-    if form.is_bound and form.is_valid():
+    # A vector picked in the browser ("find similar" from a namespace of no creator) rides along.
+    pick = QueryPickForm(request.GET)
+    form = CreatorPickForm(request.GET if "creator" in request.GET else None)
+    if form.is_bound and form.is_valid() and pick.is_valid():
         creator_id = form.cleaned_data["creator"]
         if Creator.objects.filter(creator_id=creator_id).exists():
-            return redirect("search-search-twins", creator_id=creator_id)
+            url = reverse("search-search-twins", args=[creator_id])
+            return redirect(f"{url}?{urlencode(pick.carried)}" if pick.carried else url)
         form.add_error("creator", f"Unknown creator {creator_id!r}.")
-    return render(request, "search/home.html", {"form": form}, status=400 if form.errors else 200)
+    ctx = {"form": form, "pick": pick}
+    return render(request, "search/home.html", ctx, status=400 if form.errors or pick.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -34,7 +46,10 @@ def search_home(request: HttpRequest) -> HttpResponse:
 def search_twins(request: HtmxHttpRequest, creator_id: str) -> HttpResponse:
     """Any role may search: it only reads. A POST renders the results; from htmx, only them."""
     creator = get_object_or_404(Creator, creator_id=creator_id)
-    form = MultiTwinSearchForm(request.POST or None, twins=selectors.search_twin_choices(creator))
+    pick = QueryPickForm(request.GET)  # a vector picked in the vector browser fills the form in
+    form = MultiTwinSearchForm(
+        request.POST or None, initial=pick.picked, twins=selectors.search_twin_choices(creator)
+    )
     result = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -45,14 +60,18 @@ def search_twins(request: HtmxHttpRequest, creator_id: str) -> HttpResponse:
                 include_shared=data["include_shared"],
                 vector=data["vector"],
                 vector_id=data["vector_id"],
+                vector_namespace=data["vector_namespace"],
+                exclude_self=data["exclude_self"],
                 top_k=data["top_k"],
                 filter=data["filter"],
             )
         except SearchError as exc:
             form.add_error(None, str(exc))
-    ctx = {"creator": creator, "form": form, "result": result}
+    ctx = {"creator": creator, "form": form, "result": result, "pick": pick}
+    ctx["picker"] = selectors.search_picker(creator)
     template = partial_template(request, "search/search.html", "results")
-    return render(request, template, ctx, status=_status(request, form))
+    status = 400 if pick.errors and not request.htmx else _status(request, form)
+    return render(request, template, ctx, status=status)
 
 
 @require_GET
