@@ -254,7 +254,7 @@ def test_operator_files_approver_approves_and_every_page_shows_the_erasure(
     page.screenshot(path=screenshot_dir / "erasure-07-overview-after.png", full_page=True)
 
     page.goto(creator_url)
-    expect(page.locator("h1 .badge")).to_have_text("erased")
+    expect(page.locator("h1 .badge")).to_have_text("Erased")
     expect(page.locator("#shared-count")).to_have_text("absent from the index")
     expect(lineage).to_have_count(LEGACY + 1)
     expect(lineage.locator("td[data-state='erased']")).to_have_count(LEGACY + 1)

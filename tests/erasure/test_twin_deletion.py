@@ -177,3 +177,21 @@ def test_the_form_sent_again_after_the_deletion_says_already_deleted(creator_a1,
 
     assert again.status_code == 400 and "already deleted" in again.content.decode()
     assert TwinDeletion.objects.count() == 1
+
+
+def test_the_last_poll_of_a_finished_deletion_says_deleted_in_words(creator_a1, index, operator_client):
+    index.delete_namespace("creator_a.1_twin_t2")  # already gone: the delete finds nothing
+    form = {"reason": "asked", "confirm": "t2"}
+    operator_client.post(reverse("erasure-delete-twin", args=["a.1", "t2"]), form)
+    deletion = TwinDeletion.objects.get()
+    polling = operator_client.get(deletion.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert "Deleting twin" in polling
+
+    run_job(deletion.job_id)
+    last = operator_client.get(deletion.get_absolute_url(), HTTP_HX_REQUEST="true")
+
+    body = last.content.decode()
+    assert last.status_code == 286 and 'id="deletion-heading"' in body
+    assert "Deleting twin" not in body and '<span class="mono">t2</span> deleted' in body
+    assert "not found" in body and "not_found" not in body.replace('data-status="', "")
+    assert "1 check," in body and "(succeeded)" in body

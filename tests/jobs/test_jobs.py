@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -149,3 +150,18 @@ def test_a_finished_job_links_to_what_it_produced(operator_client):
 
     html = operator_client.get(job.get_absolute_url()).content.decode()
     assert f'id="produced"><a class="button primary" href="{reverse("registry-overview")}"' in html
+
+
+def test_watching_a_job_finish_takes_you_to_what_it_produced(operator_client):
+    job = job_create(kind="drift_report", enqueue=False)
+    watching = operator_client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true")
+    assert watching.status_code == 200 and "HX-Redirect" not in watching
+
+    job_execute(job_id=job.pk)
+    last = operator_client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true")
+
+    assert last["HX-Redirect"] == reverse("registry-drift-report")
+    later = operator_client.get(job.get_absolute_url())  # opened afterwards: the job page stays
+    assert later.status_code == 200 and 'id="job-result"' in later.content.decode()
+    result = later.content.decode().split('id="job-result"')[1].split("</table>")[0]
+    assert "=" not in re.sub(r"<[^>]*>", "", result)  # read as a table, not as k=v

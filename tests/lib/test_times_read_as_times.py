@@ -43,3 +43,9 @@ def test_a_duration_reads_in_hours_minutes_and_seconds() -> None:
         return Template("{{ d|seconds }}").render(Context({"d": value}))
 
     assert [shown(v) for v in (4.4, 125, 120, 3780, None)] == ["4 s", "2 min 5 s", "2 min", "1 h 3 min", "—"]
+
+
+def test_a_time_stored_as_iso_text_reads_the_same_way(monkeypatch) -> None:
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+    assert ">2 Dec 2026 11:59:58 UTC</time>" in render("2026-12-02T11:59:58.250000+00:00", "full")
+    assert render("not a time") == "not a time" and render("2026-13-45T99:00:00") == "2026-13-45T99:00:00"

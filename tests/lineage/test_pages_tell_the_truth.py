@@ -78,7 +78,7 @@ def test_after_the_erasure_every_page_shows_the_erased_state_at_once(
     assert kinds["twin"] == (0, 0) and kinds["creator-wide"] == (0, 0)
     assert kinds["legacy-uuid"] == (0, 0) and kinds["default"] == (0, 0)
     page = browser.get(reverse("registry-creator-detail", args=[CREATOR])).content.decode()
-    assert 'badge erased">erased' in page
+    assert 'badge erased">Erased' in page
     assert set(_lineage_states(page).values()) == {"erased"}
     assert "absent from the index" in page
     drift = browser.get(reverse("registry-drift-report")).content.decode()

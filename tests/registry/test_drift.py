@@ -1,6 +1,7 @@
 """Drift report: each kind of drift found on a constructed index, none on a clean one; on the
 local store and through the real SDK against the local Pinecone server."""
 
+import datetime as dt
 import json
 import re
 
@@ -187,8 +188,8 @@ def test_the_snapshot_time_reads_as_a_time_with_the_exact_value_on_hover(clean_w
 
     body = auditor_client.get(reverse("registry-drift-report")).content.decode()
 
-    shown = re.search(
-        r'<time datetime="([^"]+)" title="\1">(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC</time>', body
-    )
+    shown = re.search(r'Index observed <time datetime="([^"]+)" title="([^"]+) UTC">([^<]+) UTC</time>', body)
     assert shown, body
-    assert shown.group(1).startswith(shown.group(2).replace(" ", "T"))
+    at = dt.datetime.fromisoformat(shown.group(1))
+    assert shown.group(2) == at.strftime("%Y-%m-%d %H:%M:%S.%f")  # exact, on hover
+    assert shown.group(3) == at.strftime("%-d %b %Y %H:%M:%S")  # readable, to the second

@@ -3,6 +3,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from twinadmin.accounts.roles import OPERATORS, role_required
 from twinadmin.jobs.forms import JobCancelForm
@@ -40,7 +41,11 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @role_required()
 def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(Job, pk=job_id)
-    ctx = {"job": job, "produced": produced_by(job)}
+    produced = produced_by(job)
+    if request.htmx and produced and job.status == Job.Status.SUCCEEDED:
+        # Someone watched it run: take them to what it produced. Opened later, the page stays.
+        return HttpResponseClientRedirect(produced[1])
+    ctx = {"job": job, "produced": produced}
     return render_polling(request, "jobs/job_detail.html", ctx, finished=job.is_finished, partial="status")
 
 

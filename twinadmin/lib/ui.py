@@ -13,6 +13,7 @@ import datetime as dt
 
 from django import template
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
@@ -23,7 +24,16 @@ RELATIVE_WITHIN = dt.timedelta(days=1)
 
 
 @register.filter
-def when(value: dt.datetime | None, style: str = "") -> SafeString | str:
+def when(value: dt.datetime | str | None, style: str = "") -> SafeString | str:
+    """A datetime, or its ISO text as stored in JSON (a receipt, a verification report)."""
+    if isinstance(value, str):
+        text = value
+        try:
+            value = parse_datetime(text)
+        except ValueError:
+            return text
+        if value is None:  # not a time: shown as it is, nothing hidden
+            return text
     if not isinstance(value, dt.datetime):
         return "—"
     at = timezone.localtime(value, dt.UTC) if timezone.is_aware(value) else value.replace(tzinfo=dt.UTC)
