@@ -157,8 +157,8 @@ def _check_scope(page: Any) -> None:
     assert f"only the {SEED_DEFAULT} ids copied to this creator; everything else stays" in default[4]
     # Every vector of the creator twice: once in their own namespaces, once where it came from.
     expect(page.locator("#scope-summary")).to_contain_text(
-        f"{SEED_TOTAL} vectors in {1 + LEGACY} namespace(s) of the creator, "
-        f"plus {SEED_TOTAL} copies of theirs in {LEGACY + 1} lineage source(s)"
+        f"{SEED_TOTAL} vectors in {1 + LEGACY} namespaces of the creator, "
+        f"plus {SEED_TOTAL} copies of theirs in {LEGACY + 1} lineage sources"
     )
 
 

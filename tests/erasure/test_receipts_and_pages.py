@@ -142,3 +142,16 @@ def test_a_job_that_ended_without_closing_the_request_offers_a_retry(
     assert client.post(reverse("erasure-retry-request", args=[erasure.pk])).status_code == 302
     erasure.refresh_from_db()
     assert erasure.attempts == 2 and erasure.status == "approved"
+
+
+def test_the_request_page_leads_to_the_erasure_s_story_in_the_audit_log(erased, auditor, client):
+    client.force_login(auditor)
+    page = client.get(erased.get_absolute_url()).content.decode()
+    story_url = reverse("audit-show-story", args=[str(erased.correlation_id)])
+    assert f'id="audit-story" href="{story_url}"' in page
+
+    story = client.get(story_url)
+
+    assert story.status_code == 200
+    body = story.content.decode()
+    assert "creator.erase.request" in body and "creator.erase.approve" in body
