@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
+from tests.support.vectors import use_server
 from twinadmin.registry.models import Creator
 from twinadmin.registry.services import creator_create, index_snapshot_store, twin_create
 from twinadmin.vectors import Vector, get_index
@@ -29,8 +30,12 @@ def _values(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(8).astype(np.float32)
 
 
-@pytest.fixture
-def world():
+@pytest.fixture(params=["local", "sdk"], ids=["local-store", "sdk-via-local-server"])
+def world(request, settings):
+    """The pages read through get_index(): the local store, or the real SDK over HTTP (its
+    errors for bad tokens and names must become the same clear answers)."""
+    if request.param == "sdk":
+        use_server(settings, request.getfixturevalue("make_server")(dimension=8))
     acme = creator_create(creator_id="acme", display_name="Acme")
     twin_create(creator=acme, twin_id="t1", name="First")
     index = get_index()

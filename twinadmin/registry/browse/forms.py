@@ -26,39 +26,45 @@ def _vector_layer_rule(check: Callable[[str], str], value: str) -> str:
         raise forms.ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
 
 
-class NamespaceField(forms.CharField):
-    """A namespace name as the index takes it (ASCII without NUL, at most 512 characters)."""
+class _IndexNameField(forms.CharField):
+    """A name the index takes: at most `longest` characters (said plainly, with the length seen),
+    then the vector layer's `rule`. Not stripped: a name may start or end with a space."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("strip", False)  # a namespace name may start or end with a space
-        super().__init__(**kwargs)
+    what = ""
+    longest = 0
 
-    def clean(self, value: Any) -> Any:
-        value = super().clean(value)
-        if not value:
-            return value
-        if len(value) > limits.MAX_NAMESPACE_LENGTH:
-            raise forms.ValidationError(
-                f"A namespace name has at most {limits.MAX_NAMESPACE_LENGTH} characters; "
-                f"this one has {len(value)}."
-            )
-        return _vector_layer_rule(limits.normalize_namespace, value)
-
-
-class VectorIdField(forms.CharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("strip", False)
         super().__init__(**kwargs)
 
+    def rule(self, value: str) -> str:
+        raise NotImplementedError
+
     def clean(self, value: Any) -> Any:
         value = super().clean(value)
         if not value:
             return value
-        if len(value) > limits.MAX_ID_LENGTH:
+        if len(value) > self.longest:
             raise forms.ValidationError(
-                f"A vector id has at most {limits.MAX_ID_LENGTH} characters; this one has {len(value)}."
+                f"{self.what} has at most {self.longest} characters; this one has {len(value)}."
             )
-        return _vector_layer_rule(limits.validate_id, value)
+        return _vector_layer_rule(self.rule, value)
+
+
+class NamespaceField(_IndexNameField):
+    """A namespace name as the index takes it (ASCII without NUL, at most 512 characters)."""
+
+    what, longest = "A namespace name", limits.MAX_NAMESPACE_LENGTH
+
+    def rule(self, value: str) -> str:
+        return limits.normalize_namespace(value)
+
+
+class VectorIdField(_IndexNameField):
+    what, longest = "A vector id", limits.MAX_ID_LENGTH
+
+    def rule(self, value: str) -> str:
+        return limits.validate_id(value)
 
 
 class PickField(forms.CharField):
