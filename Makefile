@@ -18,18 +18,21 @@ venv: $(STAMP)
 .env:
 	cp .env.example .env
 
-# Migrate, create demo users (passwords printed once), load the seed's legacy index.
+# Migrate, create demo users (passwords printed when created, and kept in var/demo-logins for
+# `make run` to show again), load the seed's legacy index.
 bootstrap: venv .env
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py bootstrap_demo
+	set -o pipefail; $(PY) manage.py bootstrap_demo | bash scripts/demo_logins.sh remember
 	$(PY) manage.py seed_legacy --if-empty
 	$(PY) manage.py refresh_index
 
-# Web server and a Celery worker together on 127.0.0.1:8000 (Procfile, run by honcho). The demo's
-# audit signing key is created under var/audit/ on first use (AUDIT_SIGNING_KEY_FILE).
+# Web server and a Celery worker together on 127.0.0.1:8000 (Procfile, run by honcho;
+# TWINADMIN_PORT moves it), then, once it answers, its address and the demo logins as the last
+# lines (scripts/run.sh). The demo's audit signing key is created under var/audit/ on first use
+# (AUDIT_SIGNING_KEY_FILE).
 run: bootstrap
 	$(PY) manage.py audit_keygen
-	$(VENV)/bin/honcho start
+	bash scripts/run.sh
 
 lint: venv
 	$(PY) -m ruff check .
