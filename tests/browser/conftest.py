@@ -91,17 +91,17 @@ def operator_login(transactional_db: None) -> tuple[str, str]:
 
 @pytest.fixture
 def screenshot(page: Any) -> Any:
-    """`screenshot("name")` writes a full-page PNG of what the browser shows now to
-    $TWINADMIN_SCREENSHOT_DIR/name.png, for a reviewer to look at; without the variable it does
-    nothing. Returns the path written, or None."""
+    """`screenshot("name")` writes a full-page PNG of what the browser shows now (the `page`
+    fixture's, or `of=` another page) to $TWINADMIN_SCREENSHOT_DIR/name.png, for a reviewer to
+    look at; without the variable it does nothing. Returns the path written, or None."""
     folder = os.environ.get("TWINADMIN_SCREENSHOT_DIR")
 
-    def take(name: str) -> Path | None:
+    def take(name: str, of: Any = None) -> Path | None:
         if not folder:
             return None
         path = Path(folder) / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(path), full_page=True)
+        (of or page).screenshot(path=str(path), full_page=True)
         return path
 
     return take

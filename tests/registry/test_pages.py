@@ -183,3 +183,19 @@ def test_overview_lists_namespaces_with_registry_links_and_staleness(auditor_cli
     assert 'id="stale"' not in body
     settings.INDEX_SNAPSHOT_MAX_AGE_SECONDS = -1
     assert 'id="stale"' in auditor_client.get(reverse("registry-overview")).content.decode()
+
+
+def test_creator_and_twin_pages_lead_into_their_namespaces_vectors(auditor_client, populated):
+    browse = reverse("registry-list-vectors") + "?namespace="
+    creator_page = auditor_client.get(reverse("registry-creator-detail", args=["c3"])).content.decode()
+    assert f'id="browse-vectors" href="{browse}creator_c3"' in creator_page
+    assert (
+        f'href="{browse}creator_c3_twin_t0"' in creator_page
+        and f'href="{browse}creator_c3_twin_t1"' in creator_page
+    )
+    twin_page = auditor_client.get(reverse("registry-twin-detail", args=["c3", "t1"])).content.decode()
+    assert f'id="browse-vectors" href="{browse}creator_c3_twin_t1"' in twin_page
+
+    Twin.objects.filter(twin_id="t1", creator__creator_id="c3").update(status=Twin.Status.DELETED)
+    twin_page = auditor_client.get(reverse("registry-twin-detail", args=["c3", "t1"])).content.decode()
+    assert 'id="browse-vectors"' not in twin_page  # nothing of a deleted twin is offered to browse
