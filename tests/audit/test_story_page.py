@@ -11,13 +11,17 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
 from tests.erasure.conftest import creator_a1, index  # noqa: F401 (the erasure layout's fixtures)
 from tests.support.audit import JOB_A
 from tests.support.erasure import run_job
 from twinadmin.audit import selectors
 from twinadmin.audit.models import AuditEntry
 from twinadmin.audit.services import audit_record
+from twinadmin.erasure.models import ErasureRequest
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
+from twinadmin.registry import codec
+from twinadmin.registry.models import Creator, Twin
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +34,22 @@ def steps_of(body: str) -> list[tuple[str, str]]:
     """(state, summary) of each step, in page order."""
     found = re.findall(r'data-state="(\w+)".*?<span class="summary">(.*?)</span>', body, re.S)
     return [(state, html.unescape(summary)) for state, summary in found]
+
+
+def member_steps(body: str) -> list[str]:
+    """The state of each step, groups left out (a group's <li> also has the class `group`)."""
+    return re.findall(r'<li class="(\w+)" data-state="\w+" data-seq=', body)
+
+
+def groups_of(body: str) -> list[tuple[str, str, str]]:
+    """(state, count, summary) of each group of steps, in page order."""
+    found = re.findall(
+        r'<li class="group (\w+)" data-state="\w+" data-seq="\d+" data-count="(\d+)".*?'
+        r'<span class="summary">(.*?)</span>',
+        body,
+        re.S,
+    )
+    return [(state, count, html.unescape(summary)) for state, count, summary in found]
 
 
 def record(action: str, outcome: str, *, details: dict | None = None, target_id: str = "t1") -> AuditEntry:
@@ -87,6 +107,7 @@ def test_a_failure_is_red_and_an_intent_without_outcome_is_amber(auditor_client)
     record("twin.delete.start", "intent", target_id="t2")
     body = auditor_client.get(story_url(JOB_A)).content.decode()
     assert steps_of(body) == [
+        ("failed", "2 × Twin deleted — 1 failed, 1 pending"),  # two deletions in a row: one group
         ("failed", "Deletion of twin t1 — failed (error: index unreachable)"),
         ("pending", "Deletion of twin t2 — started, no outcome recorded yet"),
     ]
@@ -127,7 +148,7 @@ def test_a_story_longer_than_a_page_says_it_is_cut(auditor_client, monkeypatch):
     for i in range(5):
         record("twin.create", "info", target_id=f"t{i}")
     body = auditor_client.get(story_url(JOB_A)).content.decode()
-    assert len(steps_of(body)) == 3 and "the first 3 are here" in body
+    assert len(member_steps(body)) == 3 and "the first 3 are here" in body  # in one group of 3
 
 
 def test_the_story_is_for_audit_readers_only_and_read_only(client, nobody, auditor):
@@ -145,3 +166,103 @@ def test_every_audit_role_may_read_a_story(client, role, request):
     record("twin.create", "info")
     client.force_login(request.getfixturevalue(role))
     assert client.get(story_url(JOB_A)).status_code == 200
+
+
+# --- runs of one action read as one group ---------------------------------------------------------
+
+
+def backup_of(tmp_path, run: NamespaceMigration, source: str, *, stuck: bool = False) -> NamespaceBackup:
+    """A backup of one of a.1's namespaces on disk; a stuck one is a file the deletion cannot remove."""
+    item = MigrationItem.objects.create(run=run, position=run.items.count() + 1, source_namespace=source)
+    path = tmp_path / "backups" / source
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if stuck:
+        path.write_text("not a directory")
+    else:
+        path.mkdir()
+        (path / "data.parquet").write_bytes(b"PAR1")
+    return NamespaceBackup.objects.create(
+        run=run,
+        item=item,
+        creator_id="a.1",
+        source_namespace=source,
+        path=str(path),
+        status="available",
+        complete=True,
+        size_bytes=4,
+        checksum="sha256:abc",
+    )
+
+
+def erase_a1_with_backups(tmp_path, operator, approver, *, stuck: int | None = None) -> ErasureRequest:
+    """a.1 with six twins, a backup of each twin's namespace (the `stuck`-th one undeletable), erased."""
+    for twin_id in ("t3", "t4", "t5", "t6"):
+        Twin.objects.create(creator=Creator.objects.get(creator_id="a.1"), twin_id=twin_id)
+    run = NamespaceMigration.objects.create(creator_id="a.1", requested_by_name="op")
+    for i, twin_id in enumerate(("t1", "t2", "t3", "t4", "t5", "t6")):
+        backup_of(tmp_path, run, codec.twin_namespace("a.1", twin_id), stuck=i == stuck)
+    erasure = erasure_request_file(creator_id="a.1", actor=operator, reason="DSAR", confirm="a.1")
+    erasure_request_approve(erasure=erasure, actor=approver, confirm="a.1", enqueue=False)
+    erasure.refresh_from_db()
+    run_job(erasure.job_id)
+    return erasure
+
+
+def test_an_erasure_of_a_creator_with_several_twins_reads_as_grouped_steps_with_counts(
+    auditor_client,
+    creator_a1,  # noqa: F811
+    index,  # noqa: F811
+    operator,
+    approver,
+    tmp_path,
+):
+    erasure = erase_a1_with_backups(tmp_path, operator, approver)
+    body = auditor_client.get(story_url(erasure.correlation_id)).content.decode()
+
+    # Six backup deletions in a row are one closed group; the steps around it stay as they were.
+    assert groups_of(body) == [("succeeded", "6", "6 × Backup deleted — all succeeded")]
+    assert '<details class="step-group">' in body and '<details class="step-group" open>' not in body
+    shown = steps_of(body)
+    assert [summary.split(" (")[0] for _, summary in shown[:5]] == [
+        "Erasure of creator a.1 requested",
+        "Erasure of creator a.1 approved",
+        "Migration run cancel run 1",
+        "Migrations of creator a.1 cancelled before the erasure",
+        "Creator a.1 erased: namespaces deleted and verified",
+    ]
+    members = shown[6:]
+    assert len(members) == 6 and all(s == "succeeded" and "Backup" in t for s, t in members)
+    assert re.search(r'id="story-count">6 steps \(11 in all\) from 18 entries', body)
+
+
+def test_a_group_with_one_failed_member_is_red_and_open(
+    auditor_client,
+    creator_a1,  # noqa: F811
+    index,  # noqa: F811
+    operator,
+    approver,
+    tmp_path,
+):
+    erasure = erase_a1_with_backups(tmp_path, operator, approver, stuck=2)
+    body = auditor_client.get(story_url(erasure.correlation_id)).content.decode()
+    assert groups_of(body) == [("failed", "6", "6 × Backup deleted — 5 succeeded, 1 failed")]
+    start = body.index('<li class="group failed"')
+    group = body[start : body.index("</ol>", start)]  # the group's members end its own list
+    assert (
+        '<details class="step-group" open>' in group and '<span class="badge failed">failed</span>' in group
+    )
+    assert member_steps(group).count("failed") == 1 and member_steps(group).count("succeeded") == 5
+
+
+def test_a_single_step_is_not_grouped(auditor_client):
+    record("twin.delete.start", "intent", target_id="t1")
+    record("twin.delete.finish", "success", target_id="t1")
+    record("twin.delete.start", "intent", target_id="t2")
+    record("twin.delete.finish", "success", target_id="t2")
+    lone = record("twin.create", "info", target_id="t3")
+    body = auditor_client.get(story_url(JOB_A)).content.decode()
+    assert groups_of(body) == [("succeeded", "2", "2 × Twin deleted — all succeeded")]
+    after_group = body[body.index("</ol>", body.index('<li class="group ')) :]
+    assert f'<li class="info" data-state="info" data-seq="{lone.seq}">' in after_group
+    assert body.count('class="group ') == 1
+    assert re.search(r'id="story-count">2 steps \(3 in all\) from 5 entries', body)

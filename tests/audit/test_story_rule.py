@@ -9,7 +9,7 @@ import pytest
 
 from twinadmin.audit.models import AuditEntry
 from twinadmin.audit.services import audit_record
-from twinadmin.audit.story import step_fold
+from twinadmin.audit.story import step_fold, step_group
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +65,25 @@ def test_an_outcome_of_another_target_or_with_no_intent_stands_alone():
         ([lone.seq], "succeeded"),
         ([info.seq], "info"),
     ]
+
+
+def grouped() -> list[tuple[int, str]]:
+    entries = AuditEntry.objects.filter(correlation_id=JOB).order_by("seq")
+    return [(len(g.members), g.state) for g in step_group(step_fold(entries))]
+
+
+def test_consecutive_steps_of_one_action_are_one_group_coloured_by_its_worst_member():
+    write("migration.backup.delete", "intent", "1", "backup")
+    write("migration.backup.delete", "success", "1", "backup")
+    write("migration.backup.delete", "intent", "2", "backup")  # no outcome yet: amber beats green
+    write("twin.create", "info", "t1", "twin")
+    write("migration.backup.delete", "intent", "3", "backup")  # not consecutive: a new run
+    write("migration.backup.delete", "failure", "3", "backup")
+    assert grouped() == [(2, "pending"), (1, "info"), (1, "failed")]
+
+
+def test_the_steps_that_frame_a_story_are_never_grouped():
+    write("creator.erase.request", "info")
+    write("creator.erase.approve", "info")
+    write("creator.erase.approve", "info")  # two approvers: two decisions, each shown
+    assert grouped() == [(1, "info"), (1, "info"), (1, "info")]

@@ -9,7 +9,9 @@ The writers follow two conventions for "what was about to happen, then what happ
   (`success` / `failure`); `.resume` re-opens, `.end`, `.failed`, `.cancelled` also close.
 
 This module owns that rule: `step_fold` turns entries (oldest first) into steps, each an intent
-with the outcome that closed it, or a single entry. Nothing here reads the database.
+with the outcome that closed it, or a single entry; `step_group` then gathers runs of consecutive
+steps of one action (an erasure's thirty backup deletions) into one group an auditor reads at a
+glance. Nothing here reads the database.
 """
 
 from __future__ import annotations
@@ -81,6 +83,16 @@ def closing_key(entry: AuditEntry) -> StepKey | None:
     return _key(entry, CLOSING_WORDS)
 
 
+def state_badge(state: str) -> str:
+    """A badge class of app.css for a step's or a group's state: green, red, amber, or plain."""
+    return {
+        "succeeded": "succeeded",
+        "failed": "failed",
+        "pending": "pending",
+        "interrupted": "pending",
+    }.get(state, "info")
+
+
 @dataclass
 class Step:
     """One thing that happened: an intent and the outcome that closed it, or a lone entry."""
@@ -114,12 +126,7 @@ class Step:
     @property
     def badge(self) -> str:
         """A badge class of app.css: green, red, amber, or plain."""
-        return {
-            "succeeded": "succeeded",
-            "failed": "failed",
-            "pending": "pending",
-            "interrupted": "pending",
-        }.get(self.state, "info")
+        return state_badge(self.state)
 
     @property
     def actors(self) -> list[str]:
@@ -166,6 +173,97 @@ def outcomes_of(intents: Sequence[AuditEntry], later: Iterable[AuditEntry]) -> d
     steps = step_fold(sorted([*intents, *later], key=lambda e: e.seq))
     wanted = {e.seq for e in intents}
     return {s.first.seq: s.outcome for s in steps if s.first.seq in wanted and s.outcome is not None}
+
+
+# --- groups of steps -----------------------------------------------------------------------------
+
+# A group reads as its worst member: failed, then pending (no outcome yet), then interrupted.
+STATE_RANK = {"info": 0, "succeeded": 1, "interrupted": 2, "pending": 3, "failed": 4}
+# The order a group's counts are told in ("29 succeeded, 1 failed").
+STATE_ORDER = ("succeeded", "failed", "pending", "interrupted", "info")
+# Steps that frame a story are never gathered, wherever they fall: each request, approval or
+# rejection is one person's decision, and the erasure's own start/finish is what it came to.
+UNGROUPED = frozenset(
+    {
+        "creator.erase.request",
+        "creator.erase.approve",
+        "creator.erase.reject",
+        "creator.erase.retry",
+        "creator.erase",
+        "twin.delete.request",
+    }
+)
+# What a group of one step name is called, its count in front ("30 × Backup deleted").
+GROUP_NAMES: dict[str, str] = {
+    "migration.backup.delete": "Backup deleted",
+    "creator.erase.lineage": "Copied vectors erased from a lineage source",
+    "twin.delete": "Twin deleted",
+}
+
+
+@dataclass
+class StepGroup:
+    """Consecutive steps of one step name, or a single step (`grouped` is False)."""
+
+    members: list[Step] = field(default_factory=list)
+
+    @property
+    def grouped(self) -> bool:
+        return len(self.members) > 1
+
+    @property
+    def first(self) -> Step:
+        return self.members[0]
+
+    @property
+    def name(self) -> str:
+        return self.first.name
+
+    @property
+    def state(self) -> str:
+        return max((m.state for m in self.members), key=lambda s: STATE_RANK.get(s, 0))
+
+    @property
+    def badge(self) -> str:
+        return state_badge(self.state)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Members per state, in STATE_ORDER, states no member is in left out."""
+        states = [m.state for m in self.members]
+        return {s: states.count(s) for s in STATE_ORDER if s in states}
+
+    @property
+    def summary(self) -> str:
+        """ "30 × Backup deleted — all succeeded", "3 × … — 2 succeeded, 1 failed"."""
+        label = GROUP_NAMES.get(self.name)
+        if label is None:
+            target = self.first.first.target_type
+            label = self.name.replace(".", " ").replace("_", " ").capitalize()
+            label += f" ({target})" if target else ""
+        counts = self.counts
+        if list(counts) == ["info"]:
+            told = ""
+        elif len(counts) == 1:
+            told = f" — all {next(iter(counts))}"
+        else:
+            told = " — " + ", ".join(f"{n} {state}" for state, n in counts.items())
+        return f"{len(self.members)} × {label}{told}"
+
+
+def step_group(steps: Sequence[Step]) -> list[StepGroup]:
+    """Runs of consecutive steps with one step name, each as one group; every other step, and
+    every step that frames the story (UNGROUPED), a group of one."""
+    groups: list[StepGroup] = []
+    joinable = False  # may the next step join the last group?
+    for step in steps:
+        alone = step.name in UNGROUPED
+        if not alone and joinable and groups[-1].name == step.name:
+            groups[-1].members.append(step)
+            continue
+        groups.append(StepGroup(members=[step]))
+        joinable = not alone
+    return groups
 
 
 # --- readable summaries ------------------------------------------------------------------------

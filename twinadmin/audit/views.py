@@ -92,9 +92,11 @@ def story_show(request: HttpRequest, correlation_id: str) -> HttpResponse:
     except ValueError:
         return render(request, "audit/story.html", {"bad_id": correlation_id[:80]}, status=400)
     found = selectors.audit_story_entries(correlation)
+    steps = story.step_fold(found.entries)
     ctx = {
         "correlation": correlation,
-        "steps": story.step_fold(found.entries),
+        "steps": steps,
+        "groups": story.step_group(steps),  # runs of one action as one group, read at a glance
         "entries": len(found.entries),
         "truncated": found.truncated,
         "erasure": ErasureRequest.objects.filter(correlation_id=correlation).only("pk", "status").first(),
