@@ -51,6 +51,20 @@ def test_the_navigation_marks_the_section_of_the_current_page(operator_client, u
     assert _current(operator_client, reverse(url_name, args=args)) == [entry]
 
 
+def test_a_namespace_s_vectors_belong_to_the_namespaces_section(operator_client):
+    import numpy as np
+
+    from twinadmin.vectors import Vector, get_index
+
+    get_index().upsert("creator_a.1", [Vector("v-1", np.ones(get_index().dimension, np.float32))])
+    browse = reverse("registry-list-vectors") + "?namespace=creator_a.1"
+
+    assert _current(operator_client, browse) == ["Namespaces"]
+    assert _current(operator_client, reverse("registry-vector-detail") + "?namespace=creator_a.1&id=v-1") == [
+        "Namespaces"
+    ]
+
+
 @pytest.fixture
 def requests_waiting(db):
     """Three requests awaiting approval (one filed by the approver herself, who is also an

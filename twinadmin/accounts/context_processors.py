@@ -3,7 +3,7 @@ from collections.abc import Callable
 from django.http import HttpRequest
 
 from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS, user_roles
-from twinadmin.erasure.models import ErasureRequest
+from twinadmin.erasure.selectors import erasure_requests_awaiting
 
 # Which navigation entry a page belongs to, by its URL name: the first matching prefix wins, so
 # the specific registry and search pages come before their app's catch-all.
@@ -12,6 +12,8 @@ _NAV_SECTIONS = (
     ("registry-refresh-index", "index"),
     ("registry-list-namespaces", "namespaces"),
     ("registry-register-orphan", "namespaces"),
+    ("registry-list-vectors", "namespaces"),
+    ("registry-vector-detail", "namespaces"),
     ("registry-drift-report", "drift"),
     ("registry-run-drift", "drift"),
     ("registry-", "creators"),
@@ -52,12 +54,6 @@ def nav_section(request: HttpRequest) -> str:
 
 def _pending_approvals(request: HttpRequest) -> Callable[[], int]:
     def count() -> int:
-        """Requests this approver can decide: awaiting approval and not filed by them (four
-        eyes). One COUNT on the indexed status column."""
-        return (
-            ErasureRequest.objects.filter(status=ErasureRequest.Status.PENDING)
-            .exclude(requested_by_id=request.user.pk)
-            .count()
-        )
+        return erasure_requests_awaiting(approver=request.user).count()
 
     return count

@@ -25,6 +25,14 @@ def erasure_request_page(*, state: str = "", page: Any = 1) -> Page:
     return Paginator(qs, PAGE_SIZE).get_page(page)
 
 
+def erasure_requests_awaiting(*, approver: Any) -> QuerySet[ErasureRequest]:
+    """Requests this approver can decide: awaiting approval and not filed by them (four eyes).
+    Its COUNT reads the indexed status column."""
+    return ErasureRequest.objects.filter(status=ErasureRequest.Status.PENDING).exclude(
+        requested_by_id=approver.pk
+    )
+
+
 def erasure_requests_for_creator(creator_id: str) -> QuerySet[ErasureRequest]:
     return ErasureRequest.objects.filter(creator_id=creator_id).select_related("job")
 
