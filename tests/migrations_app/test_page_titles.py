@@ -47,3 +47,19 @@ def test_every_main_page_is_titled_by_its_name_alone(operator_client, seeded, cr
     titles = {url: _title(operator_client.get(url).content.decode()) for url in pages}
 
     assert titles == pages
+
+
+def test_drift_says_where_a_migrated_default_namespace_went(operator_client, seeded, creator):
+    from migrations_app.services import migration_execute
+
+    run = migration_create(actor="cli:test", creator_id=CREATOR)  # every legacy namespace, __default__ too
+    migration_execute(run_id=run.pk)
+    index_refresh()
+
+    body = operator_client.get(reverse("registry-drift-report")).content.decode()
+
+    rows = re.findall(
+        r'<tr><td class="mono">([^<]+)</td><td class="num">\d+</td><td class="mono">([^<]+)</td>', body
+    )
+    assert len(rows) == 30 and ("__default__", f"creator_{CREATOR}") in rows
+    assert all(target != "not migrated" for _, target in rows)

@@ -328,8 +328,8 @@ def _stale_counts(limit: int | None) -> tuple[_Rows, int]:
 
 
 def _legacy_present(limit: int | None) -> tuple[_Rows, int]:
-    """Legacy layout still in the index; `migrated_to` names the twin that came from it, if any
-    (an indexed lookup on Twin.legacy_namespace)."""
+    """Legacy layout still in the index; `migrated_to` names the twin that came from it (an
+    indexed lookup on Twin.legacy_namespace) or the creator namespace it was copied into."""
     migrated = Twin.objects.filter(legacy_namespace=OuterRef("name")).order_by()
     legacy = (
         IndexNamespace.objects.filter(kind__in=[NamespaceKind.LEGACY_UUID, NamespaceKind.DEFAULT])
@@ -339,9 +339,15 @@ def _legacy_present(limit: int | None) -> tuple[_Rows, int]:
         .order_by("name")
     )
     rows, total = _first_rows(legacy, (*_NS_FIELDS, "c", "t"), limit)
+    # A namespace copied whole into a creator's own (`__default__` into creator_{id}) has no twin
+    # naming it: its lineage (one query for the rows shown) says where its vectors went.
+    from twinadmin.lineage.selectors import lineage_holders
+
+    holders = lineage_holders(row["name"] for row in rows if not row["c"])
     for row in rows:
         c, t = row.pop("c"), row.pop("t")
-        row["migrated_to"] = codec.twin_namespace(c, t) if c else None
+        copied = [h.target_namespace for h in holders.get(row["name"], []) if h.target_namespace]
+        row["migrated_to"] = codec.twin_namespace(c, t) if c else (copied[0] if copied else None)
     return rows, total
 
 
