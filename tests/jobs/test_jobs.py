@@ -165,3 +165,19 @@ def test_watching_a_job_finish_takes_you_to_what_it_produced(operator_client):
     assert later.status_code == 200 and 'id="job-result"' in later.content.decode()
     result = later.content.decode().split('id="job-result"')[1].split("</table>")[0]
     assert "=" not in re.sub(r"<[^>]*>", "", result)  # read as a table, not as k=v
+
+
+def test_a_succeeded_job_reads_done_not_its_last_step_counts(operator_client):
+    done = job_create(kind="refresh_index", enqueue=False)
+    Job.objects.filter(pk=done.pk).update(
+        status=Job.Status.SUCCEEDED, progress_done=0, progress_total=1, message="cutting-over x: 0/1"
+    )
+    failed = job_create(kind="drift_report", enqueue=False)
+    Job.objects.filter(pk=failed.pk).update(status=Job.Status.FAILED, progress_done=340, progress_total=805)
+
+    listing = operator_client.get(reverse("jobs-list-jobs")).content.decode()
+    detail = operator_client.get(done.get_absolute_url()).content.decode()
+
+    assert "0 / 1" not in listing and "340 / 805" in listing
+    assert re.search(r'id="job-progress">done</td>', detail) and "0 / 1" not in detail
+    assert "340 / 805" in operator_client.get(failed.get_absolute_url()).content.decode()
