@@ -199,3 +199,14 @@ def test_creator_and_twin_pages_lead_into_their_namespaces_vectors(auditor_clien
     Twin.objects.filter(twin_id="t1", creator__creator_id="c3").update(status=Twin.Status.DELETED)
     twin_page = auditor_client.get(reverse("registry-twin-detail", args=["c3", "t1"])).content.decode()
     assert 'id="browse-vectors"' not in twin_page  # nothing of a deleted twin is offered to browse
+
+
+def test_overview_cards_count_one_as_one(auditor_client):
+    creator = creator_create(creator_id="solo")
+    twin_create(creator=creator, twin_id="t1")
+    index_snapshot_store(dimension=8, metric="cosine", namespaces={"creator_solo_twin_t1": 1})
+
+    body = auditor_client.get(reverse("registry-overview")).content.decode()
+
+    for label in ("vector", "namespace", "creator in registry", "twin in registry"):
+        assert f'<div class="label">{label}</div>' in body, label
