@@ -52,9 +52,13 @@ INSTALLED_APPS = [
     "twinadmin.erasure",
     "twinadmin.drills",
     "migrations_app",
+    "twinadmin.ops",
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
+    # First and last: request counts and latencies by view for /metrics (twinadmin.ops).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -64,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "twinadmin.urls"
@@ -267,10 +272,27 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # How old the stored index snapshot may be before the overview offers a refresh.
 INDEX_SNAPSHOT_MAX_AGE_SECONDS = env.int("INDEX_SNAPSHOT_MAX_AGE_SECONDS", default=300)
 
+# /metrics (Prometheus text format) answers these client addresses, or a request carrying
+# "Authorization: Bearer $METRICS_TOKEN" when a token is set; everyone else gets 404.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# LOG_FORMAT=json: one JSON object per line (python-json-logger), for a log collector.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: text or json")
+_CONSOLE_FORMAT = {"formatter": "json"} if LOG_FORMAT == "json" else {}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", **_CONSOLE_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The SDK and its HTTP client log every request at INFO.
     "loggers": {"pinecone": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
