@@ -60,7 +60,7 @@ def test_refresh_from_index_runs_on_the_worker_and_stores_the_counts(
     assert job.result == {"namespaces": 4, "total_vector_count": 14}
 
 
-def test_the_job_page_shows_the_finished_job_and_stops_polling(
+def test_the_job_page_takes_the_watcher_to_the_refreshed_overview(
     client, operator_user, celery_worker, worker_index
 ):
     worker_index.upsert("creator_a.1", _vectors("a", 2, celery_worker.vector_dimension))
@@ -72,5 +72,7 @@ def test_the_job_page_shows_the_finished_job_and_stops_polling(
     assert response["HX-Redirect"] == job.get_absolute_url()
     assert celery_worker.wait_for_job(job.pk).status == Job.Status.SUCCEEDED
     poll = client.get(job.get_absolute_url(), headers={"HX-Request": "true"})
-    assert poll.status_code == 286  # htmx: swap this last fragment and stop polling
-    assert b"succeeded" in poll.content
+    # htmx: the last poll navigates to what the job produced (which ends the polling)
+    assert poll["HX-Redirect"] == reverse("registry-overview")
+    page = client.get(job.get_absolute_url())  # opened later, the job page stays and says so
+    assert page.status_code == 200 and b'data-status="succeeded"' in page.content
