@@ -11,17 +11,13 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
 from tests.erasure.conftest import creator_a1, index  # noqa: F401 (the erasure layout's fixtures)
 from tests.support.audit import JOB_A
-from tests.support.erasure import run_job
+from tests.support.erasure import erase_a1_with_backups, run_job
 from twinadmin.audit import selectors
 from twinadmin.audit.models import AuditEntry
 from twinadmin.audit.services import audit_record
-from twinadmin.erasure.models import ErasureRequest
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
-from twinadmin.registry import codec
-from twinadmin.registry.models import Creator, Twin
 
 pytestmark = pytest.mark.django_db
 
@@ -169,43 +165,6 @@ def test_every_audit_role_may_read_a_story(client, role, request):
 
 
 # --- runs of one action read as one group ---------------------------------------------------------
-
-
-def backup_of(tmp_path, run: NamespaceMigration, source: str, *, stuck: bool = False) -> NamespaceBackup:
-    """A backup of one of a.1's namespaces on disk; a stuck one is a file the deletion cannot remove."""
-    item = MigrationItem.objects.create(run=run, position=run.items.count() + 1, source_namespace=source)
-    path = tmp_path / "backups" / source
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if stuck:
-        path.write_text("not a directory")
-    else:
-        path.mkdir()
-        (path / "data.parquet").write_bytes(b"PAR1")
-    return NamespaceBackup.objects.create(
-        run=run,
-        item=item,
-        creator_id="a.1",
-        source_namespace=source,
-        path=str(path),
-        status="available",
-        complete=True,
-        size_bytes=4,
-        checksum="sha256:abc",
-    )
-
-
-def erase_a1_with_backups(tmp_path, operator, approver, *, stuck: int | None = None) -> ErasureRequest:
-    """a.1 with six twins, a backup of each twin's namespace (the `stuck`-th one undeletable), erased."""
-    for twin_id in ("t3", "t4", "t5", "t6"):
-        Twin.objects.create(creator=Creator.objects.get(creator_id="a.1"), twin_id=twin_id)
-    run = NamespaceMigration.objects.create(creator_id="a.1", requested_by_name="op")
-    for i, twin_id in enumerate(("t1", "t2", "t3", "t4", "t5", "t6")):
-        backup_of(tmp_path, run, codec.twin_namespace("a.1", twin_id), stuck=i == stuck)
-    erasure = erasure_request_file(creator_id="a.1", actor=operator, reason="DSAR", confirm="a.1")
-    erasure_request_approve(erasure=erasure, actor=approver, confirm="a.1", enqueue=False)
-    erasure.refresh_from_db()
-    run_job(erasure.job_id)
-    return erasure
 
 
 def test_an_erasure_of_a_creator_with_several_twins_reads_as_grouped_steps_with_counts(

@@ -105,3 +105,17 @@ def screenshot(page: Any) -> Any:
         return path
 
     return take
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Jobs handed to the workers. Kept here instead of sent to a broker (the default filesystem
+    broker lives in the checkout's var/, where a `make run` worker would pick them up): the test
+    runs them in this process, as the worker task does."""
+    from twinadmin.jobs.tasks import run_job, run_resumable_job
+
+    ids: list[int] = []
+    monkeypatch.setattr(run_resumable_job, "delay", lambda job_id: ids.append(job_id))
+    monkeypatch.setattr(run_resumable_job, "apply_async", lambda args, **_: ids.append(args[0]))
+    monkeypatch.setattr(run_job, "delay", lambda job_id: ids.append(job_id))
+    return ids

@@ -11,15 +11,13 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
 from tests.erasure.conftest import creator_a1, index  # noqa: F401 (the erasure layout's fixtures)
-from tests.support.erasure import run_job
+from tests.support.browser import sign_in
+from tests.support.erasure import erase_a1_with_backups, run_job
 from tests.support.users import user_in_groups
 from twinadmin.accounts.roles import APPROVERS, OPERATORS
 from twinadmin.audit.models import AuditEntry
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
-from twinadmin.registry import codec
-from twinadmin.registry.models import Twin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -46,11 +44,7 @@ def test_an_auditor_follows_an_erasure_from_the_log_to_its_story(
     start = AuditEntry.objects.get(correlation_id=erasure.correlation_id, action="creator.erase.start")
     finish = AuditEntry.objects.get(correlation_id=erasure.correlation_id, action="creator.erase.finish")
 
-    username, password = operator_login
-    page.goto(reverse("audit-list-entries"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, operator_login, then=reverse("audit-list-entries"))
     expect(page.locator("h1")).to_have_text("Audit log")
 
     # The action box suggests what the log holds, families first.
@@ -116,38 +110,11 @@ def test_a_run_of_backup_deletions_reads_as_one_group_opened_on_a_click(
     index,  # noqa: F811
     tmp_path,
 ):
-    for twin_id in ("t3", "t4", "t5", "t6"):
-        Twin.objects.create(creator=creator_a1, twin_id=twin_id)
-    run = NamespaceMigration.objects.create(creator_id="a.1", requested_by_name="op")
-    for twin_id in ("t1", "t2", "t3", "t4", "t5", "t6"):
-        source = codec.twin_namespace("a.1", twin_id)
-        path = tmp_path / "backups" / source
-        path.mkdir(parents=True)
-        (path / "data.parquet").write_bytes(b"PAR1")
-        item = MigrationItem.objects.create(run=run, position=run.items.count() + 1, source_namespace=source)
-        NamespaceBackup.objects.create(
-            run=run,
-            item=item,
-            creator_id="a.1",
-            source_namespace=source,
-            path=str(path),
-            status="available",
-            complete=True,
-            size_bytes=4,
-            checksum="sha256:abc",
-        )
-    filer = user_in_groups("filer", OPERATORS)
-    approver = user_in_groups("approver", APPROVERS)
-    erasure = erasure_request_file(creator_id="a.1", actor=filer, reason="DSAR", confirm="a.1")
-    erasure_request_approve(erasure=erasure, actor=approver, confirm="a.1", enqueue=False)
-    erasure.refresh_from_db()
-    run_job(erasure.job_id)
+    erasure = erase_a1_with_backups(
+        tmp_path, user_in_groups("filer", OPERATORS), user_in_groups("approver", APPROVERS)
+    )
 
-    username, password = operator_login
-    page.goto(reverse("audit-show-story", args=[str(erasure.correlation_id)]))
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, operator_login, then=reverse("audit-show-story", args=[str(erasure.correlation_id)]))
     expect(page.locator("#story-count")).to_contain_text("6 steps (11 in all) from 18 entries")
     expect(page.locator("#story > li")).to_have_count(6)
     group = page.locator("#story > li.group")

@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from tests.support.browser import sign_in
 from tests.support.seed import CREATOR
 from tests.support.users import user_in_groups
 from tests.support.vectors import DIM
@@ -51,20 +52,6 @@ def screenshot_dir(tmp_path: Path) -> Path:
     path = Path(os.environ.get("TWINADMIN_SCREENSHOT_DIR") or tmp_path)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-@pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Jobs handed to the workers. Kept here instead of sent to a broker (the default filesystem
-    broker lives in the checkout's var/, where a `make run` worker would pick them up): the test
-    runs them in this process, as the worker task does."""
-    from twinadmin.jobs.tasks import run_job, run_resumable_job
-
-    ids: list[int] = []
-    monkeypatch.setattr(run_resumable_job, "delay", lambda job_id: ids.append(job_id))
-    monkeypatch.setattr(run_resumable_job, "apply_async", lambda args, **_: ids.append(args[0]))
-    monkeypatch.setattr(run_job, "delay", lambda job_id: ids.append(job_id))
-    return ids
 
 
 @pytest.fixture
@@ -115,15 +102,6 @@ def _watch(page: Any) -> list[str]:
     page.on("console", on_console)
     page.on("response", on_response)
     return problems
-
-
-def _sign_in(page: Any, url: str, credentials: tuple[str, str]) -> None:
-    page.goto(url)
-    expect(page.locator("h1")).to_have_text("Sign in")
-    page.fill("#id_username", credentials[0])
-    page.fill("#id_password", credentials[1])
-    page.click("button:has-text('Sign in')")
-    expect(page).to_have_url(re.compile(re.escape(url) + "$"))
 
 
 def _cells(rows: Any) -> list[list[str]]:
@@ -178,7 +156,7 @@ def test_operator_files_approver_approves_and_every_page_shows_the_erasure(
     creator_url = reverse("registry-creator-detail", args=[CREATOR])
 
     # -- the operator reads where the creator's vectors came from, and files the request ------
-    _sign_in(page, creator_url, operator_login)
+    sign_in(page, operator_login, then=creator_url)
     expect(page.locator("h1")).to_contain_text(CREATOR)
     lineage = page.locator("#lineage tbody tr")
     expect(lineage).to_have_count(LEGACY + 1)
@@ -210,7 +188,7 @@ def test_operator_files_approver_approves_and_every_page_shows_the_erasure(
     approver_context.set_default_timeout(10_000)
     approver = approver_context.new_page()
     approver_problems = _watch(approver)
-    _sign_in(approver, request_url, approver_login)
+    sign_in(approver, approver_login, then=request_url)
     _check_scope(approver)
     approver.screenshot(path=screenshot_dir / "erasure-04-approver-reads-the-scope.png", full_page=True)
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from migrations_app.services import migration_create
+from tests.support.browser import sign_in
 from tests.support.users import user_in_groups
 from tests.support.vectors import fill
 from twinadmin.accounts.roles import APPROVERS, OPERATORS
@@ -54,11 +55,8 @@ def layout_data(transactional_db):
     return run
 
 
-def _sign_in(page, username: str = "appr-layout", password: str = "appr-pw-71c2") -> None:
-    page.goto(reverse("accounts-login"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button:has-text('Sign in')")
+def _sign_in(page) -> None:
+    sign_in(page, ("appr-layout", "appr-pw-71c2"))
 
 
 def _current_entry(page):

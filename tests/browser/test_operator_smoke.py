@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from tests.support.browser import sign_in
 from twinadmin.registry.services import creator_create, index_snapshot_store, twin_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -81,11 +82,7 @@ def test_operator_signs_in_reads_the_overview_and_filters_creators(page, operato
 def test_the_creator_id_field_validates_in_the_browser(page, operator_login):
     """The `pattern` attribute compiles under the `v` flag browsers now use (else a console
     error, and no client-side check at all)."""
-    username, password = operator_login
-    page.goto(reverse("accounts-login"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, operator_login)
     page.goto(reverse("registry-create-creator"))
 
     field = page.locator("#id_creator_id")
@@ -99,12 +96,7 @@ def test_the_creator_id_field_validates_in_the_browser(page, operator_login):
 def test_a_double_click_on_refresh_starts_one_job(page, operator_login):
     from twinadmin.jobs.models import Job
 
-    username, password = operator_login
-    page.goto(reverse("accounts-login"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button:has-text('Sign in')")
-    expect(page.locator("h1")).to_have_text("Index overview")
+    sign_in(page, operator_login)
 
     page.get_by_role("button", name="Refresh from index").dblclick()
 

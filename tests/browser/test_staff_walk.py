@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 from migrations_app.models import NamespaceMigration
 from migrations_app.services import migration_execute
 from tests.migrations_app.helpers import run_phases
+from tests.support.browser import sign_in
 from tests.support.seed import CREATOR
 from tests.support.users import user_in_groups
 from tests.support.vectors import DIM
@@ -34,19 +35,6 @@ from twinadmin.vectors.seed import generate_legacy_seed, legacy_index_seed
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SEED_TOTAL, NAMESPACES = 805, 30
-
-
-@pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Jobs handed to the workers, kept here (a `make run` worker on the checkout's filesystem
-    broker would otherwise pick them up): the test runs them in this process, as a worker does."""
-    from twinadmin.jobs.tasks import run_job, run_resumable_job
-
-    ids: list[int] = []
-    monkeypatch.setattr(run_resumable_job, "delay", lambda job_id: ids.append(job_id))
-    monkeypatch.setattr(run_resumable_job, "apply_async", lambda args, **_: ids.append(args[0]))
-    monkeypatch.setattr(run_job, "delay", lambda job_id: ids.append(job_id))
-    return ids
 
 
 @pytest.fixture
@@ -66,14 +54,6 @@ def approver_login(transactional_db: None) -> tuple[str, str]:
     username, password = "walk-appr", "walk-pw-51c3"
     user_in_groups(username, APPROVERS, password=password)
     return username, password
-
-
-def _sign_in(page: Any, credentials: tuple[str, str], then: str | None = None) -> None:
-    page.goto(reverse("accounts-login") + (f"?next={then}" if then else ""))
-    page.fill("#id_username", credentials[0])
-    page.fill("#id_password", credentials[1])
-    page.click("button:has-text('Sign in')")
-    expect(page.locator("h1")).not_to_have_text("Sign in")
 
 
 def _start_migration(page: Any) -> NamespaceMigration:
@@ -103,7 +83,7 @@ def test_overview_migration_browser_similar_erasure_and_its_story(
     browser, page, live_server, operator_login, approver_login, legacy, queued, screenshot
 ):
     # -- the overview: what the index holds ----------------------------------------------------
-    _sign_in(page, operator_login)
+    sign_in(page, operator_login)
     expect(page.locator("h1")).to_have_text("Index overview")
     expect(page.locator("#total-vectors")).to_have_text(str(SEED_TOTAL))
     assert page.title() == "Index overview · twinadmin"
@@ -165,7 +145,7 @@ def test_overview_migration_browser_similar_erasure_and_its_story(
     approver_context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     approver_context.set_default_timeout(10_000)
     approver = approver_context.new_page()
-    _sign_in(approver, approver_login, then=erasure.get_absolute_url())
+    sign_in(approver, approver_login, then=erasure.get_absolute_url())
     expect(approver.locator("#nav-pending-approvals")).to_contain_text("1")
     approver.fill("#approve-form input[name='confirm']", CREATOR)
     approver.get_by_role("button", name="Approve and erase").click()
@@ -201,7 +181,7 @@ def test_with_javascript_off_a_migration_starts_and_a_request_is_filed(
     context.set_default_timeout(10_000)
     page = context.new_page()
     try:
-        _sign_in(page, operator_login)
+        sign_in(page, operator_login)
         run = _start_migration(page)
         expect(page.locator("#run-status")).to_have_text("Queued")
         assert run.status == NamespaceMigration.Status.QUEUED and len(queued) == 1

@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from tests.support.browser import sign_in
 from twinadmin.registry.services import creator_create, index_snapshot_store, twin_create
 from twinadmin.vectors import Vector, get_index
 
@@ -50,18 +51,9 @@ def _seed() -> None:
     index_snapshot_store(dimension=8, metric="cosine", namespaces=counts)
 
 
-def _sign_in(page, operator_login) -> None:
-    username, password = operator_login
-    page.goto(reverse("accounts-login"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button:has-text('Sign in')")
-    expect(page.locator("h1")).to_have_text("Index overview")
-
-
 def test_browse_a_namespace_open_a_vector_and_find_similar(page, operator_login, screenshot):
     _seed()
-    _sign_in(page, operator_login)
+    sign_in(page, operator_login)
 
     page.get_by_role("link", name="Namespaces", exact=True).click()
     page.get_by_role("link", name=NS, exact=True).click()
@@ -122,7 +114,7 @@ def test_browse_a_namespace_open_a_vector_and_find_similar(page, operator_login,
 
 def test_the_search_page_picks_its_query_vector_by_browsing(page, operator_login, screenshot):
     _seed()
-    _sign_in(page, operator_login)
+    sign_in(page, operator_login)
     page.goto(reverse("search-search-twins", args=[CREATOR]))
 
     picker = page.locator("#picker")

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
+from twinadmin.erasure.models import ErasureRequest
+from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
 from twinadmin.jobs.leases import resumable_job_run
 from twinadmin.jobs.models import Job
+from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin
 
 # What erasing a.1 must leave alone: neighbours whose ids start with `a.1`, another creator's
@@ -38,3 +43,42 @@ def make_creator(creator_id: str, twin_ids: Iterable[str] = ()) -> Creator:
 def run_job(job_id: int, runner: str | None = None) -> Job | None:
     """What the worker task does with a delivery, in this process."""
     return resumable_job_run(job_id=job_id, runner=runner)
+
+
+def backup_of(tmp_path: Any, run: NamespaceMigration, source: str, *, stuck: bool = False) -> NamespaceBackup:
+    """A backup of one of a.1's namespaces on disk; a stuck one is a file the deletion cannot remove."""
+    item = MigrationItem.objects.create(run=run, position=run.items.count() + 1, source_namespace=source)
+    path = tmp_path / "backups" / source
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if stuck:
+        path.write_text("not a directory")
+    else:
+        path.mkdir()
+        (path / "data.parquet").write_bytes(b"PAR1")
+    return NamespaceBackup.objects.create(
+        run=run,
+        item=item,
+        creator_id="a.1",
+        source_namespace=source,
+        path=str(path),
+        status="available",
+        complete=True,
+        size_bytes=4,
+        checksum="sha256:abc",
+    )
+
+
+def erase_a1_with_backups(
+    tmp_path: Any, operator: Any, approver: Any, *, stuck: int | None = None
+) -> ErasureRequest:
+    """a.1 with six twins, a backup of each twin's namespace (the `stuck`-th one undeletable), erased."""
+    for twin_id in ("t3", "t4", "t5", "t6"):
+        Twin.objects.create(creator=Creator.objects.get(creator_id="a.1"), twin_id=twin_id)
+    run = NamespaceMigration.objects.create(creator_id="a.1", requested_by_name="op")
+    for i, twin_id in enumerate(("t1", "t2", "t3", "t4", "t5", "t6")):
+        backup_of(tmp_path, run, codec.twin_namespace("a.1", twin_id), stuck=i == stuck)
+    erasure = erasure_request_file(creator_id="a.1", actor=operator, reason="DSAR", confirm="a.1")
+    erasure_request_approve(erasure=erasure, actor=approver, confirm="a.1", enqueue=False)
+    erasure.refresh_from_db()
+    run_job(erasure.job_id)
+    return erasure
