@@ -16,7 +16,8 @@ someone else continues them:
   closed as failed ("continued by job N") and a new job continues the same work from its
   checkpoints; the kind's `on_continue` hook points the owning app's rows at the new job;
 - nobody has to ask: the beat task `jobs.sweep` (every JOB_SWEEP_SECONDS) re-enqueues every
-  running job whose lease has lapsed and every pending job whose message may have been lost;
+  running job whose lease has lapsed and every pending job whose message may have been lost
+  (`Job.sent_at` older than JOB_RESEND_AFTER_SECONDS: a broker restarted empty), once per loss;
   a worker that starts does the same at once. So a job
   whose worker was killed continues by itself within about lease + sweep seconds.
 
@@ -37,6 +38,8 @@ from contextvars import ContextVar
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from twinadmin.jobs.handlers import Handler, continue_hook, resumable_kinds
@@ -51,7 +54,6 @@ _runner_label: ContextVar[str | None] = ContextVar("job_runner_label", default=N
 # The resumable jobs this thread is running, outermost first (a drill, then its erasure).
 # (job id, lease owner): a command runs its steps' jobs under another runner label.
 _held: ContextVar[tuple[tuple[int, str], ...]] = ContextVar("jobs_held", default=())
-PENDING_RESEND_SECONDS = 300.0
 
 
 class LeaseLost(RuntimeError):
@@ -187,16 +189,31 @@ def resumable_job_run(
 
 
 def job_enqueue(job: Job, *, countdown: float | None = None) -> None:
-    """Hand a job to the workers once the surrounding transaction commits."""
+    """Hand a job to the workers once the surrounding transaction commits, recording when
+    (`Job.sent_at`: the moment it falls due). A broker that cannot be reached (restarting) is
+    logged, not raised into the page or command that queued the job: the row is saved, and the
+    sweep sends it again once its grace period is over."""
     from twinadmin.jobs.tasks import run_resumable_job
 
     def send() -> None:
-        if countdown:
-            run_resumable_job.apply_async((job.pk,), countdown=countdown)
-        else:
-            run_resumable_job.delay(job.pk)
+        due = timezone.now() + dt.timedelta(seconds=countdown or 0)
+        Job.objects.filter(pk=job.pk).update(sent_at=due)
+        try:
+            if countdown:
+                run_resumable_job.apply_async((job.pk,), countdown=countdown)
+            else:
+                run_resumable_job.delay(job.pk)
+        except Exception:
+            log.exception("job %s: could not reach the broker; the sweep will send it again", job.pk)
 
     transaction.on_commit(send)
+
+
+def resend_after_seconds() -> float:
+    """How long a pending job's message may stay unconsumed before the sweep takes it for lost
+    (JOB_RESEND_AFTER_SECONDS). Longer than a queue is normally busy, and than the longest
+    backoff of a retry (services.RETRY_DELAY_MAX_SECONDS), which is why that one is not a loss."""
+    return float(getattr(settings, "JOB_RESEND_AFTER_SECONDS", 60.0))
 
 
 def interrupted_jobs_resume(*, kinds: tuple[str, ...] | None = None) -> list[int]:
@@ -223,24 +240,29 @@ def interrupted_jobs_resume(*, kinds: tuple[str, ...] | None = None) -> list[int
 
 def jobs_sweep() -> dict[str, list[int]]:
     """What beat runs every JOB_SWEEP_SECONDS: hand every resumable job whose runner is gone
-    (lease lapsed) to a worker now, re-send pending ones queued for longer than
-    PENDING_RESEND_SECONDS (a lost message). Returns what it sent. A message sent again while
-    one is still queued is harmless: the claim and the take-over let exactly one delivery
-    through."""
+    (lease lapsed) to a worker, and send again every pending job whose message is older than
+    `resend_after_seconds()` (lost: a broker restarted empty). Returns what it sent.
+
+    Once per loss, not once per sweep: a job is sent again only when nothing was sent for it
+    since its lease lapsed, or its last message is older than the grace period. A message sent
+    again while the first one is still queued is harmless: the claim and the take-over let
+    exactly one delivery through."""
     now = timezone.now()
+    stale = now - dt.timedelta(seconds=resend_after_seconds())
     kinds = resumable_kinds()
+    unsent = Q(sent_at=None) | Q(sent_at__lt=F("lease__expires_at")) | Q(sent_at__lt=stale)
     lapsed = list(
         Job.objects.filter(kind__in=kinds, status=Job.Status.RUNNING, lease__expires_at__lt=now)
         .filter(lease__continued_by__isnull=True)
+        .filter(unsent)
         .values_list("pk", flat=True)
     )
-    # Pending for long (not merely queued behind a busy worker): its message may be lost.
+    # Not merely queued behind a busy worker: nothing was sent for it within the grace period
+    # (a job never sent, by a command that died before claiming it, counts from its creation).
     waiting = list(
-        Job.objects.filter(
-            kind__in=kinds,
-            status=Job.Status.PENDING,
-            created_at__lt=now - dt.timedelta(seconds=max(PENDING_RESEND_SECONDS, 2 * lease_seconds())),
-        )
+        Job.objects.filter(kind__in=kinds, status=Job.Status.PENDING)
+        .alias(last_sent=Coalesce("sent_at", "created_at"))
+        .filter(last_sent__lt=stale)
         .exclude(params__has_key=Job.PAUSED)
         .values_list("pk", flat=True)
     )

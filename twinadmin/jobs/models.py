@@ -37,6 +37,10 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the job's latest message was handed to the broker (for a delayed one: when it falls
+    # due). The sweep re-sends a pending job only once this is older than a grace period, so a
+    # message lost with a broker restarted empty is sent again once, not on every sweep.
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

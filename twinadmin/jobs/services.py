@@ -111,6 +111,12 @@ class JobRetry(Exception):
     the task raises this for Celery's autoretry to deliver it again, with backoff."""
 
 
+# The longest backoff before Celery delivers a retried job again (the task's retry_backoff_max).
+# A job sent back to pending counts as sent until then, so the sweep does not take the retry
+# Celery holds for a lost message.
+RETRY_DELAY_MAX_SECONDS = 60
+
+
 # What this process's run of a job may hand back to Celery for another try (see `job_execute`).
 _retry_on: ContextVar[tuple[type[BaseException], ...]] = ContextVar("job_retry_on", default=())
 
@@ -152,7 +158,11 @@ def job_execute(*, job_id: int, handler: Handler | None = None, may_retry: bool 
     except JobPaused as exc:
         _job_requeue(job, message=str(exc) or "paused", paused=True)
     except retried as exc:
-        _job_requeue(job, message=f"retrying after {type(exc).__name__}: {exc}")
+        _job_requeue(
+            job,
+            message=f"retrying after {type(exc).__name__}: {exc}",
+            due_within=RETRY_DELAY_MAX_SECONDS,
+        )
         raise JobRetry(str(exc)) from exc
     except Exception as exc:  # recorded on the row; the page shows it
         log.exception("job %s (%s) failed", job.pk, job.kind)
@@ -174,12 +184,14 @@ def _job_end(job: Job, status: str, **fields: Any) -> None:
     )
 
 
-def _job_requeue(job: Job, *, message: str, paused: bool = False) -> None:
+def _job_requeue(job: Job, *, message: str, paused: bool = False, due_within: float | None = None) -> None:
     """Back to pending. A paused job is marked so in its params: the sweep leaves it alone
-    (nobody lost its message; someone runs it on purpose later)."""
+    (nobody lost its message; someone runs it on purpose later). `due_within`: seconds within
+    which a message for it (Celery's retry) falls due, recorded as its `sent_at`."""
     params = {**job.params, Job.PAUSED: True} if paused else job.params
+    extra = {"sent_at": timezone.now() + dt.timedelta(seconds=due_within)} if due_within is not None else {}
     Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-        status=Job.Status.PENDING, message=message[:500], params=params
+        status=Job.Status.PENDING, message=message[:500], params=params, **extra
     )
 
 

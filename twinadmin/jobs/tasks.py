@@ -9,7 +9,7 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 
 from twinadmin.jobs.leases import interrupted_jobs_resume, jobs_sweep, resumable_job_run
-from twinadmin.jobs.services import JobRetry, job_execute
+from twinadmin.jobs.services import RETRY_DELAY_MAX_SECONDS, JobRetry, job_execute
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 5
@@ -36,7 +36,7 @@ def run_job(job_id: int) -> str:
     reject_on_worker_lost=True,
     autoretry_for=(JobRetry,),
     retry_backoff=2,
-    retry_backoff_max=60,
+    retry_backoff_max=RETRY_DELAY_MAX_SECONDS,
     retry_jitter=True,
     max_retries=MAX_RETRIES,
 )
