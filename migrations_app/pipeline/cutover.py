@@ -56,6 +56,14 @@ class CutoverPhase(ExecutorBase):
             else:
                 self.delete_source(item)
             self.save(item, step=Step.CUT_OVER, progress_done=1)
+        if pending:  # the intent's outcome: every item it named is cut over
+            self.audit(
+                "migration.cutover.finish",
+                target_type="run",
+                target_id=str(self.run.pk),
+                outcome="success",
+                details={"count": len(pending)},
+            )
 
     def register_target(self, item: MigrationItem) -> None:
         """Registry rows for the target, in one transaction with the item's record of what the

@@ -185,7 +185,7 @@ def test_an_erasure_of_a_creator_with_several_twins_reads_as_grouped_steps_with_
     assert [summary.split(" (")[0] for _, summary in shown[:5]] == [
         "Erasure of creator a.1 requested",
         "Erasure of creator a.1 approved",
-        "Migration run cancel run 1",
+        "Cancel of migration run 1 requested",
         "Migrations of creator a.1 cancelled before the erasure",
         "Creator a.1 erased: namespaces deleted and verified",
     ]

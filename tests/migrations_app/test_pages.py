@@ -247,3 +247,26 @@ def test_one_overall_bar_while_running_and_a_summary_line_when_done(operator_cli
     summary = re.search(r'<p id="run-summary"><strong>([^<]*)</strong>', body)
     assert summary and summary.group(1) == f"3/3 namespaces verified, {vectors}/{vectors} vectors"
     assert "<progress" not in body and "verifying" not in body.lower().replace('data-step="', "")
+
+
+def test_a_run_s_story_in_the_audit_log_reads_as_what_happened(operator_client, run):
+    from tests.migrations_app.helpers import run_phases
+
+    assert run_phases(run, "backup", "copy", "verify")
+    migration_execute(run_id=run.pk)  # the cut-over and the end
+    page = operator_client.get(run.get_absolute_url()).content.decode()
+    story_url = reverse("audit-show-story", args=[str(run.correlation_id)])
+    assert f'id="audit-story" href="{story_url}"' in page
+
+    body = operator_client.get(story_url).content.decode()
+
+    summaries = [s.strip() for s in re.findall(r'class="summary">([^<]+)<', body)]
+    assert summaries[0].startswith(f"Migration run {run.pk} planned")
+    for line in (
+        "2 × Backup written — all succeeded",
+        "2 × Copy verified — all succeeded",
+        f"Run {run.pk} cut over",
+        f"Migration run {run.pk} finished",
+    ):
+        assert any(s.startswith(line) for s in summaries), (line, summaries)
+    assert "no outcome recorded yet" not in body  # the cut-over's intent is closed by its outcome
