@@ -4,6 +4,7 @@ embedded stack: SQLite and a local vector store under var/, and a Celery broker 
 system, so one command runs everything on a fresh machine."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -54,20 +55,30 @@ INSTALLED_APPS = [
     "migrations_app",
     "twinadmin.ops",
     "django_prometheus",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
     # First and last: request counts and latencies by view for /metrics (twinadmin.ops).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with the second factor too (django-otp); then ours
+    # keeps a session that still owes its code, or a role's mandatory setup, on those pages.
+    "django_otp.middleware.OTPMiddleware",
+    "twinadmin.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a lockout (django-axes) into the sign-in page's answer; the last of ours.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -110,8 +121,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: it refuses a locked-out user or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "accounts-login"
 LOGIN_REDIRECT_URL = "registry-overview"
@@ -128,6 +146,78 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = True
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Security: HTTPS, sessions, Content-Security-Policy -----------------------------------
+# HTTPS=1: the site is served over HTTPS only. Cookies go over HTTPS only, plain HTTP is
+# redirected, and browsers are told (HSTS) to use nothing but HTTPS for a year.
+HTTPS = env.bool("HTTPS", default=False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+# A load balancer's health probe speaks plain HTTP to the backend.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600) if HTTPS else 0
+if SECURE_HSTS_SECONDS < 0:
+    raise ImproperlyConfigured("SECURE_HSTS_SECONDS cannot be negative")
+# Their own switches: HSTS for every subdomain of the host, and the browsers' preload list, bind
+# other sites of the domain and are hard to undo, so they are a decision, not a default.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env.bool("HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = HTTPS and env.bool("HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS: list[str] = []
+if SECURE_HSTS_SECONDS and not SECURE_HSTS_INCLUDE_SUBDOMAINS:
+    SILENCED_SYSTEM_CHECKS.append("security.W005")  # left off on purpose: HSTS_INCLUDE_SUBDOMAINS
+if SECURE_HSTS_SECONDS and not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS.append("security.W021")  # left off on purpose: HSTS_PRELOAD
+# Behind a proxy that ends TLS: believe its X-Forwarded-Proto. Only when the proxy always sets
+# (or strips) that header; otherwise a client could claim HTTPS over plain HTTP.
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Staff sessions: one working day, then sign in again.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
+if SESSION_COOKIE_AGE < 60:
+    raise ImproperlyConfigured("SESSION_COOKIE_AGE must be 60 seconds or more")
+
+# Content-Security-Policy (django-csp): every script and style comes from our static files; no
+# inline script, event handler or style attribute runs (static/js/app.js holds the behaviour).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # data: only for base.html's empty favicon
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# --- Sign-in protection ---------------------------------------------------------------------
+# django-axes: LOGIN_FAILURE_LIMIT failed sign-ins for one username, or from one client address,
+# lock that username, or that address, out for LOGIN_COOLOFF_MINUTES. A successful sign-in
+# clears the count. `manage.py axes_reset` (or axes_reset_username / axes_reset_ip) lifts one.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", default=15)
+if LOGIN_FAILURE_LIMIT < 1 or LOGIN_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES must be 1 or more")
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own, not the pair
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner on every manage.py command; lockouts are still logged
+AXES_LOCKOUT_CALLABLE = "twinadmin.accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "twinadmin.accounts.lockout.client_ip"
+# The client address is the one the connection comes from (REMOTE_ADDR). Behind a reverse proxy
+# name the header it sets, e.g. X-Real-IP, or X-Forwarded-For (its right-most entry, the one
+# the proxy added, is taken). Only a header the proxy always overwrites: clients can send any.
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="").strip()
+if CLIENT_IP_HEADER and not CLIENT_IP_HEADER.replace("-", "").isalnum():
+    raise ImproperlyConfigured(f"CLIENT_IP_HEADER={CLIENT_IP_HEADER!r} is not an HTTP header name")
+
+# Two-factor sign-in (django-otp, TOTP): optional for everyone; mandatory for the role groups
+# named here (twinadmin/accounts/roles.py), e.g. REQUIRE_2FA_FOR=approvers,operators.
+REQUIRE_2FA_FOR = [r.strip().lower() for r in env.list("REQUIRE_2FA_FOR", default=[]) if r.strip()]
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="twinadmin")
 
 # --- Celery -------------------------------------------------------------------------------
 # Default broker: kombu's filesystem transport under var/, which needs no server. Production

@@ -25,6 +25,7 @@ _NAV_SECTIONS = (
     ("drills-", "drills"),
     ("audit-", "audit"),
     ("erasure-", "erasure"),
+    ("accounts-show-two-factor", "account"),
 )
 
 

@@ -1,5 +1,6 @@
 """Roles are Django groups (created by a data migration). Every view checks permission through
-`role_required`, the one shared helper, so the role matrix lives in one place."""
+`role_required`, the one shared helper, so the role matrix lives in one place: the roles, and
+whether a session still owes its second factor (REQUIRE_2FA_FOR, a confirmed TOTP device)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import render
+from django_otp import user_has_device
 
 OPERATORS = "operators"
 APPROVERS = "approvers"
@@ -33,6 +36,34 @@ def has_role(user: Any, *roles: str) -> bool:
     return bool(user_roles(user) & set(roles))
 
 
+def two_factor_required(user: Any) -> bool:
+    """One of the user's roles is listed in REQUIRE_2FA_FOR (a superuser holds every role)."""
+    return bool(user_roles(user) & set(settings.REQUIRE_2FA_FOR))
+
+
+def has_confirmed_device(user: Any) -> bool:
+    """The user has set up and confirmed an authenticator (cached on the user, one query)."""
+    cached = getattr(user, "_twinadmin_has_device", None)
+    if cached is None:
+        cached = user.is_authenticated and user_has_device(user, confirmed=True)
+        user._twinadmin_has_device = cached
+    return cached
+
+
+def is_verified(user: Any) -> bool:
+    """This session signed in with a code from the user's device (django-otp's middleware)."""
+    check = getattr(user, "is_verified", None)
+    return bool(check and check())
+
+
+def second_factor_missing(user: Any) -> bool:
+    """Signed in with the password only, where a code is owed: the user has a device (the code
+    step is not done yet), or their role requires one (no device set up yet)."""
+    if not user.is_authenticated or is_verified(user):
+        return False
+    return two_factor_required(user) or has_confirmed_device(user)
+
+
 def forbidden(request: HttpRequest, reason: str) -> HttpResponse:
     """403 with its reason: a page inside the layout (with the navigation) for a page request,
     the reason alone for HTMX, whose fragment must not become a whole page."""
@@ -44,7 +75,7 @@ def forbidden(request: HttpRequest, reason: str) -> HttpResponse:
 def role_required(*roles: str) -> Callable:
     """Anonymous: redirect to login for a plain page view, 403 for HTMX and POST (a redirect
     there would swap a login form into a fragment or drop the POST). Signed in without one of
-    `roles`: 403."""
+    `roles`, or owing the second factor (`second_factor_missing`): 403."""
     allowed = roles or ALL_ROLES
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -56,6 +87,8 @@ def role_required(*roles: str) -> Callable:
                 return redirect_to_login(request.get_full_path())
             if not has_role(request.user, *allowed):
                 return forbidden(request, "Your role does not allow this.")
+            if second_factor_missing(request.user):
+                return forbidden(request, "Sign in with your authenticator's code first.")
             return view(request, *args, **kwargs)
 
         return wrapper

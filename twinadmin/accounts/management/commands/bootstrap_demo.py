@@ -7,6 +7,8 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -37,7 +39,7 @@ class Command(BaseCommand):
             if group:
                 user.groups.add(Group.objects.get(name=group))
             if created or reset_passwords:
-                password = secrets.token_urlsafe(12)
+                password = _valid_password(user)
                 user.set_password(password)
                 user.save()
                 self.stdout.write(f"user {username:<9} password {password}  ({group or 'superuser'})")
@@ -48,3 +50,15 @@ class Command(BaseCommand):
         if not Creator.objects.filter(creator_id="sainath.no.1").exists():
             creator_create(creator_id="sainath.no.1", display_name="Sainath (test creator)")
             self.stdout.write("registry: created test creator sainath.no.1")
+
+
+def _valid_password(user) -> str:
+    """A random password that AUTH_PASSWORD_VALIDATORS accept for this user (a random draw
+    fails them almost never; the loop makes "almost" never)."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        try:
+            validate_password(password, user)
+        except ValidationError:
+            continue
+        return password
