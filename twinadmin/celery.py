@@ -18,3 +18,11 @@ def _quiet_routine_sweeps(logger, **kwargs):
     from twinadmin.jobs.logfilters import quiet_routine_sweeps
 
     quiet_routine_sweeps(logger, **kwargs)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _json_lines(logger, **kwargs):
+    from twinadmin.ops.logformat import use_json_lines
+
+    use_json_lines(logger, **kwargs)

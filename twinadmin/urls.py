@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    # Operations first: /healthz and /metrics answer without a login (twinadmin.ops).
+    path("", include("twinadmin.ops.urls")),
     path("", include("twinadmin.registry.urls")),
     path("jobs/", include("twinadmin.jobs.urls")),
     path("search/", include("twinadmin.search.urls")),

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 import orjson
 import tenacity
+from prometheus_client import Counter
 from tenacity.wait import wait_base
 
 from . import limits
@@ -50,6 +51,16 @@ T = TypeVar("T")
 FETCH_BATCH_IDS = 100
 FETCH_BATCH_URL_BYTES = 6_000
 DELETE_BATCH_IDS = 1_000
+
+# Every request to the index that failed, by the error it became (a retried one counts each time;
+# NotFound is an answer, not an error). In-process: under gunicorn the web processes of a host
+# share it through PROMETHEUS_MULTIPROC_DIR; workers elsewhere show in /metrics only through the
+# jobs an index error failed (twinadmin.ops.metrics).
+REQUEST_ERRORS = Counter(
+    "twinadmin_index_request_errors",
+    "Requests to the vector index that failed, by error",
+    ["backend", "error"],
+)
 
 
 @dataclass(frozen=True)
@@ -214,7 +225,10 @@ class PineconeIndex(VectorIndex):
             except VectorError:
                 raise
             except Exception as exc:
-                raise translate_error(exc) from exc
+                error = translate_error(exc)
+                if not isinstance(error, NotFound):
+                    REQUEST_ERRORS.labels(backend="pinecone", error=type(error).__name__).inc()
+                raise error from exc
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type((RateLimited, TransientError)),
