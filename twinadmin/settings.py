@@ -384,6 +384,7 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", **_CONSOLE_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # The SDK and its HTTP client log every request at INFO.
-    "loggers": {"pinecone": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    # The SDK and its HTTP client log every request at INFO, axes every sign-in (its lockouts
+    # are WARNING).
+    "loggers": {name: {"level": "WARNING"} for name in ("pinecone", "httpx", "axes")},
 }
