@@ -84,3 +84,26 @@ def test_text_stays_text_by_default(settings, restored_loggers) -> None:
     assert "plain" in stream.getvalue()
     with pytest.raises(json.JSONDecodeError):
         json.loads(stream.getvalue().splitlines()[0])
+
+
+def test_the_pools_lines_are_json_objects_too(settings) -> None:
+    """Celery configures billiard's logger (pool processes exiting) with the root logger and
+    sends no signal for it."""
+    from celery.utils.log import get_multiprocessing_logger
+
+    settings.LOG_FORMAT = "json"
+    pool_logger = get_multiprocessing_logger()
+    root = logging.getLogger()
+    saved = pool_logger.handlers[:], pool_logger.propagate, root.handlers[:]
+    stream = io.StringIO()
+    try:
+        pool_logger.handlers, pool_logger.propagate = [], False
+        celery_app.log.setup_handlers(pool_logger, stream, celery_app.log.format, colorize=False)
+        root.handlers = []  # the signal is sent for the root logger: its own handlers do not matter here
+        after_setup_logger.send(sender=None, logger=root, loglevel=logging.INFO, logfile=stream, format="")
+        pool_logger.error("Process 'ForkPoolWorker-1' exited with 'signal 15 (SIGTERM)'")
+    finally:
+        pool_logger.handlers, pool_logger.propagate, root.handlers = saved
+    [line] = _lines(stream)
+    assert line["level"] == "ERROR"
+    assert line["message"].startswith("Process 'ForkPoolWorker-1'")

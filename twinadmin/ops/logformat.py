@@ -42,7 +42,15 @@ def use_json_lines(logger: logging.Logger, **_: Any) -> None:
     LOG_FORMAT=json."""
     if getattr(settings, "LOG_FORMAT", "text") != "json":
         return
-    for handler in logger.handlers:
+    handlers = list(logger.handlers)
+    if logger is logging.getLogger():
+        # Set up with the root logger, and sent no signal of its own: the pool's logger (billiard),
+        # which reports pool processes that exit.
+        from celery.utils.log import get_multiprocessing_logger
+
+        pool_logger = get_multiprocessing_logger()
+        handlers += pool_logger.handlers if pool_logger is not None else []
+    for handler in handlers:
         handler.setFormatter(json_formatter())
         if not any(isinstance(f, CurrentTask) for f in handler.filters):
             handler.addFilter(CurrentTask())
