@@ -158,7 +158,10 @@ def job_take_over(*, job_id: int) -> Job | None:
         Job.objects.filter(pk=old.pk, status=Job.Status.RUNNING).update(
             status=Job.Status.FAILED,
             finished_at=now,
-            error=f"Its runner stopped renewing the lease (killed or stalled); continued by job {new.pk}.",
+            error=(
+                f"Its runner stopped renewing the lease (killed, stalled or cut off from the database); "
+                f"continued by job {new.pk}."
+            ),
         )
         hook = continue_hook(old.kind)
         if hook is not None:

@@ -3,12 +3,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import time
 import traceback
 from contextvars import ContextVar
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from twinadmin.audit.services import audit_record
@@ -21,7 +22,16 @@ from twinadmin.jobs.handlers import (
     is_retryable,
     retry_on,
 )
-from twinadmin.jobs.leases import LeaseLost, job_enqueue, job_lease_live, lease_held, lease_prepare
+from twinadmin.jobs.leases import (
+    LeaseLost,
+    job_enqueue,
+    job_lease_live,
+    lease_held,
+    lease_prepare,
+    lease_release,
+    lease_renew,
+    lease_seconds,
+)
 from twinadmin.jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -157,6 +167,13 @@ def job_execute(*, job_id: int, handler: Handler | None = None, may_retry: bool 
         _job_end(job, Job.Status.CANCELLED, message=str(exc) or "cancelled")
     except JobPaused as exc:
         _job_requeue(job, message=str(exc) or "paused", paused=True)
+    except DatabaseError as exc:
+        if not _database_lost():
+            _job_failed(job, exc)
+        elif may_retry and is_resumable(job.kind) and _job_requeue_after_database_loss(job, exc):
+            raise JobRetry(f"database connection lost: {exc}") from exc
+        else:  # still cut off: the lease lapses and the sweep hands the work on
+            raise
     except retried as exc:
         _job_requeue(
             job,
@@ -165,16 +182,56 @@ def job_execute(*, job_id: int, handler: Handler | None = None, may_retry: bool 
         )
         raise JobRetry(str(exc)) from exc
     except Exception as exc:  # recorded on the row; the page shows it
-        log.exception("job %s (%s) failed", job.pk, job.kind)
-        _job_end(
-            job, Job.Status.FAILED, error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=5)}"
-        )
+        _job_failed(job, exc)
     else:
         _job_end(job, Job.Status.SUCCEEDED, result=result or {})
     finally:
         _retry_on.reset(token)
     job.refresh_from_db()
     return job
+
+
+def _job_failed(job: Job, exc: BaseException) -> None:
+    log.exception("job %s (%s) failed", job.pk, job.kind)
+    _job_end(job, Job.Status.FAILED, error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=5)}")
+
+
+def _database_lost() -> bool:
+    """The error came from a connection that is gone (PostgreSQL restarted, the network cut),
+    not from the query: nothing could be written with it, so nothing was half-written either."""
+    try:
+        return not connection.is_usable()
+    except Exception:
+        return True
+
+
+def _job_requeue_after_database_loss(job: Job, exc: BaseException) -> bool:
+    """A resumable job whose database connection died under it: wait (within its lease) for the
+    database to come back, then send the job back to pending for Celery to deliver again, with
+    backoff; it continues from its checkpoints as the same job. False when the database stayed
+    away for the whole lease or another runner took the job over meanwhile: the sweep's
+    take-over continues it as a new job then. Django does not reconnect inside a task by
+    itself, hence the explicit close."""
+    deadline = time.monotonic() + lease_seconds() / 2
+    while True:
+        connection.close()
+        try:
+            with transaction.atomic():
+                lease_renew(job)  # still ours; locks out a take-over until we are done
+                _job_requeue(
+                    job,
+                    message=f"retrying: lost its database connection ({type(exc).__name__})",
+                    due_within=RETRY_DELAY_MAX_SECONDS,
+                )
+                lease_release(job)
+            log.warning("job %s: database connection lost (%s); retrying", job.pk, exc)
+            return True
+        except LeaseLost:
+            return False
+        except DatabaseError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
 
 
 def _job_end(job: Job, status: str, **fields: Any) -> None:

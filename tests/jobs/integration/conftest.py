@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,3 +123,47 @@ def start_worker(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..
     yield start
     for worker in started:
         stop_worker(worker.process)
+
+
+@dataclass
+class PostgresOutage:
+    """Every connection to the test database cut and new ones refused for a while, as a
+    restart of PostgreSQL looks to its clients (the server's other databases, which other
+    test runs on this machine use, are left alone)."""
+
+    maintenance_url: str
+    database: str
+
+    def __call__(self, *, down_seconds: float) -> None:
+        import psycopg
+        from django.db import connections
+        from psycopg import sql
+
+        name = sql.Identifier(self.database)
+        with psycopg.connect(self.maintenance_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(name))
+            try:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()",
+                    [self.database],
+                )
+                time.sleep(down_seconds)
+            finally:
+                conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(name))
+        connections.close_all()  # this process's own connection was cut too
+
+
+@pytest.fixture
+def postgres_outage(transactional_db: None) -> PostgresOutage:
+    from django.db import connections
+
+    from tests.support.workers import database_url
+
+    db = connections["default"].settings_dict
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip(
+            "a PostgreSQL restart needs PostgreSQL as the test database (DATABASE_URL=postgres://...)"
+        )
+    url = database_url(db)
+    return PostgresOutage(maintenance_url=url.rsplit("/", 1)[0] + "/postgres", database=db["NAME"])
