@@ -168,3 +168,14 @@ def test_an_unknown_role_in_require_2fa_for_stops_the_start(settings):
     settings.REQUIRE_2FA_FOR = ["operators", "admins"]
     with pytest.raises(ImproperlyConfigured, match="admins"):
         apps.get_app_config("accounts").ready()
+
+
+def test_a_session_owing_its_code_still_reaches_the_pages_open_to_anyone(client, with_device):
+    sign_in(client)  # password given, code not yet
+    assert client.get(OVERVIEW).status_code == 302
+
+    health = client.get(reverse("ops-show-health"))
+    metrics = client.get(reverse("ops-show-metrics"))  # from 127.0.0.1, allowed by default
+
+    assert health.status_code in (200, 503) and health["Content-Type"] == "application/json"
+    assert metrics.status_code == 200 and b"twinadmin_jobs" in metrics.content

@@ -1,6 +1,7 @@
 """Where a session that owes its second factor may go: after the password, a user with an
 authenticator reaches only the code page; a user whose role requires one (REQUIRE_2FA_FOR) and
-has none reaches only the setup page. Sign-out stays open; static files are served before this.
+has none reaches only the setup page. Sign-out stays open, and so do the pages open to anyone
+(`login_not_required`: the health check, the metrics); static files are served before this.
 `role_required` refuses such a session too, should a view ever be reached another way."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import Resolver404, resolve, reverse
+from django.urls import Resolver404, ResolverMatch, resolve, reverse
 from django_htmx.http import HttpResponseClientRedirect
 
 from twinadmin.accounts.roles import has_confirmed_device, second_factor_missing
@@ -35,16 +36,18 @@ class TwoFactorMiddleware:
                 pages, target = CODE_PAGES, "accounts-verify-login"
             else:
                 pages, target = SETUP_PAGES, "accounts-show-two-factor"
-            if _url_name(request) not in pages:
+            match = _match(request)
+            public = match is not None and not getattr(match.func, "login_required", True)
+            if not public and (match.url_name if match else "") not in pages:
                 return _send_to(request, target)
         return self.get_response(request)
 
 
-def _url_name(request: HttpRequest) -> str:
+def _match(request: HttpRequest) -> ResolverMatch | None:
     try:
-        return resolve(request.path_info).url_name or ""
+        return resolve(request.path_info)
     except Resolver404:
-        return ""
+        return None
 
 
 def _send_to(request: HttpRequest, name: str) -> HttpResponse:
