@@ -10,6 +10,7 @@ the head's seq, which is gapless.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import uuid
 from dataclasses import dataclass
 
@@ -87,7 +88,7 @@ def audit_entry_filter(
     if date_from:
         start = _day_start(date_from)
         qs = qs.filter(at__gte=start, seq__gte=_first_seq(at__gte=start))
-    if date_to:
+    if date_to and date_to < dt.date.max:  # through the last day there is: no upper bound
         end = _day_start(date_to + dt.timedelta(days=1))
         qs = qs.filter(at__lt=end, seq__lte=_last_seq(at__lt=end))
     return qs
@@ -163,9 +164,24 @@ def _action_prefix(prefix: str) -> Q:
         return Q(action__startswith=prefix)
     if not prefix:
         return Q()
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    actions = AuditEntry.objects.filter(action__gte=prefix, action__lt=upper).order_by("action")
+    upper = _prefix_upper_bound(prefix)
+    actions = AuditEntry.objects.filter(action__gte=prefix).order_by("action")
+    if upper is not None:
+        actions = actions.filter(action__lt=upper)
     return Q(action__in=list(actions.values_list("action", flat=True).distinct()))
+
+
+def _prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string above every string that starts with `prefix` (code point order, which
+    is SQLite's byte order for UTF-8), or None when there is none: the last character that is not
+    U+10FFFF, moved one up (over the surrogates, which UTF-8 cannot hold), ends it."""
+    stem = prefix.rstrip(chr(sys.maxunicode))
+    if not stem:
+        return None
+    following = ord(stem[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:
+        following = 0xE000
+    return stem[:-1] + chr(following)
 
 
 # --- the action list and stories ---------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from twinadmin.lib.concurrency import bounded_map
+from twinadmin.lib.text import UserJsonError, json_parse
 from twinadmin.search.errors import SearchBackendError, SearchInputError
 from twinadmin.search.pool import search_pool, search_workers
 from twinadmin.search.selectors import Target, search_targets
@@ -35,9 +36,9 @@ def parse_vector(raw: str | Sequence[Any]) -> list[float]:
     """A pasted vector: a JSON array of numbers (or such a list already parsed)."""
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise SearchInputError(f"The vector is not valid JSON: {exc}.") from None
+            raw = json_parse(raw, what="The vector")
+        except UserJsonError as exc:
+            raise SearchInputError(str(exc)) from None
     if not isinstance(raw, list) or not raw:
         raise SearchInputError("The vector must be a non-empty JSON array of numbers, e.g. [0.1, -0.2, …].")
     bad = next((v for v in raw if isinstance(v, bool) or not isinstance(v, int | float)), None)
@@ -55,9 +56,9 @@ def parse_filter(raw: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise SearchInputError(f"The filter is not valid JSON: {exc}.") from None
+            raw = json_parse(raw, what="The filter")
+        except UserJsonError as exc:
+            raise SearchInputError(str(exc)) from None
     if not isinstance(raw, Mapping):
         raise SearchInputError('The filter must be a JSON object, e.g. {"source": {"$eq": "notion"}}.')
     try:

@@ -40,7 +40,18 @@ def _scalar(value: Any, where: str) -> Any:
         return value
     if _is_number(value):
         return float(value)
-    raise InvalidRequest(f"{where}: expected a string, number or boolean, got {value!r}")
+    raise InvalidRequest(f"{where}: expected a string, number or boolean, got {_describe(value)}")
+
+
+def _describe(value: Any) -> str:
+    """An operand for an error message. Never repr() of a container: a deeply nested one would
+    recurse past the interpreter's limit while the message is being built."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _key(value: Any) -> tuple[str, Any]:
