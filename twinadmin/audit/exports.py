@@ -6,7 +6,10 @@ hashed (see twinadmin.audit.chain), so an auditor can re-verify an export with s
     sha256(canonical_json({k: v for k, v in record.items() if k != "entry_hash"}))
         == record["entry_hash"]
 
-CSV carries the same fields, with `details` as its canonical JSON text.
+CSV carries the same fields, with `details` as its canonical JSON text, for people to read in a
+spreadsheet: a text cell that a spreadsheet would run as a formula (one beginning with `=`, `+`,
+`-`, `@`, a tab or a carriage return: OWASP's CSV injection rule) gets a leading `'`. So CSV is
+not for re-verifying hashes; JSON Lines is, and stays exact.
 """
 
 from __future__ import annotations
@@ -42,13 +45,25 @@ def _records(qs: QuerySet[AuditEntry]) -> Iterator[dict[str, Any]]:
         yield export_record(row)
 
 
+# What a spreadsheet (Excel, LibreOffice, Google Sheets) reads as the start of a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell that a spreadsheet shows as text instead of evaluating: an actor
+    named `=HYPERLINK(...)` or a target id `@SUM(...)` must not run in an auditor's spreadsheet."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def export_csv(qs: QuerySet[AuditEntry]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_FIELDS)
     for n, record in enumerate(_records(qs), start=1):
         record["details"] = canonical_json(record["details"])
-        writer.writerow(record.values())
+        writer.writerow([csv_cell(value) for value in record.values()])
         if n % ROWS_PER_WRITE == 0:
             yield buffer.getvalue()
             buffer.seek(0)
