@@ -1,5 +1,6 @@
 from django import forms
 
+from twinadmin.lib.text import validate_display_text
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, Twin
 
@@ -15,7 +16,7 @@ def _id_field(label: str) -> forms.CharField:
 
 class CreatorForm(forms.Form):
     creator_id = _id_field("Creator id")
-    display_name = forms.CharField(max_length=200, required=False)
+    display_name = forms.CharField(max_length=200, required=False, validators=[validate_display_text])
 
     def clean_creator_id(self) -> str:
         value = self.cleaned_data["creator_id"]
@@ -27,7 +28,7 @@ class CreatorForm(forms.Form):
 
 
 class TwinForm(forms.Form):
-    name = forms.CharField(max_length=200, required=False)
+    name = forms.CharField(max_length=200, required=False, validators=[validate_display_text])
     naming = forms.ChoiceField(
         choices=[(c.value, c.label) for c in Twin.Naming if c in Twin.USER_POLICIES], initial=Twin.Naming.UUID
     )
@@ -55,4 +56,4 @@ class NamespaceSearchForm(forms.Form):
 
 class OrphanRegisterForm(forms.Form):
     namespace = forms.CharField(max_length=codec.MAX_NAMESPACE_LENGTH)
-    name = forms.CharField(max_length=200, required=False)
+    name = forms.CharField(max_length=200, required=False, validators=[validate_display_text])

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
@@ -13,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from twinadmin.audit.services import audit_record
+from twinadmin.lib.text import bidi_controls_refuse
 from twinadmin.registry import codec
 from twinadmin.registry.models import Creator, IndexNamespace, IndexSnapshot, Twin
 
@@ -24,14 +26,23 @@ class RegistryError(ValueError):
     """Bad input for the registry: a clear message, nothing written."""
 
 
+def _display_text(value: str, what: str) -> str:
+    """A name people will read, stripped; refused when it holds bidirectional controls."""
+    try:
+        return bidi_controls_refuse(value.strip(), what=what)
+    except ValidationError as exc:
+        raise RegistryError(exc.messages[0]) from None
+
+
 def creator_create(*, creator_id: str, display_name: str = "", actor: Any = None) -> Creator:
     try:
         codec.validate_creator_id(creator_id)
     except codec.InvalidId as exc:
         raise RegistryError(str(exc)) from None
+    display_name = _display_text(display_name, "A display name")
     try:
         with transaction.atomic():
-            creator = Creator.objects.create(creator_id=creator_id, display_name=display_name.strip())
+            creator = Creator.objects.create(creator_id=creator_id, display_name=display_name)
             _audit_creator_created(creator, actor)
             return creator
     except IntegrityError:
@@ -91,6 +102,7 @@ def twin_create(
     """
     if naming not in Twin.Naming.values:
         raise RegistryError(f"Unknown naming policy {naming!r}.")
+    name = _display_text(name, "A twin name")
     if twin_id is not None:
         try:
             codec.validate_twin_id(twin_id)
@@ -109,7 +121,7 @@ def twin_create(
                 twin = Twin.objects.create(
                     creator=locked,
                     twin_id=twin_id,
-                    name=name.strip(),
+                    name=name,
                     naming=naming,
                     legacy_namespace=legacy_namespace,
                 )
@@ -156,13 +168,15 @@ def _next_twin_id(creator: Creator, *, naming: str, name: str) -> str:
 
 
 def orphan_register_as_twin(*, namespace: str, name: str = "", actor: Any = None) -> Twin:
-    """Adopt a twin namespace the registry does not know: the parse gives creator and twin ids
-    (the creator is registered too when absent). Nothing in the index changes."""
+    """Adopt a twin namespace the registry does not know and the index holds: the parse gives
+    creator and twin ids (the creator is registered too when absent). Nothing in the index
+    changes; a namespace the index does not hold (read live) is refused, with nothing written."""
     parsed = codec.parse_namespace(namespace)
     if parsed.kind is not codec.NamespaceKind.TWIN:
         raise RegistryError(
             f"{namespace!r} is not a twin namespace ({parsed.kind.value}); only twins can be adopted."
         )
+    name = _display_text(name, "A twin name")
     with transaction.atomic():
         creator, created = Creator.objects.get_or_create(creator_id=parsed.creator_id)
         if created:
@@ -170,11 +184,15 @@ def orphan_register_as_twin(*, namespace: str, name: str = "", actor: Any = None
         twin = twin_create(
             creator=creator, twin_id=parsed.twin_id, naming=Twin.Naming.ADOPTED, name=name, actor=actor
         )
-        observed = (
-            IndexNamespace.objects.filter(name=namespace).values_list("vector_count", "observed_at").first()
-        )
-        if observed:
-            Twin.objects.filter(pk=twin.pk).update(vector_count=observed[0], count_observed_at=observed[1])
+        # Read after twin_create's checks (an erased creator, a twin already registered say more
+        # than "not in the index"); refusing here rolls the creator and twin back with their entries.
+        count = _live_vector_count(namespace)
+        if not count:
+            raise RegistryError(
+                f"The index holds no vectors in {namespace!r}: there is nothing to register. "
+                "Refresh the index if the drift report is out of date."
+            )
+        Twin.objects.filter(pk=twin.pk).update(vector_count=count, count_observed_at=timezone.now())
         audit_record(
             actor=actor,
             action="twin.register_orphan",
@@ -182,9 +200,18 @@ def orphan_register_as_twin(*, namespace: str, name: str = "", actor: Any = None
             target_id=namespace,
             creator_id=creator.creator_id,
             outcome="success",
-            details={"twin_id": twin.twin_id, "vector_count": observed[0] if observed else None},
+            details={"twin_id": twin.twin_id, "vector_count": count},
         )
     return twin
+
+
+def _live_vector_count(namespace: str) -> int:
+    from twinadmin.vectors import VectorError, get_index
+
+    try:
+        return get_index().namespace_count_settled(namespace)
+    except VectorError as exc:
+        raise RegistryError(f"Could not read {namespace!r} from the index: {exc}") from None
 
 
 def _observed_row(name: str, count: int, now: Any) -> IndexNamespace:

@@ -139,14 +139,15 @@ def drift_run(request: HttpRequest) -> HttpResponse:
 @role_required(OPERATORS)
 def orphan_register(request: HttpRequest) -> HttpResponse:
     form = OrphanRegisterForm(request.POST)
+    # Plain text: the refusal quotes the namespace as typed, which must not be read as HTML.
     if not form.is_valid():
-        return HttpResponseBadRequest(" ".join(str(e) for errs in form.errors.values() for e in errs))
+        return HttpResponseBadRequest(_form_problem(form), content_type="text/plain; charset=utf-8")
     try:
         twin = orphan_register_as_twin(
             namespace=form.cleaned_data["namespace"], name=form.cleaned_data["name"], actor=request.user
         )
     except RegistryError as exc:
-        return HttpResponseBadRequest(str(exc))
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
     messages.success(request, f"Registered {twin.namespace} as twin {twin.twin_id}.")
     return redirect("registry-twin-detail", creator_id=twin.creator.creator_id, twin_id=twin.twin_id)
 

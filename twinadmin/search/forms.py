@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from twinadmin.lib.text import validate_display_text
 from twinadmin.registry import codec
 from twinadmin.registry.browse.forms import NamespaceField, VectorIdField
 from twinadmin.registry.models import Twin
@@ -124,7 +125,10 @@ class QueryPickForm(forms.Form):
 
 class LatencyRunForm(forms.Form):
     label = forms.CharField(
-        max_length=200, required=False, widget=forms.TextInput(attrs={"placeholder": "e.g. before migration"})
+        max_length=200,
+        required=False,
+        validators=[validate_display_text],
+        widget=forms.TextInput(attrs={"placeholder": "e.g. before migration"}),
     )
     creator_id = forms.CharField(
         label="Creator id",

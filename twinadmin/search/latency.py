@@ -19,11 +19,13 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.services import job_create, job_progress
+from twinadmin.lib.text import bidi_controls_refuse
 from twinadmin.registry import codec
 from twinadmin.search.errors import SearchBackendError, SearchInputError
 from twinadmin.search.models import LatencyNamespace, LatencyReport, Recall
@@ -66,22 +68,44 @@ def latency_params_clean(
         raise SearchInputError(f"queries must be a whole number from 1 to {MAX_QUERIES:,}, got {queries!r}.")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise SearchInputError(f"seed must be a non-negative whole number, got {seed!r}.")
+    try:
+        label = bidi_controls_refuse((label or "").strip()[:200], what="A label")
+    except ValidationError as exc:
+        raise SearchInputError(exc.messages[0]) from None
     return {
         "creator_id": creator_id or "",
         "namespaces": list(dict.fromkeys(names)),
         "queries": queries,
         "top_k": parse_top_k(top_k),
         "seed": seed,
-        "label": (label or "").strip()[:200],
+        "label": label,
     }
 
 
 def latency_report_create(*, params: dict[str, Any], user: Any = None, enqueue: bool = True) -> LatencyReport:
     """A pending report and the job that will fill it (queued for a worker once committed)."""
     clean = latency_params_clean(**params)
+    _refuse_unknown_namespaces(clean["namespaces"])
     with transaction.atomic():
         job = job_create(kind=KIND, params=clean, user=user, enqueue=enqueue)
         return _report_for(job, clean, user)
+
+
+def _refuse_unknown_namespaces(names: Sequence[str]) -> None:
+    """Explicit namespaces must be in the index, read live: a mistyped one would otherwise give
+    a report of nothing, which reads like a measurement. Checked when a report is asked for,
+    not when its job runs (a namespace emptied meanwhile is measured as empty)."""
+    if not names:
+        return
+    index = get_index()
+    try:
+        missing = [n for n in names if not index.namespace_count_settled(limits.normalize_namespace(n))]
+    except VectorError as exc:
+        raise SearchBackendError(f"Could not read the index to check the namespaces: {exc}") from exc
+    if missing:
+        shown = ", ".join(repr(n[:80]) for n in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise SearchInputError(f"Not in the index (no vectors): {shown}{more}.")
 
 
 def _report_for(job: Job | None, params: dict[str, Any], user: Any = None) -> LatencyReport:
