@@ -33,7 +33,10 @@ from twinadmin.vectors import reset_index_cache
 
 WORKER_START_TIMEOUT = 60.0
 WORKER_STOP_TIMEOUT = 20.0
-REAL_BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
+# Brokers a worker in another process can share with the test: Redis and RabbitMQ, and kombu's
+# filesystem transport (a queue directory under var/), which `make test` uses on a machine
+# with no Redis. Not memory://, which lives inside one process.
+REAL_BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://", "filesystem://")
 
 
 def wait_until(

@@ -81,9 +81,9 @@ class RedisServer:
 def point_celery_at(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Send this process's tasks to `url` until the test ends (the connection pools are
     rebuilt). Celery reads CELERY_BROKER_URL from the environment before its own settings."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-    celery_app._after_fork()  # drops the connection and producer pools, as a forked child does
+    # Drop the app's pools, as a forked child does (not closed: kombu keeps one registry of
+    # pools per broker, and the run's own broker must still work once the test is done).
+    celery_app._after_fork()
     monkeypatch.setenv("CELERY_BROKER_URL", url)
     monkeypatch.setattr(celery_app.conf, "broker_url", url)
 
@@ -97,8 +97,6 @@ def private_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[R
         with monkeypatch.context() as patched:
             point_celery_at(server.url, patched)
             yield server
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
         celery_app._after_fork()  # back to the run's own broker
     finally:
         server.kill()
