@@ -56,10 +56,21 @@ ADMIN_KEPT = {"admin:index", "admin:login"}
 # run stays a gate meanwhile (the test then xfails, naming them). Remove an entry once fixed.
 KNOWN_5XX = {
     "accounts-verify-login": "?next=! reaches redirect(), which reverses it as a URL name: NoReverseMatch",
+    "accounts-login": "PostgreSQL: a failed login with a username over 255 characters overflows axes' column",
+    "jobs-list-jobs": "PostgreSQL: ?kind= and ?status= reach the query unchecked; a NUL is a DataError",
 }
+# A 503 that is the page's answer, not a failure: the health check says so when the database,
+# the broker or the index does not answer (a test run may have no broker).
+DESIGNED_503 = {"ops-show-health"}
+# (endpoint, method) whose explicit examples a role has sent in this run: how a page parses its
+# input does not depend on who asks, so the next role that reaches it sends generated ones only.
+# Each role's test run on its own still sends them all.
+EXPLICIT_SENT: set[tuple[str, str]] = set()
 
-DEEP_ARRAY = b"[" * 5000 + b"]" * 5000
-DEEP_OBJECT = b'{"a":' * 3000 + b"1" + b"}" * 3000
+# Past Python's recursion limit (1000) and orjson's depth limit (1024), and no further: every
+# text field of a form gets one, and the page may echo it back.
+DEEP_ARRAY = b"[" * 1500 + b"]" * 1500
+DEEP_OBJECT = b'{"a":' * 1500 + b"1" + b"}" * 1500
 HOSTILE: list[bytes] = [
     b"",
     b" ",
@@ -158,7 +169,6 @@ WORST = {
         "\ud7ff*".encode(),
         b"\xed\xa0\x80",
         b"a\x00b",
-        "\u202ex".encode(),
     ],
     "any": [],  # choices, booleans and names no form declares: the generated examples cover them
 }
@@ -418,9 +428,11 @@ def _hostile_requests(
     def check(pairs: list[tuple[str, bytes]], htmx: bool) -> None:
         note(f"{role} {method} {url} {pairs!r:.2000}")
         status = _send(client, token, method, url, pairs, endpoint, htmx=htmx)
-        assert status < 500, f"{role} {method} {url} {pairs!r:.300} answered {status}"
+        designed = status == 503 and endpoint.name in DESIGNED_503
+        assert status < 500 or designed, f"{role} {method} {url} {pairs!r:.300} answered {status}"
 
-    if not refused:
+    if not refused and (endpoint.name, method) not in EXPLICIT_SENT:
+        EXPLICIT_SENT.add((endpoint.name, method))
         for pairs in endpoint.explicit_examples():
             check = example(pairs=pairs, htmx=False)(check)
     check()
