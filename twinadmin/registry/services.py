@@ -177,6 +177,9 @@ def orphan_register_as_twin(*, namespace: str, name: str = "", actor: Any = None
             f"{namespace!r} is not a twin namespace ({parsed.kind.value}); only twins can be adopted."
         )
     name = _display_text(name, "A twin name")
+    # Read before the transaction: the audit entries below lock the chain's head until it ends,
+    # and no index round trip (retries included) may hold every other audit writer back.
+    count = _live_vector_count(namespace)
     with transaction.atomic():
         creator, created = Creator.objects.get_or_create(creator_id=parsed.creator_id)
         if created:
@@ -184,9 +187,8 @@ def orphan_register_as_twin(*, namespace: str, name: str = "", actor: Any = None
         twin = twin_create(
             creator=creator, twin_id=parsed.twin_id, naming=Twin.Naming.ADOPTED, name=name, actor=actor
         )
-        # Read after twin_create's checks (an erased creator, a twin already registered say more
-        # than "not in the index"); refusing here rolls the creator and twin back with their entries.
-        count = _live_vector_count(namespace)
+        # Refused after twin_create's checks (an erased creator, a twin already registered say
+        # more than "not in the index"); raising here rolls the creator and twin back, entries too.
         if not count:
             raise RegistryError(
                 f"The index holds no vectors in {namespace!r}: there is nothing to register. "
