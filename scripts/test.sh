@@ -109,6 +109,38 @@ section "ruff format --check"
 section "mypy (django-stubs) over twinadmin/ and migrations_app/"
 "$BIN/mypy" || die "mypy found type errors (see above)."
 
+# The plain list of what did not run, and why: whole passes left out, then the tests pytest
+# skipped, grouped by reason (from each pass's JUnit report). Printed last, passed or failed.
+report_skipped() {
+"$BIN/python" - "$SKIPPED" "$WORK_DIR"/postgres.xml "$WORK_DIR"/sqlite.xml <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+lines = [line.split("\t", 1) for line in Path(sys.argv[1]).read_text().splitlines() if line]
+by_reason: dict[tuple[str, str], list[str]] = defaultdict(list)
+for report in sys.argv[2:]:
+    path = Path(report)
+    if not path.exists():
+        continue
+    label = "PostgreSQL" if path.stem == "postgres" else "SQLite"
+    for case in ET.parse(path).iter("testcase"):
+        skipped = case.find("skipped")
+        if skipped is not None:
+            reason = (skipped.get("message") or "").removeprefix("Skipped: ").strip() or "no reason given"
+            by_reason[(label, reason)].append(f"{case.get('classname')}::{case.get('name')}")
+total = sum(len(tests) for tests in by_reason.values())
+print(f"Skipped: {len(lines)} part(s) of the run, {total} test(s)." if lines or total else "Skipped: nothing.")
+for what, why in lines:
+    print(f"  - {what}: {why}")
+for (label, reason), tests in sorted(by_reason.items()):
+    modules = sorted({t.split("::")[0] for t in tests})
+    shown = ", ".join(modules[:3]) + (f" and {len(modules) - 3} more" if len(modules) > 3 else "")
+    print(f"  - {len(tests)} test(s) on {label}: {reason} ({shown})")
+PY
+}
+
 # pytest exits 5 when it collected nothing: a broken path or marker must not pass as green.
 # Only when a developer narrowed the run (extra arguments) may the SQLite pass select nothing,
 # e.g. `bash scripts/test.sh tests/browser`.
@@ -122,6 +154,7 @@ run_pytest() {
     elif [[ $rc -eq 5 ]]; then
         die "pytest ($label) collected no tests."
     elif [[ $rc -ne 0 ]]; then
+        report_skipped
         die "pytest ($label) failed with exit code $rc."
     fi
 }
@@ -150,32 +183,4 @@ DATABASE_URL="sqlite:///$WORK_DIR/twinadmin.sqlite3" TEST_SQLITE_PATH="$WORK_DIR
 echo "SQLite pass: $((SECONDS - started))s"
 
 section "All checks passed"
-# The plain list of what did not run, and why: whole passes left out above, then the tests
-# pytest skipped, grouped by reason (from each pass's JUnit report).
-"$BIN/python" - "$SKIPPED" "$WORK_DIR"/postgres.xml "$WORK_DIR"/sqlite.xml <<'PY'
-import sys
-import xml.etree.ElementTree as ET
-from collections import defaultdict
-from pathlib import Path
-
-lines = [line.split("\t", 1) for line in Path(sys.argv[1]).read_text().splitlines() if line]
-by_reason: dict[tuple[str, str], list[str]] = defaultdict(list)
-for report in sys.argv[2:]:
-    path = Path(report)
-    if not path.exists():
-        continue
-    label = "PostgreSQL" if path.stem == "postgres" else "SQLite"
-    for case in ET.parse(path).iter("testcase"):
-        skipped = case.find("skipped")
-        if skipped is not None:
-            reason = (skipped.get("message") or "").removeprefix("Skipped: ").strip() or "no reason given"
-            by_reason[(label, reason)].append(f"{case.get('classname')}::{case.get('name')}")
-total = sum(len(tests) for tests in by_reason.values())
-print(f"Skipped: {len(lines)} part(s) of the run, {total} test(s)." if lines or total else "Skipped: nothing.")
-for what, why in lines:
-    print(f"  - {what}: {why}")
-for (label, reason), tests in sorted(by_reason.items()):
-    modules = sorted({t.split("::")[0] for t in tests})
-    shown = ", ".join(modules[:3]) + (f" and {len(modules) - 3} more" if len(modules) > 3 else "")
-    print(f"  - {len(tests)} test(s) on {label}: {reason} ({shown})")
-PY
+report_skipped
