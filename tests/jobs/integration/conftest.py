@@ -13,11 +13,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.workers import CeleryWorker, launch_worker, stop_worker, wait_until
+from tests.support.vectors import DIM, use_server
+from tests.support.workers import CeleryWorker, database_url, launch_worker, stop_worker, wait_until
 from twinadmin.celery import app as celery_app
+from twinadmin.vectors import reset_index_cache
+from twinadmin.vectors.local import LocalStore
+from twinadmin.vectors.server import LocalPineconeServer
 
 REDIS_SERVER = "/usr/bin/redis-server"
 
@@ -103,6 +108,38 @@ def private_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[R
 
 
 @pytest.fixture
+def server(tmp_path: Path, settings: Any) -> Iterator[LocalPineconeServer]:
+    """A local Pinecone server for the test and its workers (through the real SDK), and one
+    backup directory for the migrations of both."""
+    settings.MIGRATION_BACKUP_DIR = tmp_path / "backups"
+    store = LocalStore(tmp_path / "index.sqlite3", dimension=DIM, metric="cosine")
+    server = LocalPineconeServer(store).start()
+    use_server(settings, server, retry_attempts=None)
+    yield server
+    reset_index_cache()
+    server.stop()
+
+
+def worker_env(server: LocalPineconeServer, settings: Any, *, lease: str) -> dict[str, str]:
+    """A worker on `server` that notices faults within seconds: a short lease, a sweep every
+    second, a lost message sent again after 4 s (fast_resend_settings), small batches."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "tests.jobs.integration.fast_resend_settings",
+        "VECTOR_BACKEND": "pinecone",
+        "PINECONE_API_KEY": settings.PINECONE_API_KEY,
+        "PINECONE_INDEX_HOST": server.url,
+        "VECTOR_DIMENSION": str(DIM),
+        "VECTOR_METRIC": "cosine",
+        "MIGRATION_BACKUP_DIR": str(settings.MIGRATION_BACKUP_DIR),
+        "MIGRATION_BATCH_SIZE": "20",
+        "MIGRATION_CONCURRENCY": "1",
+        "JOB_LEASE_SECONDS": lease,
+        "JOB_SWEEP_SECONDS": "1",
+        "JOB_RESEND_AFTER_SECONDS": "4",
+    }
+
+
+@pytest.fixture
 def start_worker(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..., CeleryWorker]]:
     """Real `celery -A twinadmin worker` processes on this test's broker; stopped after it."""
     started: list[CeleryWorker] = []
@@ -155,8 +192,6 @@ class PostgresOutage:
 @pytest.fixture
 def postgres_outage(transactional_db: None) -> PostgresOutage:
     from django.db import connections
-
-    from tests.support.workers import database_url
 
     db = connections["default"].settings_dict
     if db["ENGINE"] != "django.db.backends.postgresql":

@@ -11,41 +11,28 @@ the whole run uses, and only that database is touched."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.urls import reverse
 
 from migrations_app.models import NamespaceMigration
 from migrations_app.services import migration_create, migration_enqueue
+from tests.jobs.integration.conftest import worker_env
 from tests.migrations_app.helpers import assert_same_vectors, read_all, twin_namespace
 from tests.support.erasure import make_creator
 from tests.support.seed import CREATOR
 from tests.support.users import user_in_groups
-from tests.support.vectors import DIM, counts_of, fill, use_server
+from tests.support.vectors import DIM, counts_of, fill
 from tests.support.workers import wait_until
 from twinadmin.accounts.roles import APPROVERS, OPERATORS
 from twinadmin.erasure.models import ErasureRequest, TwinDeletion
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file, twin_deletion_request
 from twinadmin.jobs.models import Job
 from twinadmin.registry import codec
-from twinadmin.vectors import DEFAULT_NAMESPACE, reset_index_cache
-from twinadmin.vectors.local import LocalStore
+from twinadmin.vectors import DEFAULT_NAMESPACE
 from twinadmin.vectors.seed import generate_legacy_seed, legacy_index_seed
-from twinadmin.vectors.server import LocalPineconeServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 LEASE = 6.0  # a job waits for the database for half of it (jobs.services)
-
-
-@pytest.fixture
-def server(tmp_path: Path, settings):
-    store = LocalStore(tmp_path / "index.sqlite3", dimension=DIM, metric="cosine")
-    server = LocalPineconeServer(store).start()
-    use_server(settings, server, retry_attempts=None)
-    yield server
-    reset_index_cache()
-    server.stop()
 
 
 def _ended(job_id: int) -> Job | None:
@@ -77,22 +64,8 @@ def test_runs_survive_a_postgres_restart(
     )
     operator = user_in_groups("pg-op", OPERATORS, password="pw")
     approver = user_in_groups("pg-appr", APPROVERS, password="pw")
-    settings.MIGRATION_BACKUP_DIR = tmp_path / "backups"
     worker = start_worker(
-        env={
-            "DJANGO_SETTINGS_MODULE": "tests.jobs.integration.fast_resend_settings",
-            "VECTOR_BACKEND": "pinecone",
-            "PINECONE_API_KEY": settings.PINECONE_API_KEY,
-            "PINECONE_INDEX_HOST": server.url,
-            "VECTOR_DIMENSION": str(DIM),
-            "VECTOR_METRIC": "cosine",
-            "MIGRATION_BACKUP_DIR": str(settings.MIGRATION_BACKUP_DIR),
-            "MIGRATION_BATCH_SIZE": "20",
-            "MIGRATION_CONCURRENCY": "1",
-            "JOB_LEASE_SECONDS": str(LEASE),
-            "JOB_SWEEP_SECONDS": "1",
-            "JOB_RESEND_AFTER_SECONDS": "4",
-        },
+        env=worker_env(server, settings, lease=str(LEASE)),
         beat=True,
         concurrency=3,
     )

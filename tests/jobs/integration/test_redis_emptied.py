@@ -8,19 +8,18 @@ what is pending when it reconnects, and its beat sweep sends again what it canno
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import redis
 
 from migrations_app.models import NamespaceMigration
 from migrations_app.services import migration_create, migration_enqueue
-from tests.jobs.integration.conftest import RedisServer
+from tests.jobs.integration.conftest import RedisServer, worker_env
 from tests.migrations_app.helpers import read_all
 from tests.support.erasure import make_creator
 from tests.support.seed import CREATOR
 from tests.support.users import user_in_groups
-from tests.support.vectors import DIM, counts_of, fill, use_server
+from tests.support.vectors import DIM, counts_of, fill
 from tests.support.workers import wait_until
 from twinadmin.accounts.roles import APPROVERS, OPERATORS
 from twinadmin.audit.models import AuditEntry
@@ -30,22 +29,9 @@ from twinadmin.erasure.services import erasure_request_approve, erasure_request_
 from twinadmin.jobs.models import Job
 from twinadmin.jobs.tasks import run_resumable_job
 from twinadmin.registry import codec
-from twinadmin.vectors import reset_index_cache
-from twinadmin.vectors.local import LocalStore
 from twinadmin.vectors.seed import generate_legacy_seed, legacy_index_seed
-from twinadmin.vectors.server import LocalPineconeServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def server(tmp_path: Path, settings):
-    store = LocalStore(tmp_path / "index.sqlite3", dimension=DIM, metric="cosine")
-    server = LocalPineconeServer(store).start()
-    use_server(settings, server, retry_attempts=None)
-    yield server
-    reset_index_cache()
-    server.stop()
 
 
 def _queued(broker: RedisServer) -> set[int]:
@@ -74,22 +60,8 @@ def test_every_job_ends_once_after_redis_loses_its_queue(
     )
     operator = user_in_groups("faults-op", OPERATORS, password="pw")
     approver = user_in_groups("faults-appr", APPROVERS, password="pw")
-    settings.MIGRATION_BACKUP_DIR = tmp_path / "backups"
     worker = start_worker(
-        env={
-            "DJANGO_SETTINGS_MODULE": "tests.jobs.integration.fast_resend_settings",
-            "VECTOR_BACKEND": "pinecone",
-            "PINECONE_API_KEY": settings.PINECONE_API_KEY,
-            "PINECONE_INDEX_HOST": server.url,
-            "VECTOR_DIMENSION": str(DIM),
-            "VECTOR_METRIC": "cosine",
-            "MIGRATION_BACKUP_DIR": str(settings.MIGRATION_BACKUP_DIR),
-            "MIGRATION_BATCH_SIZE": "20",
-            "MIGRATION_CONCURRENCY": "1",
-            "JOB_LEASE_SECONDS": "3",
-            "JOB_SWEEP_SECONDS": "1",
-            "JOB_RESEND_AFTER_SECONDS": "4",
-        },
+        env=worker_env(server, settings, lease="3"),
         beat=True,
     )
 
