@@ -207,6 +207,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # no banner on every manage.py command; lockouts are still logged
 AXES_LOCKOUT_CALLABLE = "twinadmin.accounts.lockout.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "twinadmin.accounts.lockout.client_ip"
+AXES_USERNAME_CALLABLE = "twinadmin.accounts.lockout.lockout_username"
 # The client address is the one the connection comes from (REMOTE_ADDR). Behind a reverse proxy
 # name the header it sets, e.g. X-Real-IP, or X-Forwarded-For (its right-most entry, the one
 # the proxy added, is taken). Only a header the proxy always overwrites: clients can send any.
@@ -249,8 +250,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # hands work of dead workers to live ones runs this often.
 JOB_LEASE_SECONDS = env.float("JOB_LEASE_SECONDS", default=30.0)
 JOB_SWEEP_SECONDS = env.float("JOB_SWEEP_SECONDS", default=15.0)
-if JOB_LEASE_SECONDS <= 0 or JOB_SWEEP_SECONDS <= 0:
-    raise ImproperlyConfigured("JOB_LEASE_SECONDS and JOB_SWEEP_SECONDS must be positive")
+# A pending job whose message was last sent longer ago than this is taken for lost (a broker
+# restarted empty) and sent again by the sweep: once per loss, the claim keeps it to one run.
+JOB_RESEND_AFTER_SECONDS = env.float("JOB_RESEND_AFTER_SECONDS", default=60.0)
+if JOB_LEASE_SECONDS <= 0 or JOB_SWEEP_SECONDS <= 0 or JOB_RESEND_AFTER_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "JOB_LEASE_SECONDS, JOB_SWEEP_SECONDS and JOB_RESEND_AFTER_SECONDS must be positive"
+    )
 # Audit log (twinadmin/audit): the Ed25519 key that signs checkpoints and receipts lives in this
 # file, never in the database (`manage.py audit_keygen` creates it); checkpoints are written as
 # files into this directory, in production a volume or bucket the database's administrators

@@ -122,3 +122,10 @@ def test_the_sign_in_page_itself_still_renders_for_a_locked_out_address(client, 
     for _ in range(5):
         _sign_in(client, "op", "wrong")
     assert client.get(reverse("accounts-login"), REMOTE_ADDR="10.0.0.1").status_code == 200
+
+
+def test_a_username_longer_than_any_account_is_a_failed_sign_in_and_still_counts(client, operator):
+    long_name = "op" + "x" * 5000  # past axes' 255-character column (a DataError on PostgreSQL)
+    for _ in range(4):
+        assert _sign_in(client, long_name, "wrong-password").status_code == 200
+    assert _sign_in(client, long_name, "wrong-password").status_code == 429

@@ -179,3 +179,12 @@ def test_a_session_owing_its_code_still_reaches_the_pages_open_to_anyone(client,
 
     assert health.status_code in (200, 503) and health["Content-Type"] == "application/json"
     assert metrics.status_code == 200 and b"twinadmin_jobs" in metrics.content
+
+
+@pytest.mark.parametrize("next_url", ["!", "32744", "a%00b"])
+def test_a_bare_word_as_the_next_address_is_a_path_not_a_500(client, operator, next_url):
+    client.force_login(operator)  # no device: the code page sends on at once
+
+    response = client.get(reverse("accounts-verify-login") + f"?next={next_url}")
+
+    assert response.status_code == 302

@@ -4,6 +4,7 @@ rows behind the services' back."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -16,6 +17,7 @@ from twinadmin.audit.services import audit_chain_verify
 from twinadmin.jobs.services import job_create
 from twinadmin.registry.models import Creator
 from twinadmin.registry.services import creator_create, orphan_register_as_twin, twin_create
+from twinadmin.vectors import Vector, get_index
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +40,15 @@ def test_a_refused_creation_leaves_no_entry(operator):
     with pytest.raises(ValueError):
         creator_create(creator_id="a.1", actor=operator)
     assert [a for a, _, _ in actions()] == ["creator.create"]
+
+
+@pytest.fixture(autouse=True)
+def orphans_in_the_index() -> None:
+    """Namespaces the index holds and the registry does not know: what "register orphan" is for
+    (it refuses a namespace the index does not hold)."""
+    index = get_index()
+    for name in ("creator_b.2_twin_x1", "creator_d.4_twin_x"):
+        index.upsert(name, [Vector(f"{name}-v", np.ones(index.dimension, np.float32))])
 
 
 def test_registering_an_orphan_from_drift_is_audited(operator_client):

@@ -181,3 +181,12 @@ def test_a_succeeded_job_reads_done_not_its_last_step_counts(operator_client):
     assert "0 / 1" not in listing and "340 / 805" in listing
     assert re.search(r'id="job-progress">done</td>', detail) and "0 / 1" not in detail
     assert "340 / 805" in operator_client.get(failed.get_absolute_url()).content.decode()
+
+
+def test_the_job_list_refuses_a_kind_or_status_that_does_not_exist(operator_client):
+    job_create(kind="refresh_index", enqueue=False)
+    for params in ({"kind": "nope\x00"}, {"status": "x" * 500}):
+        response = operator_client.get(reverse("jobs-list-jobs"), params)
+        assert response.status_code == 400 and b"No such job" in response.content
+    listed = operator_client.get(reverse("jobs-list-jobs"), {"kind": "refresh_index", "status": "pending"})
+    assert listed.status_code == 200 and b"refresh index" in listed.content

@@ -29,6 +29,9 @@ def broker_url(monkeypatch: pytest.MonkeyPatch):
     """Point the Celery app at another broker for this test."""
 
     def use(url: str) -> None:
+        # Celery reads CELERY_BROKER_URL from the environment before its settings (make test
+        # always exports one), so both are pointed there.
+        monkeypatch.setenv("CELERY_BROKER_URL", url)
         monkeypatch.setitem(celery_app.conf, "broker_url", url)
 
     return use

@@ -49,3 +49,15 @@ def lockout_response(
     form = AuthenticationForm(request, initial={"username": username[:150]})
     context = {"form": form, "lockout": lockout_message(), "next": request.POST.get("next", "")}
     return render(request, "registration/login.html", context, status=429)
+
+
+# axes keeps the username it counts failures for in a 255-character column; a longer one (no
+# account has it: Django's are at most 150) would overflow it on PostgreSQL.
+AXES_USERNAME_MAX = 255
+
+
+def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
+    """The username axes counts a failure against: as typed, cut to what its column holds."""
+    source = credentials if credentials is not None else request.POST
+    username = source.get("username") if hasattr(source, "get") else None
+    return str(username)[:AXES_USERNAME_MAX] if username is not None else None

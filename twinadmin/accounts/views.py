@@ -8,7 +8,7 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,8 +25,9 @@ from twinadmin.accounts.roles import has_confirmed_device, is_verified, two_fact
 @require_http_methods(["GET", "POST"])
 def verify_login(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request)
+    # `next_url` is a checked path (_safe_next): redirect() would try a bare word as a URL name.
     if is_verified(request.user) or not has_confirmed_device(request.user):
-        return redirect(next_url)
+        return HttpResponseRedirect(next_url)
     form = CodeForm(request.POST or None)
     if form.is_valid():
         try:
@@ -34,7 +35,7 @@ def verify_login(request: HttpRequest) -> HttpResponse:
         except services.TwoFactorError as exc:
             form.add_error("code", str(exc))
         else:
-            return redirect(next_url)
+            return HttpResponseRedirect(next_url)
     return render(request, "accounts/verify_login.html", {"form": form, "next": next_url})
 
 

@@ -184,7 +184,7 @@ def export_records(lines: Iterable[str | bytes]) -> Iterator[tuple[dict[str, Any
             continue
         try:
             record = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested past any record's depth
             raise ExportError(f"line {number}: not JSON") from None
         if not isinstance(record, dict) or set(record) != set(EXPORT_FIELDS):
             raise ExportError(

@@ -19,6 +19,10 @@ def job_list(request: HttpRequest) -> HttpResponse:
     qs = Job.objects.select_related("created_by")
     kind = request.GET.get("kind", "")
     status = request.GET.get("status", "")
+    if kind and kind not in known_kinds():
+        return HttpResponseBadRequest("No such job kind: choose one from the list.")
+    if status and status not in Job.Status.values:
+        return HttpResponseBadRequest("No such job status: choose one from the list.")
     if kind:
         qs = qs.filter(kind=kind)
     if status:

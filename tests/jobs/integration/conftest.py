@@ -122,9 +122,8 @@ def server(tmp_path: Path, settings: Any) -> Iterator[LocalPineconeServer]:
 
 def worker_env(server: LocalPineconeServer, settings: Any, *, lease: str) -> dict[str, str]:
     """A worker on `server` that notices faults within seconds: a short lease, a sweep every
-    second, a lost message sent again after 4 s (fast_resend_settings), small batches."""
+    second, a lost message sent again after 4 s, small batches."""
     return {
-        "DJANGO_SETTINGS_MODULE": "tests.jobs.integration.fast_resend_settings",
         "VECTOR_BACKEND": "pinecone",
         "PINECONE_API_KEY": settings.PINECONE_API_KEY,
         "PINECONE_INDEX_HOST": server.url,
