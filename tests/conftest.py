@@ -36,6 +36,14 @@ def _isolated_vector_store(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Test users' passwords are hashed with a fast hasher: the production one (PBKDF2, a
+    quarter of a second per hash here) would spend minutes of the suite on fixtures. What the
+    tests check of passwords (validators, lockouts, sign-in) does not depend on the hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _isolated_audit_key(settings, tmp_path):
     """The audit signing key and checkpoints of each test in its own directory, never var/."""
     settings.AUDIT_SIGNING_KEY_FILE = tmp_path / "audit" / "signing-key.pem"

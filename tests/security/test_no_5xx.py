@@ -305,9 +305,7 @@ def _signed_in(user: Any) -> tuple[Client, str]:
 
 
 @pytest.fixture
-def world(operator, settings) -> World:
-    # Logins are sent too: a hasher that costs nothing, or they alone would take most of the run.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def world(operator) -> World:
     key_generate()  # the signing key a deployment has (the public key page answers 503 without)
     a1 = creator_create(creator_id="a.1", display_name="A")
     twin_create(creator=a1, twin_id="t1", name="one")
