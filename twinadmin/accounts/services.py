@@ -39,14 +39,7 @@ def two_factor_confirm(*, request: HttpRequest, code: str) -> TOTPDevice:
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     otp_login(request, device)
-    audit_record(
-        actor=request.user,
-        action="account.two_factor.add",
-        target_type="account",
-        target_id=request.user.get_username(),
-        outcome="success",
-        details={"device": device.name, "kind": "totp"},
-    )
+    _audit_device(request, "account.two_factor.add", device)
     return device
 
 
@@ -57,14 +50,7 @@ def two_factor_remove(*, request: HttpRequest, code: str) -> None:
         raise TwoFactorError("No authenticator is set up.")
     _check_code(device, code)
     device.delete()
-    audit_record(
-        actor=request.user,
-        action="account.two_factor.remove",
-        target_type="account",
-        target_id=request.user.get_username(),
-        outcome="success",
-        details={"device": device.name, "kind": "totp"},
-    )
+    _audit_device(request, "account.two_factor.remove", device)
 
 
 def two_factor_sign_in(*, request: HttpRequest, code: str) -> None:
@@ -104,4 +90,15 @@ def account_lockout_record(*, request: HttpRequest, username: str | None, ip_add
             "failures": settings.AXES_FAILURE_LIMIT,
             "cooloff_minutes": settings.LOGIN_COOLOFF_MINUTES,
         },
+    )
+
+
+def _audit_device(request: HttpRequest, action: str, device: TOTPDevice) -> None:
+    audit_record(
+        actor=request.user,
+        action=action,
+        target_type="account",
+        target_id=request.user.get_username(),
+        outcome="success",
+        details={"device": device.name, "kind": "totp"},
     )

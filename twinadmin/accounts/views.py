@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import segno
 from django.conf import settings
@@ -58,29 +59,28 @@ def begin_two_factor(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def confirm_two_factor(request: HttpRequest) -> HttpResponse:
-    form = CodeForm(request.POST)
-    if form.is_valid():
-        try:
-            services.two_factor_confirm(request=request, code=form.cleaned_data["code"])
-        except services.TwoFactorError as exc:
-            form.add_error("code", str(exc))
-        else:
-            messages.success(request, "Two-factor sign-in is on: each sign-in now asks for a code.")
-            return redirect("accounts-show-two-factor")
-    return _two_factor_page(request, form, status=400)
+    return _with_code(
+        request, services.two_factor_confirm, "Two-factor sign-in is on: each sign-in now asks for a code."
+    )
 
 
 @login_required
 @require_POST
 def remove_two_factor(request: HttpRequest) -> HttpResponse:
+    done = "Your authenticator is removed: sign-in asks for the password only."
+    return _with_code(request, services.two_factor_remove, done)
+
+
+def _with_code(request: HttpRequest, action: Callable[..., object], done: str) -> HttpResponse:
+    """A change to the user's authenticator that a current code from it must authorise."""
     form = CodeForm(request.POST)
     if form.is_valid():
         try:
-            services.two_factor_remove(request=request, code=form.cleaned_data["code"])
+            action(request=request, code=form.cleaned_data["code"])
         except services.TwoFactorError as exc:
             form.add_error("code", str(exc))
         else:
-            messages.success(request, "Your authenticator is removed: sign-in asks for the password only.")
+            messages.success(request, done)
             return redirect("accounts-show-two-factor")
     return _two_factor_page(request, form, status=400)
 
