@@ -145,7 +145,7 @@ def remaining_phases(run: NamespaceMigration) -> list[str]:
 def migration_enqueue(*, run: NamespaceMigration) -> None:
     """Hand the run's job to the workers once the rows commit."""
     if run.job_id:
-        job_enqueue(Job(pk=run.job_id))
+        job_enqueue(Job(pk=run.job_id, kind=JOB_KIND))
 
 
 def run_job_create(run: NamespaceMigration, *, actor: Any = None) -> Job:

@@ -93,3 +93,36 @@ def test_a_paused_job_is_nobodys_lost_message(django_capture_on_commit_callbacks
     job = Job.objects.create(kind=KIND, params={Job.PAUSED: True})
     _age(job, created_at=3600, sent_at=3600)
     assert _sweep(django_capture_on_commit_callbacks)["pending"] == []
+
+
+def test_a_lost_plain_job_is_sent_again_to_its_own_task(django_capture_on_commit_callbacks):
+    """A plain kind (an index refresh, a drift report) waits in the same queue: a broker that
+    loses it must not leave it pending for ever. The sweep sends it again, once per loss, to the
+    plain task (not the resumable one, which would refuse a kind with no lease)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        job = job_create(kind="refresh_index")
+    assert Job.objects.get(pk=job.pk).sent_at is not None
+    assert _sweep(django_capture_on_commit_callbacks)["pending"] == []
+
+    _age(job, created_at=3600, sent_at=61)
+    assert _sweep(django_capture_on_commit_callbacks)["pending"] == [job.pk]
+    assert _sweep(django_capture_on_commit_callbacks)["pending"] == []
+    # Both messages (the first, lost here only on paper, and the one sent again) went to the
+    # plain task.
+    assert _messages_for(job.pk) == ["jobs.run_job", "jobs.run_job"]
+
+
+def _messages_for(job_id: int) -> list[str]:
+    """The task names of the messages waiting in the broker for `job_id` (taken off the queue)."""
+    found = []
+    name = celery_app.conf.task_default_queue
+    with celery_app.connection_for_write() as conn, conn.SimpleQueue(name) as queue:
+        while True:
+            try:
+                message = queue.get(block=False)
+            except queue.Empty:
+                break
+            message.ack()
+            if message.headers.get("argsrepr", "").strip("(,)") == str(job_id):
+                found.append(message.headers["task"])
+    return found

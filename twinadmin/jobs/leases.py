@@ -42,7 +42,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from twinadmin.jobs.handlers import Handler, continue_hook, resumable_kinds
+from twinadmin.jobs.handlers import Handler, continue_hook, get_handler, is_resumable, resumable_kinds
 from twinadmin.jobs.models import Job, JobLease
 
 log = logging.getLogger(__name__)
@@ -193,19 +193,23 @@ def resumable_job_run(
 
 def job_enqueue(job: Job, *, countdown: float | None = None) -> None:
     """Hand a job to the workers once the surrounding transaction commits, recording when
-    (`Job.sent_at`: the moment it falls due). A broker that cannot be reached (restarting) is
-    logged, not raised into the page or command that queued the job: the row is saved, and the
-    sweep sends it again once its grace period is over."""
-    from twinadmin.jobs.tasks import run_resumable_job
+    (`Job.sent_at`: the moment it falls due). Every kind goes this way, resumable or plain (a
+    plain kind to `run_job`). A broker that cannot be reached (restarting) is logged, not raised
+    into the page or command that queued the job: the row is saved, and the sweep sends it again
+    once its grace period is over."""
+    from twinadmin.jobs.tasks import run_job, run_resumable_job
+
+    get_handler(job.kind)  # a Job without its kind would go to the wrong task: refuse it
+    task = run_resumable_job if is_resumable(job.kind) else run_job
 
     def send() -> None:
         due = timezone.now() + dt.timedelta(seconds=countdown or 0)
         Job.objects.filter(pk=job.pk).update(sent_at=due)
         try:
             if countdown:
-                run_resumable_job.apply_async((job.pk,), countdown=countdown)
+                task.apply_async((job.pk,), countdown=countdown)
             else:
-                run_resumable_job.delay(job.pk)
+                task.delay(job.pk)
         except Exception:
             log.exception("job %s: could not reach the broker; the sweep will send it again", job.pk)
 
@@ -243,7 +247,7 @@ def interrupted_jobs_resume(*, kinds: tuple[str, ...] | None = None) -> list[int
 
 def jobs_sweep() -> dict[str, list[int]]:
     """What beat runs every JOB_SWEEP_SECONDS: hand every resumable job whose runner is gone
-    (lease lapsed) to a worker, and send again every pending job whose message is older than
+    (lease lapsed) to a worker, and send again every pending job (of any kind) whose message is older than
     `resend_after_seconds()` (lost: a broker restarted empty). Returns what it sent.
 
     Once per loss, not once per sweep: a job is sent again only when nothing was sent for it
@@ -254,26 +258,27 @@ def jobs_sweep() -> dict[str, list[int]]:
     stale = now - dt.timedelta(seconds=resend_after_seconds())
     kinds = resumable_kinds()
     unsent = Q(sent_at=None) | Q(sent_at__lt=F("lease__expires_at")) | Q(sent_at__lt=stale)
-    lapsed = list(
+    lapsed = dict(
         Job.objects.filter(kind__in=kinds, status=Job.Status.RUNNING, lease__expires_at__lt=now)
         .filter(lease__continued_by__isnull=True)
         .filter(unsent)
-        .values_list("pk", flat=True)
+        .values_list("pk", "kind")
     )
     # Not merely queued behind a busy worker: nothing was sent for it within the grace period
     # (a job never sent, by a command that died before claiming it, counts from its creation).
-    waiting = list(
-        Job.objects.filter(kind__in=kinds, status=Job.Status.PENDING)
+    # Every kind: a plain job's lost message is sent again as well (its claim keeps one run).
+    waiting = dict(
+        Job.objects.filter(status=Job.Status.PENDING)
         .alias(last_sent=Coalesce("sent_at", "created_at"))
         .filter(last_sent__lt=stale)
         .exclude(params__has_key=Job.PAUSED)
-        .values_list("pk", flat=True)
+        .values_list("pk", "kind")
     )
-    for job_id in lapsed + waiting:
-        job_enqueue(Job(pk=job_id))
+    for job_id, kind in (lapsed | waiting).items():
+        job_enqueue(Job(pk=job_id, kind=kind))
     if lapsed or waiting:
-        log.warning("jobs.sweep: continuing %s, re-sent %s", lapsed, waiting)
-    return {"lapsed": lapsed, "pending": waiting}
+        log.warning("jobs.sweep: continuing %s, re-sent %s", list(lapsed), list(waiting))
+    return {"lapsed": list(lapsed), "pending": list(waiting)}
 
 
 def job_lease_live(*, job_id: int) -> bool:

@@ -76,12 +76,8 @@ def job_create(
     job = Job.objects.create(kind=kind, params=params or {}, created_by=user if user and user.pk else None)
     if is_resumable(kind):
         lease_prepare(job)
-        if enqueue:
-            job_enqueue(job)
-    elif enqueue:
-        from twinadmin.jobs.tasks import run_job
-
-        transaction.on_commit(lambda: run_job.delay(job.pk))
+    if enqueue:
+        job_enqueue(job)
     return job
 
 

@@ -27,7 +27,8 @@ from twinadmin.celery import app as celery_app
 from twinadmin.erasure.models import ErasureRequest, TwinDeletion
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file, twin_deletion_request
 from twinadmin.jobs.models import Job
-from twinadmin.jobs.tasks import run_resumable_job
+from twinadmin.jobs.services import job_create
+from twinadmin.jobs.tasks import run_job, run_resumable_job
 from twinadmin.registry import codec
 from twinadmin.vectors.seed import generate_legacy_seed, legacy_index_seed
 
@@ -38,7 +39,8 @@ def _queued(broker: RedisServer) -> set[int]:
     """The jobs whose messages wait in the broker's queue."""
     raw = redis.Redis(port=broker.port).lrange(celery_app.conf.task_default_queue, 0, -1)
     headers = [json.loads(message)["headers"] for message in raw]
-    return {int(h["argsrepr"].strip("(,)")) for h in headers if h["task"] == run_resumable_job.name}
+    tasks = {run_resumable_job.name, run_job.name}
+    return {int(h["argsrepr"].strip("(,)")) for h in headers if h["task"] in tasks}
 
 
 @pytest.mark.parametrize("emptied", ["restarted", "flushed"])
@@ -79,25 +81,32 @@ def test_every_job_ends_once_after_redis_loses_its_queue(
     first = twin_deletion_request(
         creator_id="d.1", twin_id="t1", reason="asked", confirm="t1", actor=operator
     )
-    assert _queued(private_redis) == {ErasureRequest.objects.get(pk=erasure.pk).job_id, first.job_id}
+    # A plain job (no lease, no checkpoints) waits behind them: an index refresh.
+    refresh = job_create(kind="refresh_index", user=operator)
+    waiting = {ErasureRequest.objects.get(pk=erasure.pk).job_id, first.job_id, refresh.pk}
+    # (polled: the worker's poll of the queue may hold a message out of the list for a moment)
+    wait_until(lambda: _queued(private_redis) == waiting, timeout=10, what=lambda: f"{waiting} queued")
 
     if emptied == "restarted":
         private_redis.kill()
-        # Filed while the broker is down: saved, and no error for the person who filed it.
+        # Filed while the broker is down: saved, and no error for the person who filed it (a
+        # drift report, a plain job, as well).
         second = twin_deletion_request(
             creator_id="d.1", twin_id="t2", reason="asked", confirm="t2", actor=operator
         )
+        report = job_create(kind="drift_report", params={"refresh": True}, user=operator)
         private_redis.start()
     else:
         second = twin_deletion_request(
             creator_id="d.1", twin_id="t2", reason="asked", confirm="t2", actor=operator
         )
+        report = job_create(kind="drift_report", params={"refresh": True}, user=operator)
         redis.Redis(port=private_redis.port).flushall()
     assert _queued(private_redis) == set()  # empty: every queued message is gone
     server.set_faults(latency_ms=0)
 
     erasure_job = ErasureRequest.objects.get(pk=erasure.pk).job_id
-    lost = {erasure_job, first.job_id, second.job_id}
+    lost = {erasure_job, first.job_id, second.job_id, refresh.pk, report.pk}
 
     def everything_ended() -> bool:
         worker.check_alive()
