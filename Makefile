@@ -21,6 +21,7 @@ venv: $(STAMP)
 # Migrate, create demo users (passwords printed when created, and kept in var/demo-logins for
 # `make run` to show again), load the seed's legacy index.
 bootstrap: venv .env
+	$(PY) manage.py backup_keygen
 	$(PY) manage.py migrate --noinput
 	set -o pipefail; $(PY) manage.py bootstrap_demo | bash scripts/demo_logins.sh remember
 	$(PY) manage.py seed_legacy --if-empty
@@ -47,3 +48,9 @@ test: venv .env
 
 clean:
 	rm -rf var/*.sqlite3* var/celery staticfiles
+
+# pinecone_local's gRPC modules (committed) from its .proto: run after changing the .proto.
+PROTO := twinadmin/vectors/server/proto/db_data.proto
+.PHONY: grpc-proto
+grpc-proto: venv
+	$(PY) -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO)

@@ -8,4 +8,4 @@ class MigrationsAppConfig(AppConfig):
     verbose_name = "Namespace migrations"
 
     def ready(self) -> None:
-        from migrations_app import jobs  # noqa: F401  (registers the run's job kind)
+        from migrations_app import checks, jobs  # noqa: F401  (the KEK check; the run's job kind)

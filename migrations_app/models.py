@@ -238,7 +238,9 @@ class NamespaceBackup(models.Model):
     item = models.OneToOneField(MigrationItem, on_delete=models.PROTECT, related_name="backup")
     creator_id = models.CharField(max_length=codec.MAX_ID_LENGTH, db_index=True)
     source_namespace = models.CharField(max_length=codec.MAX_NAMESPACE_LENGTH)
-    path = models.CharField(max_length=1024)
+    # Where the backup lives, as a URL every worker host resolves the same way (`file:///…`,
+    # `s3://bucket/prefix/…`; migrations_app/storage.py), never a path of one host's disk.
+    location = models.CharField(max_length=1024)
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.NEVER_RESTORABLE, db_index=True
     )
@@ -253,6 +255,8 @@ class NamespaceBackup(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_reason = models.CharField(max_length=500, blank=True)
+    # How many objects the deletion removed from the store (what a receipt states).
+    objects_deleted = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -265,3 +269,40 @@ class NamespaceBackup(models.Model):
 
     def __str__(self) -> str:
         return f"backup of {self.source_namespace} for {self.creator_id} ({self.status})"
+
+    @property
+    def path(self) -> str:
+        """The location, under the name callers used before backups had URLs."""
+        return self.location
+
+    @path.setter
+    def path(self, value: str) -> None:
+        from migrations_app import storage
+
+        self.location = storage.location_of(value).url
+
+
+class CreatorBackupKey(models.Model):
+    """A creator's data key for their backups (AES-256), stored only wrapped by the
+    key-encryption key (`kek_id` names which). Erasing the creator destroys it: the wrapped key
+    is overwritten and `destroyed_at` set, and no copy of their backups, wherever one survives,
+    can be decrypted again. The row stays as the proof, and as a bar to new backups of them."""
+
+    creator_id = models.CharField(max_length=codec.MAX_ID_LENGTH, unique=True)
+    kek_id = models.CharField(max_length=64, blank=True)
+    wrapped_key = models.BinaryField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+    destroyed_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(destroyed_at__isnull=True) | Q(wrapped_key=b""),
+                name="backupkey_destroyed_has_no_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = f"destroyed {self.destroyed_at:%Y-%m-%d}" if self.destroyed_at else "live"
+        return f"backup data key of {self.creator_id} ({state})"

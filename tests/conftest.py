@@ -15,6 +15,9 @@ from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS
 from twinadmin.audit import dbguard
 from twinadmin.vectors.server import LocalPineconeServer
 
+# moto's S3 server and a bucket per test (the backup tests' object store)
+pytest_plugins = ["tests.support.s3"]
+
 
 def _audit_teardown_may_empty_the_log(sender: Any, connection: Any, **kwargs: Any) -> None:
     """Test settings only: Django empties every table between transactional tests (TRUNCATE on
@@ -50,15 +53,34 @@ def _isolated_audit_key(settings, tmp_path):
     settings.AUDIT_CHECKPOINT_DIR = tmp_path / "audit" / "checkpoints"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _backup_kek(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One backup key-encryption key for the whole run, never var/'s: a worker started for a
+    package reads backups that the tests wrote (it inherits BACKUP_KEK_FILE from os.environ)."""
+    import os
+
+    from django.conf import settings as django_settings
+
+    from migrations_app.backup_crypto import kek_generate
+
+    path = tmp_path_factory.mktemp("backup-kek") / "kek"
+    kek_generate(path)
+    os.environ["BACKUP_KEK_FILE"] = str(path)
+    django_settings.BACKUP_KEK_FILE = path
+    return path
+
+
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[Callable[..., LocalPineconeServer]]:
     """Start in-process local Pinecone servers on free loopback ports (the options of
     tests.support.vectors.start_server); stopped after the test."""
     servers: list[LocalPineconeServer] = []
 
-    def make(**options: Any) -> LocalPineconeServer:
+    def make(*, grpc: bool = False, **options: Any) -> LocalPineconeServer:
         server = start_server(tmp_path / f"server-{len(servers)}.sqlite3", **options)
         servers.append(server)
+        if grpc:  # the gRPC data plane too, on a free port: server.grpc_url
+            server.serve_grpc()
         return server
 
     yield make

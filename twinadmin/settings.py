@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "ninja",  # django-ninja: its Swagger UI from our static files (no CDN), for the API docs
+    "twinadmin.api",
 ]
 
 MIDDLEWARE = [
@@ -289,6 +291,11 @@ VECTOR_BACKEND = _choice("VECTOR_BACKEND", "local", ("local", "pinecone"))
 VECTOR_LOCAL_PATH = env.path("VECTOR_LOCAL_PATH", default=VAR_DIR / "vectors.sqlite3")
 VECTOR_DIMENSION = env.int("VECTOR_DIMENSION", default=1536)
 VECTOR_METRIC = _choice("VECTOR_METRIC", "cosine", ("cosine", "dotproduct", "euclidean"))
+# Memory (MB, per process) the local store may hold as query matrices, least recently used
+# namespace out first; a namespace larger than this is scanned instead. 0 turns the cache off.
+VECTOR_LOCAL_CACHE_MB = env.float("VECTOR_LOCAL_CACHE_MB", default=1024.0)
+if not VECTOR_LOCAL_CACHE_MB >= 0:
+    raise ImproperlyConfigured("VECTOR_LOCAL_CACHE_MB must be 0 or more")
 PINECONE_API_KEY = env.str("PINECONE_API_KEY", default="")
 PINECONE_INDEX_HOST = env.str("PINECONE_INDEX_HOST", default="")
 PINECONE_INDEX_NAME = env.str("PINECONE_INDEX_NAME", default="digital-twin-brain")
@@ -297,6 +304,11 @@ PINECONE_INDEX_NAME = env.str("PINECONE_INDEX_NAME", default="digital-twin-brain
 # dimension, metric and vector type are read from the index; VECTOR_DIMENSION/VECTOR_METRIC only
 # shape a new local store.
 PINECONE_CONTROLLER_HOST = env.str("PINECONE_CONTROLLER_HOST", default="")
+# -- pipeline: the adapter's transport ("rest", or the SDK's gRPC data plane) ---------------------
+PINECONE_TRANSPORT = _choice("PINECONE_TRANSPORT", "rest", ("rest", "grpc"))
+# Where gRPC is served when not at PINECONE_INDEX_HOST (Pinecone serves both on one host;
+# `manage.py pinecone_local` on the next port, e.g. http://127.0.0.1:5082).
+PINECONE_GRPC_HOST = env.str("PINECONE_GRPC_HOST", default="")
 # The adapter's own retries on 429/5xx, on top of the SDK's few: per call, at most this many
 # attempts within this many seconds (a long migration outlives a rate-limit storm).
 PINECONE_RETRY_ATTEMPTS = env.int("PINECONE_RETRY_ATTEMPTS", default=8)
@@ -315,6 +327,24 @@ if VECTOR_BACKEND == "pinecone":
 # in flight on the local store, 100 with 8 in flight over HTTP.
 MIGRATION_BACKUP_DIR = env.path("MIGRATION_BACKUP_DIR", default=VAR_DIR / "backups")
 MIGRATION_BACKUP_RETENTION_DAYS = env.int("MIGRATION_BACKUP_RETENTION_DAYS", default=30)
+# Backups in object storage (issue 17; migrations_app/storage.py): `file:///…` or
+# `s3://bucket/prefix` (S3 endpoint, region and credentials from the AWS_* variables). Empty:
+# MIGRATION_BACKUP_DIR as a file URL. Each creator's backups are encrypted with their data key,
+# stored wrapped by the key-encryption key in BACKUP_KEK_FILE (`manage.py backup_keygen`).
+MIGRATION_BACKUP_URL = env.str("MIGRATION_BACKUP_URL", default="")
+BACKUP_KEK_FILE = env.path("BACKUP_KEK_FILE", default=VAR_DIR / "backup-kek")
+# How often beat deletes backups past their expiry (migrations.backup_expiry).
+MIGRATION_BACKUP_EXPIRY_SECONDS = env.float("MIGRATION_BACKUP_EXPIRY_SECONDS", default=3600.0)
+if MIGRATION_BACKUP_RETENTION_DAYS < 1 or MIGRATION_BACKUP_EXPIRY_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "MIGRATION_BACKUP_RETENTION_DAYS must be 1 or more and MIGRATION_BACKUP_EXPIRY_SECONDS positive"
+    )
+if MIGRATION_BACKUP_URL and not MIGRATION_BACKUP_URL.startswith(("file:///", "s3://")):
+    raise ImproperlyConfigured("MIGRATION_BACKUP_URL must be a file:/// or s3://bucket/prefix URL")
+CELERY_BEAT_SCHEDULE["backup-expiry"] = {
+    "task": "migrations.backup_expiry",
+    "schedule": MIGRATION_BACKUP_EXPIRY_SECONDS,
+}
 MIGRATION_BATCH_SIZE = env.int("MIGRATION_BATCH_SIZE", default=0)
 MIGRATION_CONCURRENCY = env.int("MIGRATION_CONCURRENCY", default=0)
 MIGRATION_COUNT_DEADLINE_SECONDS = env.float("MIGRATION_COUNT_DEADLINE_SECONDS", default=120.0)
@@ -383,6 +413,30 @@ INDEX_SNAPSHOT_MAX_AGE_SECONDS = env.int("INDEX_SNAPSHOT_MAX_AGE_SECONDS", defau
 # "Authorization: Bearer $METRICS_TOKEN" when a token is set; everyone else gets 404.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- API (twinadmin/api) ------------------------------------------------------------------
+# Calls per client per window, "<n>/<second|minute|hour>" (a fixed window counted in the
+# database, shared by every web host); over it, 429 with Retry-After.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="120/minute").strip().lower()
+_rate = API_RATE_LIMIT.split("/")
+_periods = {"second": 1, "minute": 60, "hour": 3600}
+if len(_rate) != 2 or not _rate[0].isdigit() or int(_rate[0]) < 1 or _rate[1] not in _periods:
+    raise ImproperlyConfigured(
+        f"API_RATE_LIMIT={API_RATE_LIMIT!r}: e.g. 120/minute (per second, minute or hour)"
+    )
+API_RATE_LIMIT_CALLS, API_RATE_LIMIT_SECONDS = int(_rate[0]), _periods[_rate[1]]
+# Webhook URLs resolving to loopback, private, link-local or reserved addresses are refused (a
+# webhook must not reach into the network twinadmin runs in) unless this is on.
+API_WEBHOOK_ALLOW_PRIVATE = env.bool("API_WEBHOOK_ALLOW_PRIVATE", default=False)
+API_WEBHOOK_TIMEOUT_SECONDS = env.float("API_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Retries after a failed delivery: 30 s, 1 min, 2 min, ... at most an hour apart, for a day.
+API_WEBHOOK_RETRY_BASE_SECONDS = env.float("API_WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+API_WEBHOOK_RETRY_MAX_SECONDS = env.float("API_WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+API_WEBHOOK_GIVE_UP_SECONDS = env.float("API_WEBHOOK_GIVE_UP_SECONDS", default=24 * 3600.0)
+if min(API_WEBHOOK_TIMEOUT_SECONDS, API_WEBHOOK_RETRY_BASE_SECONDS, API_WEBHOOK_RETRY_MAX_SECONDS) <= 0:
+    raise ImproperlyConfigured("API_WEBHOOK_TIMEOUT_SECONDS and API_WEBHOOK_RETRY_*_SECONDS must be positive")
+# Deliveries whose message was lost are sent again, and idempotency keys older than a day forgotten.
+CELERY_BEAT_SCHEDULE["api-webhook-sweep"] = {"task": "api.webhook_sweep", "schedule": 300}
 
 # LOG_FORMAT=json: one JSON object per line (python-json-logger), for a log collector.
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

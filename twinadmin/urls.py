@@ -12,5 +12,6 @@ urlpatterns = [
     path("erasure/", include("twinadmin.erasure.urls")),
     path("drills/", include("twinadmin.drills.urls")),
     path("accounts/", include("twinadmin.accounts.urls")),
+    path("api/", include("twinadmin.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.utils import timezone
 
 from migrations_app import backups, checksums, conf
@@ -30,6 +31,8 @@ from twinadmin.lineage.models import Lineage
 from twinadmin.lineage.services import lineage_open
 from twinadmin.vectors import VectorIndex
 
+from .adaptive import ConcurrencyController, adaptive_map
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -40,6 +43,8 @@ Phase = NamespaceMigration.Phase
 ProgressFn = Callable[[MigrationItem, str, int, int], None]
 EXAMPLES = 50  # ids kept per kind of mismatch in a verification report
 PROGRESS_EVERY_SECONDS = 1.0  # how often the job row learns the progress (pages poll it)
+ADAPTIVE_INITIAL = 8  # units in flight an adaptive map starts from (the fixed number it replaced)
+ADAPTIVE_MAXIMUM = 32  # and the most it may climb to
 
 
 TRIM_EVERY_BYTES = 32 * 2**20
@@ -79,9 +84,28 @@ class ExecutorBase:
         self.actor = run.requested_by_name or None
         self.batch = conf.batch_size(index)
         self.workers = conf.concurrency(index)
+        # MIGRATION_CONCURRENCY=0 over a backend whose calls overlap (HTTP): found while running.
+        self.adaptive = not settings.MIGRATION_CONCURRENCY and index.concurrency_hint > 1
+        self.controllers: list[ConcurrencyController] = []  # one per map, for the bench's figures
         self._progress_at = 0.0
         self._since_trim = 0
         self._last_done = 0
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """`fn` over `items` on the pool, results in order: a fixed window (`ordered_map`) when
+        MIGRATION_CONCURRENCY fixes it or the backend has one writer, else an adaptive one."""
+        if not self.adaptive:
+            return ordered_map(fn, items, workers=self.workers)
+        index = self.index
+
+        def throttles() -> int:  # rate-limit answers the index has seen so far (0: it says none)
+            return int(getattr(index, "throttle_count", 0))
+
+        controller = ConcurrencyController(
+            initial=ADAPTIVE_INITIAL, maximum=ADAPTIVE_MAXIMUM, throttles=throttles
+        )
+        self.controllers.append(controller)
+        return adaptive_map(fn, items, controller=controller, thread_name_prefix="migration")
 
     def heartbeat(self) -> None:
         """Prove we still run the run: renew the job's lease (`LeaseLost` when another job took
@@ -175,7 +199,7 @@ class ExecutorBase:
             vectors = [found[i] for i in ids if i in found]
             return transform(vectors) if transform else vectors
 
-        yield from ordered_map(load, self.id_groups(namespace), workers=self.workers)
+        yield from self.map(load, self.id_groups(namespace))
 
     def namespace_checksum(
         self, namespace: str, item: MigrationItem | None = None

@@ -1,11 +1,14 @@
 """Copy: stream the backup's row groups into the target (upserts are idempotent by id), the row
-offset checkpointed after every batch, so a re-run continues where it stopped."""
+offset checkpointed after every batch, so a re-run continues where it stopped.
+
+The backup phase copies as it reads (backup.py), so for its items this phase has nothing left;
+it still finishes an item whose backup completed without the copy being recorded (a crash
+between the two), and runs whose backups were taken before the copy moved into that pass."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 from migrations_app import backups
 from migrations_app.models import MigrationItem
@@ -13,7 +16,6 @@ from migrations_app.pipeline.base import (
     ExecutorBase,
     Item,
     Step,
-    ordered_map,
 )
 
 log = logging.getLogger(__name__)
@@ -32,12 +34,12 @@ class CopyPhase(ExecutorBase):
 
         def units() -> Iterator[tuple[str, MigrationItem, backups.Batch | None]]:
             for item in todo:
-                for batch in backups.iter_batches(Path(item.backup.path), start=item.copied):
+                for batch in backups.iter_batches(item.backup.location, start=item.copied):
                     yield item.target_namespace, item, batch
                 yield item.target_namespace, item, None
 
         started: set[int] = set()
-        for item, end in ordered_map(self.upsert_unit, units(), workers=self.workers):
+        for item, end in self.map(self.upsert_unit, units()):
             if item.pk not in started:
                 started.add(item.pk)
                 self.start_step(item, Step.COPYING, done=item.copied, total=item.backup.vector_count)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -19,7 +18,6 @@ from migrations_app.pipeline.base import (
     Item,
     RollbackRefused,
     Step,
-    ordered_map,
 )
 from twinadmin.lineage.models import Lineage
 from twinadmin.lineage.services import lineage_add, lineage_close
@@ -40,7 +38,7 @@ class RollbackPhase(ExecutorBase):
         for item in items:
             if item.source_deleted and not item.restored:
                 backup = self.available_backup(item)
-                check = backups.verify_files(Path(backup.path))
+                check = backups.verify_files(backup.location)
                 if not check.ok:
                     raise RollbackRefused(
                         f"backup of {item.source_namespace} does not verify: {check.problem}"
@@ -89,7 +87,7 @@ class RollbackPhase(ExecutorBase):
         backup = getattr(item, "backup", None)
         known: set[bytes] = set()
         if backup is not None and backup.complete and backup.status == NamespaceBackup.Status.AVAILABLE:
-            known.update(backups.iter_digests(Path(backup.path)))
+            known.update(backups.iter_digests(backup.location))
         foreign = []
         for batch in self.read_namespace(item.target_namespace, transform=backups.hashed):
             for vector, vector_digest in zip(batch.vectors, batch.digests, strict=True):
@@ -114,12 +112,12 @@ class RollbackPhase(ExecutorBase):
         lineage = self.open_lineage(item, Lineage.Kind.RESTORE)
 
         def units() -> Iterator[tuple[str, MigrationItem, backups.Batch | None]]:
-            for batch in backups.iter_batches(Path(backup.path)):
+            for batch in backups.iter_batches(backup.location):
                 # Recorded before the batch is written back into the source.
                 lineage_add(lineage=lineage, ids=[v.id for v in batch.vectors], digests=batch.digests)
                 yield source, item, batch
 
-        for _, end in ordered_map(self.upsert_unit, units(), workers=self.workers):
+        for _, end in self.map(self.upsert_unit, units()):
             if end is not None:  # every unit here is a batch
                 self.checkpoint(item, done=end)
         lineage_close(lineage=lineage)

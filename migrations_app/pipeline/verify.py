@@ -1,12 +1,25 @@
-"""Verify: the target holds exactly the source's ids with equal per-vector digests, the source
-still matches the backup, and the (lagging) counts agree. Nothing is cut over otherwise."""
+"""Verify, without reading the source's values a second time: the target holds exactly the ids
+the backup recorded, each with the digest recorded when it was read (the backup's checksum
+column); the source, listed again, still holds exactly those ids; the (lagging) counts agree.
+Nothing is cut over otherwise.
+
+What a writer that changed the source during the migration leaves, and what catches it:
+- an id added to or deleted from the source after it was read: the source's ids, listed again,
+  differ from the backup's (named in the report);
+- a value or metadata changed in place while the source is about to be deleted (delete after
+  backup, or a run deleting its sources): the source is then fetched again and every digest
+  compared with the backup's, as exact as before: a source whose data would be lost is never
+  trusted to a listing;
+- a value or metadata changed in place in a source that is kept: not caught. The target holds
+  what was read; the source keeps the newer value, and nothing is lost.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from migrations_app import backups, checksums
@@ -17,10 +30,12 @@ from migrations_app.pipeline.base import (
     Item,
     Step,
     VerificationFailed,
-    ordered_map,
 )
 
 log = logging.getLogger(__name__)
+
+# (id, digest recorded in the backup, target's digest or None, source's digest re-read or None)
+Row = tuple[str, bytes, bytes | None, bytes | None]
 
 
 class VerifyPhase(ExecutorBase):
@@ -29,18 +44,19 @@ class VerifyPhase(ExecutorBase):
         for item in todo:
             self.available_backup(item)
         started = time.monotonic()
-        states = {item.pk: _Comparison(item) for item in todo}
-        # Listing is sequential (pagination tokens): the targets' ids are counted on side
-        # threads while the sources are listed and compared, not after.
-        side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="migration-list")
-        target_counts = {
-            item.pk: side.submit(self.count_ids, item.target_namespace)
+        states = {item.pk: _Comparison(item, reread=self.rereads_source(item)) for item in todo}
+        # Listing is sequential (pagination tokens): the sources' ids and the targets' counts are
+        # listed on side threads while the backups are compared with the targets, not after.
+        side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="migration-list")
+        source_ids = {item.pk: side.submit(self.compare_ids, item, item.source_namespace) for item in todo}
+        target_ids = {
+            item.pk: side.submit(self.compare_ids, item, item.target_namespace)
             for item in todo
             if item.action == Item.Action.COPY
         }
         side.shutdown(wait=False)
 
-        for item, rows in ordered_map(self.compare_unit, self.source_units(todo), workers=self.workers):
+        for item, rows in self.map(self.compare_unit, self.backup_units(todo)):
             state = states[item.pk]
             if not state.started:
                 state.started = True
@@ -48,27 +64,39 @@ class VerifyPhase(ExecutorBase):
             if rows is None:
                 continue
             state.add(rows)
-            self.checkpoint(item, done=state.source.count)
+            self.checkpoint(item, done=state.backup.count)
 
         for item in todo:
             state = states[item.pk]
-            if item.pk in target_counts:
-                state.target_listed = target_counts[item.pk].result()
-                if state.target_listed != state.target.count:
-                    state.extra_examples, state.extra = self.extra_ids(
-                        item.source_namespace, item.target_namespace
-                    )
+            state.source_ids = source_ids[item.pk].result()
+            if item.pk in target_ids:
+                state.target_ids = target_ids[item.pk].result()
             if self.run.delete_source or item.action == Item.Action.DELETE:
                 # The source will go: prove the backup restores exactly.
-                state.file_check = backups.verify_files(Path(item.backup.path))
+                state.file_check = backups.verify_files(item.backup.location)
         expected: dict[str, int] = {}
         for item in todo:
-            expected[item.source_namespace] = states[item.pk].source.count
+            expected[item.source_namespace] = states[item.pk].source_ids.listed
             if item.action == Item.Action.COPY:
-                expected[item.target_namespace] = states[item.pk].target_listed
+                expected[item.target_namespace] = states[item.pk].target_ids.listed
         counts = self.poll_counts(expected)
 
         self.record_reports(todo, states, counts, started=started)
+
+    def rereads_source(self, item: MigrationItem) -> bool:
+        """A source about to be deleted is compared value by value, not only by its ids."""
+        return self.run.delete_source or item.action == Item.Action.DELETE
+
+    def backup_units(
+        self, items: list[MigrationItem]
+    ) -> Iterator[tuple[MigrationItem, list[str] | None, list[bytes]]]:
+        """(item, ids, digests) per backup row group, split to the batch size, then (item, None,
+        []) once an item's backup is exhausted: one stream, so a pool works across namespaces."""
+        for item in items:
+            for ids, digests in backups.iter_id_digests(item.backup.location):
+                for start in range(0, len(ids), self.batch):
+                    yield item, ids[start : start + self.batch], digests[start : start + self.batch]
+            yield item, None, []
 
     def record_reports(
         self,
@@ -101,73 +129,145 @@ class VerifyPhase(ExecutorBase):
                 f"verification failed for {len(failed)} namespace(s); nothing was cut over. {detail}"
             )
 
-    def count_ids(self, namespace: str) -> int:
-        return sum(len(ids) for ids in self.index.iter_id_pages(namespace))
+    def compare_ids(self, item: MigrationItem, namespace: str) -> IdDiff:
+        """The namespace's ids listed now against the backup's, both in sorted order (listing
+        is, and the backup was written in listing order): a merge, so memory does not grow
+        with the namespace. A backup in another order is compared through sets instead."""
+        location = item.backup.location
+
+        def recorded() -> Iterator[str]:
+            for ids, _ in backups.iter_id_digests(location):
+                yield from ids
+
+        def listed() -> Iterator[str]:
+            for ids in self.index.iter_id_pages(namespace):
+                yield from ids
+
+        try:
+            return compare_sorted(listed(), recorded())
+        except _Unsorted:
+            log.warning("backup of %s not in id order: %s compared by sets", item.source_namespace, namespace)
+            return compare_sets(set(listed()), set(recorded()))
 
     def compare_unit(
-        self, unit: tuple[MigrationItem, list[str] | None]
-    ) -> tuple[MigrationItem, list[tuple[str, bytes, bytes | None]] | None]:
-        """(id, source digest, target digest or None) for a batch of source ids; a namespace
-        that is deleted rather than copied has no target to compare."""
-        item, ids = unit
+        self, unit: tuple[MigrationItem, list[str] | None, list[bytes]]
+    ) -> tuple[MigrationItem, list[Row] | None]:
+        """For a batch of the backup's ids: the target's digests (a namespace deleted rather
+        than copied has no target) and, where the source will be deleted, the source's."""
+        item, ids, recorded = unit
         if ids is None:
             return item, None
-        ours = backups.hashed(list(self.index.fetch(item.source_namespace, ids).values()))
-        theirs: dict[str, bytes] = {}
-        if item.action == Item.Action.COPY:
-            copies = backups.hashed(list(self.index.fetch(item.target_namespace, ids).values()))
-            theirs = {v.id: d for v, d in zip(copies.vectors, copies.digests, strict=True)}
-        rows = [(v.id, d, theirs.get(v.id)) for v, d in zip(ours.vectors, ours.digests, strict=True)]
+
+        def digests_in(namespace: str) -> dict[str, bytes]:
+            found = backups.hashed(list(self.index.fetch(namespace, ids).values()))
+            return {v.id: d for v, d in zip(found.vectors, found.digests, strict=True)}
+
+        theirs = digests_in(item.target_namespace) if item.action == Item.Action.COPY else {}
+        source = digests_in(item.source_namespace) if self.rereads_source(item) else None
+        rows = [
+            (i, d, theirs.get(i), source.get(i) if source is not None else None)
+            for i, d in zip(ids, recorded, strict=True)
+        ]
         return item, rows
 
-    def extra_ids(self, source: str, target: str) -> tuple[list[str], int]:
-        """Ids in the target that the source does not hold (only looked for when the counts
-        say there are some)."""
-        examples: list[str] = []
-        count = 0
-        for ids in self.index.iter_id_pages(target):
-            present = self.index.fetch(source, ids)
-            for vector_id in ids:
-                if vector_id not in present:
-                    count += 1
-                    if len(examples) < EXAMPLES:
-                        examples.append(vector_id)
-        return examples, count
+
+class _Examples:
+    """A count of ids of one kind, with the first EXAMPLES of them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.ids: list[str] = []
+
+    def add(self, vector_id: str) -> None:
+        self.count += 1
+        if len(self.ids) < EXAMPLES:
+            self.ids.append(vector_id)
+
+
+class _Unsorted(Exception):
+    """A stream compared by merge was not in ascending order."""
+
+
+class IdDiff:
+    """Ids listed in a namespace now against the ids the backup recorded."""
+
+    def __init__(self) -> None:
+        self.listed = 0
+        self.only_listed = _Examples()  # e.g. added to the source, extra in the target
+        self.only_recorded = _Examples()  # e.g. deleted from the source
+
+
+def _ascending(ids: Iterator[str]) -> Iterator[str]:
+    previous: str | None = None
+    for vector_id in ids:
+        if previous is not None and vector_id <= previous:
+            raise _Unsorted(vector_id)
+        previous = vector_id
+        yield vector_id
+
+
+def compare_sorted(listed: Iterator[str], recorded: Iterator[str]) -> IdDiff:
+    """Merge two ascending id streams: what only one of them holds."""
+    diff = IdDiff()
+    listed, recorded = _ascending(listed), _ascending(recorded)
+    a, b = next(listed, None), next(recorded, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a < b):
+            diff.listed += 1
+            diff.only_listed.add(a)  # type: ignore[arg-type]
+            a = next(listed, None)
+        elif a is None or b < a:
+            diff.only_recorded.add(b)
+            b = next(recorded, None)
+        else:
+            diff.listed += 1
+            a, b = next(listed, None), next(recorded, None)
+    return diff
+
+
+def compare_sets(listed: set[str], recorded: set[str]) -> IdDiff:
+    diff = IdDiff()
+    diff.listed = len(listed)
+    for vector_id in sorted(listed - recorded):
+        diff.only_listed.add(vector_id)
+    for vector_id in sorted(recorded - listed):
+        diff.only_recorded.add(vector_id)
+    return diff
 
 
 class _Comparison:
     """What verification found for one item so far (accumulated batch by batch)."""
 
-    def __init__(self, item: MigrationItem) -> None:
+    def __init__(self, item: MigrationItem, *, reread: bool) -> None:
         self.item = item
+        self.reread = reread
         self.started = False
-        self.source = checksums.NamespaceChecksum()
+        self.backup = checksums.NamespaceChecksum()
         self.target = checksums.NamespaceChecksum()
-        self.missing: list[str] = []
-        self.different: list[str] = []
-        self.n_missing = 0
-        self.n_different = 0
-        self.target_listed = 0
-        self.extra = 0
-        self.extra_examples: list[str] = []
+        self.source = checksums.NamespaceChecksum()  # of the source re-read (reread only)
+        self.missing = _Examples()
+        self.different = _Examples()
+        self.changed = _Examples()  # in the source since it was read (reread only)
+        self.source_ids = IdDiff()  # the source listed again against the backup
+        self.target_ids = IdDiff()  # the target listed against the backup
         self.file_check: backups.FileCheck | None = None
 
-    def add(self, rows: list[tuple[str, bytes, bytes | None]]) -> None:
+    def add(self, rows: list[Row]) -> None:
         copy = self.item.action == Item.Action.COPY
-        for vector_id, source_digest, target_digest in rows:
-            self.source.add(source_digest)
+        for vector_id, recorded, target_digest, source_digest in rows:
+            self.backup.add(recorded)
+            if self.reread and source_digest is not None:
+                self.source.add(source_digest)
+                if source_digest != recorded:
+                    self.changed.add(vector_id)
             if not copy:
                 continue
             if target_digest is None:
-                self.n_missing += 1
-                if len(self.missing) < EXAMPLES:
-                    self.missing.append(vector_id)
+                self.missing.add(vector_id)
                 continue
             self.target.add(target_digest)
-            if target_digest != source_digest:
-                self.n_different += 1
-                if len(self.different) < EXAMPLES:
-                    self.different.append(vector_id)
+            if target_digest != recorded:
+                self.different.add(vector_id)
 
     def report(self, counts: dict[str, Any], *, seconds: float) -> dict[str, Any]:
         item, backup = self.item, self.item.backup
@@ -179,13 +279,21 @@ class _Comparison:
             "polls": counts["polls"],
             "seconds": counts["seconds"],
         }
+        added, removed = self.source_ids.only_listed, self.source_ids.only_recorded
+        extra = self.target_ids.only_listed
         reason = ""
-        if self.n_missing or self.n_different or self.extra:
+        if self.missing.count or self.different.count or extra.count:
             reason = (
-                f"{self.n_missing} missing, {self.n_different} different, {self.extra} extra in the target"
+                f"{self.missing.count} missing, {self.different.count} different, "
+                f"{extra.count} extra in the target"
             )
-        elif self.source.hexdigest() != backup.checksum or self.source.count != backup.vector_count:
-            reason = "the source changed after its backup was taken"
+        elif added.count or removed.count or self.changed.count:
+            reason = (
+                f"the source changed after its backup was taken: {added.count} added, "
+                f"{removed.count} deleted, {self.changed.count} changed"
+            )
+        elif self.backup.hexdigest() != backup.checksum or self.backup.count != backup.vector_count:
+            reason = "the backup's rows do not add up to its recorded checksum"
         elif self.file_check is not None and not self.file_check.ok:
             reason = f"backup files do not verify: {self.file_check.problem}"
         elif not mine["converged"]:
@@ -193,14 +301,27 @@ class _Comparison:
         return {
             "ok": not reason,
             "reason": reason,
-            "source_count": self.source.count,
-            "target_count": self.target_listed,
+            "source_count": self.source_ids.listed,
+            "target_count": self.target_ids.listed,
             "backup_count": backup.vector_count,
-            "missing": self.n_missing,
-            "different": self.n_different,
-            "extra": self.extra,
-            "examples": {"missing": self.missing, "different": self.different, "extra": self.extra_examples},
-            "source_checksum": self.source.hexdigest(),
+            "missing": self.missing.count,
+            "different": self.different.count,
+            "extra": extra.count,
+            "source_added": added.count,
+            "source_deleted": removed.count,
+            "source_changed": self.changed.count,
+            "source_reread": self.reread,
+            "examples": {
+                "missing": self.missing.ids,
+                "different": self.different.ids,
+                "extra": extra.ids,
+                "source_added": added.ids,
+                "source_deleted": removed.ids,
+                "source_changed": self.changed.ids,
+            },
+            # The source's own checksum only where its values were read again; its ids and
+            # count always.
+            "source_checksum": self.source.hexdigest() if self.reread else "",
             "target_checksum": self.target.hexdigest() if item.target_namespace else "",
             "backup_checksum": backup.checksum,
             "checksum_algorithm": checksums.ALGORITHM,

@@ -67,8 +67,9 @@ def test_a_transient_outage_sends_the_job_back_to_be_retried_and_it_continues(
         resumable_job_run(job_id=run.job_id, may_retry=True)
 
     run.refresh_from_db()
-    assert (run.status, run.phase) == (NamespaceMigration.Status.QUEUED, "copy")
-    assert run.message.startswith("copy: retrying after TransientError")
+    # The target is written in the pass that reads the source and writes the backup.
+    assert (run.status, run.phase) == (NamespaceMigration.Status.QUEUED, "backup")
+    assert run.message.startswith("backup: retrying after TransientError")
     assert run.job.status == Job.Status.PENDING and not run.error
     assert not AuditEntry.objects.filter(action="migration.run.failed").exists()
 

@@ -49,4 +49,9 @@ def test_peak_memory_does_not_grow_with_the_namespace(creator, settings):
 
     values_mb = 8_000 * DIM * 4 / 2**20  # the large namespace's raw float32 values: 7.8 MB
     assert (large - small) / 2**20 < 1.0, (small, large)
-    assert large / 2**20 < values_mb / 4, (large, values_mb)
+    # Beside the batches, a fixed cost that does not grow with the namespace (the assertion
+    # above): each of the two encrypted streams written (data, digests) holds up to a 64 KiB
+    # segment of plaintext and its sealed copy, and the reader a row group's ciphertext and
+    # plaintext. Measured 2.3-2.6 MB in all here, against 1.95 MB for a quarter of the values.
+    fixed_mb = 1.0
+    assert large / 2**20 < values_mb / 4 + fixed_mb, (large, values_mb)

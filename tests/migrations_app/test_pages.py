@@ -232,11 +232,11 @@ def test_one_overall_bar_while_running_and_a_summary_line_when_done(operator_cli
     vectors = sum(seeded.describe_namespace(s).vector_count for s in sources)
     two_seconds_ago = timezone.now() - timezone.timedelta(seconds=2)
     NamespaceMigration.objects.filter(pk=run.pk).update(started_at=two_seconds_ago)
-    run_phases(run, "backup")  # paused after the backups, the copy next: a third of the work is done
+    run_phases(run, "backup")  # paused after the pass that backs up and copies: verify next
 
     body = operator_client.get(run.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
     counts = re.search(r'<span id="run-counts">([^<]*)</span>', body)
-    assert counts and counts.group(1) == f"33% · 0/3 namespaces copied · 0/{vectors} vectors"
+    assert counts and counts.group(1) == f"66% · 3/3 namespaces copied · {vectors}/{vectors} vectors"
     rate = re.search(r'<span class="muted" id="run-rate">· (\d+) vectors/s · about (\d+) s left</span>', body)
     assert rate and int(rate.group(1)) > 0 and int(rate.group(2)) > 0, body
     assert body.count("<progress") == 1  # one bar: no per-namespace bar for finished steps

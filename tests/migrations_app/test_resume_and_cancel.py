@@ -67,10 +67,11 @@ def test_cancel_mid_copy_then_resume_continues_from_the_checkpoint(seeded, seed_
 
     run = migration_execute(run_id=run.pk, on_progress=on_progress)
 
-    assert run.status == Status.CANCELLED and run.phase == "copy"
+    # The copy runs in the pass that reads the source once (and writes the backup beside it).
+    assert run.status == Status.CANCELLED and run.phase == "backup"
     stopped = MigrationItem.objects.get(pk=seen["item"])
     # Stopped at the next checkpoint: one more batch at most, never the whole namespace.
-    assert 7 <= stopped.copied <= 14 < stopped.total
+    assert 7 <= stopped.copied <= 14 < stopped.source_count
     assert not any(run.items.values_list("active", flat=True))  # cancelled: namespaces released
 
     resumed_at = {}
@@ -182,7 +183,7 @@ def test_cancel_for_creator_stops_a_running_copy_at_its_next_checkpoint(seeded, 
     assert sorted(cancelled) == sorted([run.pk, other.pk])
     assert run.status == Status.CANCELLED
     item = run.items.get()
-    assert 0 < item.copied < item.total
+    assert 0 < item.copied < item.source_count
     other.refresh_from_db()
     assert other.status == Status.CANCELLED  # queued: cancelled at once
     entry = AuditEntry.objects.get(action="migration.cancel_for_creator")
@@ -226,12 +227,13 @@ def test_a_queued_run_whose_message_was_lost_is_sent_again_by_the_sweep(
 def test_cancel_between_two_phases_is_honoured_by_the_next_one(seeded, creator):
     run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
     assert run_phases(run, "backup")
+    left = run.items.values("step", "copied", "verified").get()
 
     # Nobody runs a phase right now: cancelled at once, and the next delivery does nothing.
     assert migration_cancel(run=run, actor="cli:test").status == Status.CANCELLED
     run = migration_execute(run_id=run.pk)
 
-    assert run.status == Status.CANCELLED and run.items.get().copied == 0
+    assert run.status == Status.CANCELLED and run.items.values("step", "copied", "verified").get() == left
     assert run.job.status == Job.Status.CANCELLED
 
 

@@ -6,15 +6,13 @@ written to since the cut-over; a refusal writes nothing."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from migrations_app import storage
 from migrations_app.models import NamespaceBackup, NamespaceMigration
 from migrations_app.services import (
     MigrationStateError,
@@ -98,12 +96,10 @@ def test_rollback_is_refused_when_a_needed_backup_was_deleted(cut_over):
 
 def test_a_backup_that_does_not_match_its_manifest_is_never_restored(cut_over):
     backup = NamespaceBackup.objects.filter(run=cut_over).order_by("pk").first()
-    data = next(Path(backup.path).rglob("*.parquet"))
-    table = pq.read_table(data)
-    values = table.column("vector").combine_chunks().flatten().to_numpy().copy()
-    values[0] += 1.0  # one value changed on disk
-    vectors = pa.FixedSizeListArray.from_arrays(pa.array(values), 8)
-    pq.write_table(table.set_column(1, "vector", vectors), data)
+    data = next(storage.Location.parse(backup.location).local_path.rglob("*.parquet.enc"))
+    stored = bytearray(data.read_bytes())
+    stored[len(stored) // 2] ^= 0x01  # one bit changed in storage
+    data.write_bytes(bytes(stored))
     stats = get_index().describe_index_stats()
 
     run = migration_execute(run_id=migration_rollback(run=cut_over, actor="cli:test", enqueue=False).pk)

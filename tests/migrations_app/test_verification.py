@@ -74,7 +74,8 @@ def test_a_source_changed_under_the_copy_is_caught(copied):
     assert run_phases(copied, "verify") is False
 
     item.refresh_from_db()
-    assert sorted(item.verification["examples"]["different"]) == sorted(ids)
+    # The target holds what was read; the source (to be deleted) is compared with the backup.
+    assert sorted(item.verification["examples"]["source_changed"]) == sorted(ids)
     assert item.verification["source_checksum"] != item.verification["backup_checksum"]
     assert len(read_all(index, item.source_namespace)) == item.total
 

@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from tests.support.users import user_in_groups
 from tests.support.vectors import DIM, fill
 from twinadmin.accounts.roles import APPROVERS, AUDITORS, OPERATORS
+from twinadmin.api.services import api_client_create
 from twinadmin.audit.keys import key_generate
 from twinadmin.audit.models import AuditEntry
 from twinadmin.erasure.services.requests import erasure_request_file
@@ -339,6 +340,11 @@ def world(operator) -> World:
             "seq": entry.seq,
             "correlation_id": str(entry.correlation_id),
             "pk": erasure.pk,
+            # The API's (twinadmin/api): its paths name their objects.
+            "request_id": erasure.pk,
+            "deletion_id": deletion.pk,
+            "webhook_id": 1,
+            "name": api_client_create(name="product", scopes=["registry:read"], actor="cli:test")[0].name,
         },
         twin_deletion=deletion.pk,
         clients={role: _signed_in(user) for role, user in users.items()},

@@ -1,19 +1,63 @@
 """The vector layer's contract, run against the local store and against the Pinecone adapter
-driving the real SDK into the local server. Both must pass the same assertions."""
+driving the real SDK into the local server, over REST and over gRPC. All must pass the same
+assertions."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.support.vectors import DIM, random_vectors
+from tests.support.vectors import DIM, adapter_for, random_vectors, use_server
 from twinadmin.vectors import (
     DEFAULT_NAMESPACE,
     InvalidRequest,
     NamespaceInfo,
     NotFound,
     Vector,
+    get_index,
+    reset_index_cache,
 )
+from twinadmin.vectors.base import VectorIndex
+from twinadmin.vectors.local import LocalStore
+
+
+def grpc_adapter_for(settings, server) -> VectorIndex:
+    """The adapter as get_index() builds it with PINECONE_TRANSPORT=grpc: the SDK's gRPC client
+    against the server's gRPC port."""
+    use_server(settings, server, retry_attempts=None)
+    settings.PINECONE_TRANSPORT = "grpc"
+    settings.PINECONE_GRPC_HOST = server.grpc_url
+    index = get_index()
+    assert getattr(index, "transport", None) == "grpc"
+    return index
+
+
+TARGETS = {"local": "local-store", "sdk": "sdk-via-local-server", "sdk-grpc": "sdk-grpc-via-local-server"}
+
+
+@pytest.fixture(params=list(TARGETS), ids=list(TARGETS.values()))
+def make_index(request, tmp_path: Path, make_server, settings) -> Iterator[Callable[..., VectorIndex]]:
+    """The contract's targets: tests/vectors/conftest.py's two, and the adapter over gRPC."""
+    made: list[VectorIndex] = []
+
+    def make(*, dimension: int = DIM, metric: str = "cosine") -> VectorIndex:
+        index: VectorIndex
+        if request.param == "local":
+            index = LocalStore(tmp_path / f"local-{len(made)}.sqlite3", dimension=dimension, metric=metric)
+        elif request.param == "sdk":
+            index = adapter_for(make_server(dimension=dimension, metric=metric))
+        else:
+            return grpc_adapter_for(settings, make_server(dimension=dimension, metric=metric, grpc=True))
+        made.append(index)
+        return index
+
+    yield make
+    reset_index_cache()  # closes what get_index() built
+    for index in made:
+        index.close()
 
 
 def bits(values: np.ndarray) -> list[int]:

@@ -8,16 +8,27 @@ import os
 import signal
 import sqlite3
 import time
+from collections.abc import Iterable
 
 import numpy as np
 import pytest
 
 from tests.support.vectors import DIM, random_vectors
 from twinadmin.vectors import ConfigurationError, InvalidRequest, TransientError, Vector, limits
-from twinadmin.vectors.local import LocalStore
+from twinadmin.vectors.local import LocalStore, stored_bytes
 
 # fork: the children need nothing but the store module, and fork starts them in milliseconds.
 FORK = multiprocessing.get_context("fork")
+
+
+def run_processes(procs: Iterable[multiprocessing.process.BaseProcess], timeout: float = 60) -> None:
+    """Start every process, wait for all, and require that each exited cleanly."""
+    started = list(procs)
+    for proc in started:
+        proc.start()
+    for proc in started:
+        proc.join(timeout)
+        assert proc.exitcode == 0
 
 
 def test_file_keeps_its_dimension_and_metric(tmp_path):
@@ -80,7 +91,8 @@ def test_query_scans_in_small_chunks_with_the_same_result(tmp_path):
     query = np.random.default_rng(10).standard_normal(DIM)
     whole = store.query("ns", vector=query, top_k=25, filter={"parity": "odd"})
 
-    chunked = LocalStore(store.path, scan_chunk_rows=7).query(
+    # The cache off: this store scans the file, 7 rows at a time.
+    chunked = LocalStore(store.path, scan_chunk_rows=7, cache_mb=0).query(
         "ns", vector=query, top_k=25, filter={"parity": "odd"}
     )
 
@@ -118,12 +130,7 @@ def test_several_processes_writing_at_once_lose_nothing(tmp_path):
     path = str(tmp_path / "v.sqlite3")
     LocalStore(path, dimension=DIM, metric="cosine")
     workers, batches, size = 4, 6, 150
-    procs = [FORK.Process(target=_writer, args=(path, w, batches, size)) for w in range(workers)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(60)
-        assert proc.exitcode == 0
+    run_processes(FORK.Process(target=_writer, args=(path, w, batches, size)) for w in range(workers))
 
     store = LocalStore(path)
     expected = {"shared": workers * batches * size, "hot": 20}
@@ -146,7 +153,7 @@ def test_a_process_killed_mid_upsert_leaves_each_batch_all_or_nothing(tmp_path, 
     path = str(tmp_path / "v.sqlite3")
     store = LocalStore(path, dimension=64, metric="cosine")
     vectors = random_vectors(30_000, dim=64, metadata=True)
-    batches = list(limits.plan_upsert_batches(vectors, [limits.vector_wire_bytes(v) for v in vectors]))
+    batches = list(limits.plan_upsert_batches(vectors, [stored_bytes(v) for v in vectors]))
     proc = FORK.Process(target=_big_upsert, args=(path, vectors))
     proc.start()
     # Kill it as soon as it has committed a few batches, while it is writing the next ones.
@@ -169,11 +176,12 @@ def test_a_process_killed_mid_upsert_leaves_each_batch_all_or_nothing(tmp_path, 
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+@pytest.mark.parametrize("cache_mb", [64, 0], ids=["cached", "scan"])
 @pytest.mark.parametrize("metric", ["cosine", "dotproduct", "euclidean"])
-def test_values_near_the_float32_limit_score_as_numbers_not_nan(tmp_path, metric):
+def test_values_near_the_float32_limit_score_as_numbers_not_nan(tmp_path, metric, cache_mb):
     # float32 arithmetic overflows on these; a score must stay a number (JSON has no NaN or
     # infinity: pinecone_local would answer `"score": null`, which Pinecone's schema refuses).
-    store = LocalStore(tmp_path / "big.sqlite3", dimension=2, metric=metric)
+    store = LocalStore(tmp_path / "big.sqlite3", dimension=2, metric=metric, cache_mb=cache_mb)
     store.upsert("ns", [Vector("small", [1.0, 2.0]), Vector("huge", [3e38, 3e38])])
 
     for query in ([3.4e38, 3.4e38], [1.0, 1.0], [1e-30, 1e-30]):

@@ -1,6 +1,8 @@
 """Erasure's side of namespace migrations: cancel the creator's migrations first (so no copy
-writes their namespaces again), and delete every backup holding their data. The migrations app
-owns migrations and backups; this module calls its services and records what they did."""
+writes their namespaces again), destroy the creator's backup data key (so every copy of their
+backups, wherever one survives, is unreadable) and delete every backup holding their data. The
+migrations app owns migrations, backups and keys; this module calls its services and records
+what they did."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from migrations_app.services import (
     migration_cancel_for_creator,
     migrations_still_running,
 )
+from migrations_app.services.backup_records import backup_key_live, data_key_destroy
 from twinadmin.erasure.models import ErasureBackup, ErasureRequest
 
 _ACTIONS: dict[str, str] = {
@@ -42,6 +45,14 @@ def backups_handle(*, erasure: ErasureRequest, actor: Any) -> list[ErasureBackup
     """Delete every backup of the creator's data (restorable or not: a partial one still holds
     vectors on disk) and record each on the request, with its status before and its expiry.
     Idempotent: a retry records the backups it still finds and keeps the earlier records."""
+    # The key first: from here on no copy of the creator's backups decrypts, whatever becomes of
+    # the deletions below (a store that refuses them, a crash: the retry deletes what is left).
+    data_key_destroy(
+        creator_id=erasure.creator_id,
+        actor=actor,
+        reason=f"erasure request #{erasure.pk}",
+        correlation_id=erasure.correlation_id,
+    )
     recorded = {b.backup_ref: b for b in erasure.backups.all()}
     handled = []
     for backup in backups_for_creator(creator_id=erasure.creator_id):
@@ -62,7 +73,7 @@ def backups_handle(*, erasure: ErasureRequest, actor: Any) -> list[ErasureBackup
             backup_ref=ref,
             defaults={
                 "source_namespace": backup.source_namespace,
-                "path": backup.path,
+                "path": backup.location,
                 "size_bytes": backup.size_bytes,
                 "checksum": backup.checksum,
                 "status_before": status_before,
@@ -76,5 +87,9 @@ def backups_handle(*, erasure: ErasureRequest, actor: Any) -> list[ErasureBackup
 
 
 def backups_remaining(*, creator_id: str) -> list[str]:
-    """Backups of the creator whose files may still exist (verification wants none)."""
-    return [str(pk) for pk in backups_for_creator(creator_id=creator_id).values_list("pk", flat=True)]
+    """Backups of the creator whose objects may still exist, and their data key while it is not
+    destroyed (verification wants none)."""
+    left = [str(pk) for pk in backups_for_creator(creator_id=creator_id).values_list("pk", flat=True)]
+    if backup_key_live(creator_id=creator_id):
+        left.append("data key")
+    return left

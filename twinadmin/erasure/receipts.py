@@ -9,12 +9,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from migrations_app.services.backup_records import backup_objects_deleted, data_key_state
 from twinadmin.audit.keys import RECEIPT_CONTEXT
 from twinadmin.audit.models import AuditEntry
 from twinadmin.audit.proofs import audit_proof_build, proof_document_check, proof_document_sign
 from twinadmin.erasure.models import ErasureRequest
 
-RECEIPT_VERSION = 2  # 2: lineage sources, the approved scope, found-at-execution marks
+# 2: lineage sources, the approved scope, found-at-execution marks; 3: backup objects deleted
+# and the destruction of the creator's backup data key
+RECEIPT_VERSION = 3
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -34,11 +37,29 @@ def _outcome(ns: Any) -> dict[str, Any]:
     }
 
 
+def _backups_erased(erasure: ErasureRequest, deleted: dict[str, int]) -> dict[str, Any]:
+    """What became of the creator's backups: how many objects were deleted from the store, and
+    when their data key was destroyed (which makes any copy that survives elsewhere, a bucket
+    version or a snapshot, unreadable)."""
+    key = data_key_state(creator_id=erasure.creator_id)
+    destroyed_at = key.destroyed_at if key is not None else None
+    return {
+        "objects_deleted": sum(deleted.values()),
+        "data_key_destroyed_at": _iso(destroyed_at),
+        "statement": (
+            f"objects deleted: {sum(deleted.values())}; "
+            + (f"data key destroyed at {_iso(destroyed_at)}" if destroyed_at else "data key not destroyed")
+        ),
+    }
+
+
 def erasure_receipt(erasure: ErasureRequest) -> dict[str, Any]:
     """The receipt of one request. Long on purpose: it is one dict literal, the document's
     layout read top to bottom as an auditor sees it (RECEIPT_VERSION names its shape); split
     into pieces it would no longer read as the one document it is."""
     rows = list(erasure.namespaces.all())
+    handled = list(erasure.backups.all())
+    objects_deleted = backup_objects_deleted(backup_refs=[b.backup_ref for b in handled])
     namespaces = [ns for ns in rows if not ns.is_lineage]
     lineage = [ns for ns in rows if ns.is_lineage]
     return {
@@ -102,10 +123,12 @@ def erasure_receipt(erasure: ErasureRequest) -> dict[str, Any]:
                 "expires_at": _iso(b.expires_at),
                 "size_bytes": b.size_bytes,
                 "checksum": b.checksum,
+                "objects_deleted": objects_deleted.get(b.backup_ref, 0),
                 "error": b.error,
             }
-            for b in erasure.backups.all()
+            for b in handled
         ],
+        "backups_erased": _backups_erased(erasure, objects_deleted),
         "verification": erasure.verification,
         "last_error": erasure.last_error,
         "audit": {"entry_seq": erasure.audit_seq, "chain_head_hash": erasure.audit_head_hash or None},

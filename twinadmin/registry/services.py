@@ -167,6 +167,71 @@ def _next_twin_id(creator: Creator, *, naming: str, name: str) -> str:
     return str(uuid.uuid4())
 
 
+def creator_update(*, creator_id: str, display_name: str, actor: Any = None) -> Creator:
+    """Change a creator's display name (audited in the same transaction). Refused once an
+    erasure is approved or done: nothing about an erased creator is written again. The same
+    name (after stripping) changes nothing and writes no entry, so a sync may send it again."""
+    display_name = _display_text(display_name, "A display name")
+    with transaction.atomic():
+        creator = _creator_locked_active(creator_id, "it cannot be changed")
+        _text_change_audited(creator, "display_name", display_name, "creator.update", creator_id, actor)
+        return creator
+
+
+def twin_update(*, creator_id: str, twin_id: str, name: str, actor: Any = None) -> Twin:
+    """Change a twin's name (audited in the same transaction). The twin id, and so its
+    namespace, stays: the index has no rename. Refused for a twin being deleted or deleted and
+    for a creator whose erasure is approved or done; the same name changes nothing and writes no
+    entry."""
+    name = _display_text(name, "A twin name")
+    with transaction.atomic():
+        # Creator, then twin: the order twin_create takes them in.
+        creator = _creator_locked_active(creator_id, "its twins cannot be changed")
+        valid = codec.is_valid_id(twin_id)
+        twin = valid and Twin.objects.select_for_update().filter(creator=creator, twin_id=twin_id).first()
+        if not twin:
+            raise RegistryError(f"Creator {creator_id!r} has no twin {twin_id!r}.")
+        if twin.status != Twin.Status.ACTIVE:
+            raise RegistryError(f"Twin {twin_id!r} of {creator_id!r} is {twin.status}; it cannot be changed.")
+        _text_change_audited(twin, "name", name, "twin.update", creator_id, actor)
+        return twin
+
+
+def _creator_locked_active(creator_id: str, refused: str) -> Creator:
+    """For creator_update and twin_update, in their transaction. The row lock orders the change
+    with an approval (a conditional UPDATE of the same row): the status read here is the one the
+    change commits against. An id the codec refuses is no creator's (and is never sent to the
+    database: PostgreSQL refuses NUL in text)."""
+    valid = codec.is_valid_id(creator_id)
+    creator = valid and Creator.objects.select_for_update().filter(creator_id=creator_id).first()
+    if not creator:
+        raise RegistryError(f"Unknown creator {creator_id!r}.")
+    if creator.status != Creator.Status.ACTIVE:
+        raise RegistryError(f"Creator {creator_id!r} is {creator.status}; {refused}.")
+    return creator
+
+
+def _text_change_audited(
+    row: Creator | Twin, field: str, value: str, action: str, creator_id: str, actor: Any
+) -> None:
+    """Set a text field of a locked row and audit it with the value before; the same value
+    writes nothing at all."""
+    before = getattr(row, field)
+    if value == before:
+        return
+    setattr(row, field, value)
+    row.save(update_fields=[field, "updated_at"])
+    audit_record(
+        actor=actor,
+        action=action,
+        target_type="creator" if isinstance(row, Creator) else "twin",
+        target_id=creator_id if isinstance(row, Creator) else row.twin_id,
+        creator_id=creator_id,
+        outcome="success",
+        details={field: value, "before": {field: before}},
+    )
+
+
 def orphan_register_as_twin(*, namespace: str, name: str = "", actor: Any = None) -> Twin:
     """Adopt a twin namespace the registry does not know and the index holds: the parse gives
     creator and twin ids (the creator is registered too when absent). Nothing in the index

@@ -32,11 +32,27 @@ def _settings_key() -> tuple[Any, ...]:
         settings.PINECONE_API_KEY,
         int(settings.PINECONE_RETRY_ATTEMPTS),
         float(settings.PINECONE_RETRY_DEADLINE_SECONDS),
+        settings.PINECONE_TRANSPORT,
+        settings.PINECONE_GRPC_HOST,
     )
 
 
 def build_index(key: tuple[Any, ...]) -> VectorIndex:
-    _pid, backend, local_path, dimension, metric, host, name, control_host, api_key, attempts, deadline = key
+    (
+        _pid,
+        backend,
+        local_path,
+        dimension,
+        metric,
+        host,
+        name,
+        control_host,
+        api_key,
+        attempts,
+        deadline,
+        transport,
+        grpc_host,
+    ) = key
     if backend == "local":
         from .local import LocalStore
 
@@ -51,6 +67,8 @@ def build_index(key: tuple[Any, ...]) -> VectorIndex:
             index_name=name or None,
             control_host=control_host or None,
             retry=RetryPolicy(attempts=attempts, deadline=deadline),
+            transport=transport,
+            grpc_host=grpc_host or None,
         )
     raise ConfigurationError(f"VECTOR_BACKEND={backend!r} is not one of local, pinecone")
 

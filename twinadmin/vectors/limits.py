@@ -216,6 +216,32 @@ def vector_wire_bytes(vector: Vector, metadata_json: str | None = None) -> int:
     return size
 
 
+# The longest JSON text of a float32 widened to a double (what the SDK sends: shortest repr of
+# the double), e.g. "-1.1754943508222875e-38", plus its comma; a uint32 index plus its comma.
+JSON_FLOAT32_MAX_BYTES = 24
+JSON_INDEX_MAX_BYTES = 11
+
+
+def json_vector_bytes_bound(
+    *, id_bytes: int, dimension: int, metadata_bytes: int = 0, sparse_entries: int = 0
+) -> int:
+    """An upper bound on a vector's bytes in a JSON upsert body, from its shape alone: sizing a
+    batch must not encode every vector a second time (the SDK encodes it once to send it)."""
+    size = _VECTOR_ENVELOPE_BYTES + id_bytes + dimension * JSON_FLOAT32_MAX_BYTES + metadata_bytes
+    if sparse_entries:
+        size += 40 + sparse_entries * (JSON_INDEX_MAX_BYTES + JSON_FLOAT32_MAX_BYTES)
+    return size
+
+
+def grpc_vector_bytes_bound(
+    *, id_bytes: int, dimension: int, metadata_bytes: int = 0, sparse_entries: int = 0
+) -> int:
+    """An upper bound on a vector's bytes in a gRPC upsert message: values packed as float32,
+    sparse indices as uint32 varints (at most 5 bytes), metadata as a protobuf Struct (never more
+    than twice its JSON text plus a little: each field's tags and lengths)."""
+    return 32 + id_bytes + dimension * 4 + 2 * metadata_bytes + 16 + sparse_entries * 9
+
+
 def check_upsert_request(count: int, request_bytes: int) -> None:
     if count > MAX_UPSERT_VECTORS:
         raise InvalidRequest(

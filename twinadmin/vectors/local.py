@@ -10,13 +10,16 @@ Vectors are float32 blobs (bit-exact round trip), metadata canonical JSON; the s
 hybrid vector (or the whole of one in a sparse-only index) is one blob of uint32 indices followed
 by as many float32 weights. Namespaces created explicitly (empty) are kept in their own table.
 Per-namespace counts live in a table maintained by triggers inside the same transactions, so
-stats are exact and cheap. Search is exact (local_search.py): the namespace is scanned in bounded
-chunks keeping a running top-k.
+stats are exact and cheap; the same triggers bump the namespace's version on every row written
+or deleted, which is what tells any process's query cache that its copy is stale. Each row keeps
+the L2 norm of its dense values, computed when it is written. Search is exact (local_search.py):
+from a cached per-namespace matrix, or by scanning the namespace in bounded chunks.
+
+Files written by an earlier schema are migrated in place when opened (see `_migrate`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -35,8 +38,12 @@ from .filters import Predicate, compile_filter
 from .local_search import (
     _ROW_COLUMNS,
     _SQL_IN_CHUNK,
+    DEFAULT_CACHE_MB,
     SCAN_CHUNK_MAX_ROWS,
     LocalSearch,
+    MatrixCache,
+    dense_norms,
+    load_metadata,
     sparse_blob,
     sparse_from_blob,
 )
@@ -50,33 +57,74 @@ from .types import (
     Vector,
 )
 
-SCHEMA_VERSION = "1"
+# 1: the first layout; 2: `vectors.norm`, `namespaces.version` and the triggers that bump it.
+SCHEMA_VERSION = "2"
+# Rows a migration backfills norms for per statement batch.
+_BACKFILL_ROWS = 2000
 
-_SCHEMA = (
+_TABLES = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # A rowid table (not WITHOUT ROWID): rows carry multi-kilobyte blobs.
     "CREATE TABLE IF NOT EXISTS vectors ("
     " namespace TEXT NOT NULL, id TEXT NOT NULL, vals BLOB NOT NULL, metadata TEXT, sparse BLOB,"
-    " PRIMARY KEY (namespace, id))",
+    " norm REAL, PRIMARY KEY (namespace, id))",
     # Namespaces created explicitly (POST /namespaces): they exist while empty, until deleted.
     "CREATE TABLE IF NOT EXISTS created_namespaces (name TEXT PRIMARY KEY, schema TEXT) WITHOUT ROWID",
+    # One row per namespace ever written, kept at count 0 when emptied so that its version only
+    # ever grows: a cache keyed by (namespace, version) can never mistake new rows for old ones.
     "CREATE TABLE IF NOT EXISTS namespaces ("
-    " name TEXT PRIMARY KEY, vector_count INTEGER NOT NULL) WITHOUT ROWID",
-    "CREATE TRIGGER IF NOT EXISTS vectors_count_insert AFTER INSERT ON vectors BEGIN"
-    " INSERT INTO namespaces (name, vector_count) VALUES (NEW.namespace, 1)"
-    " ON CONFLICT (name) DO UPDATE SET vector_count = vector_count + 1; END",
-    "CREATE TRIGGER IF NOT EXISTS vectors_count_delete AFTER DELETE ON vectors BEGIN"
-    " UPDATE namespaces SET vector_count = vector_count - 1 WHERE name = OLD.namespace;"
-    " DELETE FROM namespaces WHERE name = OLD.namespace AND vector_count <= 0; END",
+    " name TEXT PRIMARY KEY, vector_count INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 0)"
+    " WITHOUT ROWID",
 )
+# Triggers rather than bumps in Python: a write by any process or any version of this code, even
+# a plain SQL statement, moves the version in the same transaction as the rows it changes.
+_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS vectors_v2_insert AFTER INSERT ON vectors BEGIN"
+    " INSERT INTO namespaces (name, vector_count, version) VALUES (NEW.namespace, 1, 1)"
+    " ON CONFLICT (name) DO UPDATE SET vector_count = vector_count + 1, version = version + 1; END",
+    "CREATE TRIGGER IF NOT EXISTS vectors_v2_delete AFTER DELETE ON vectors BEGIN"
+    " UPDATE namespaces SET vector_count = vector_count - 1, version = version + 1"
+    " WHERE name = OLD.namespace; END",
+    "CREATE TRIGGER IF NOT EXISTS vectors_v2_update AFTER UPDATE ON vectors BEGIN"
+    " UPDATE namespaces SET version = version + 1 WHERE name IN (OLD.namespace, NEW.namespace); END",
+)
+# Schema 1's triggers: they deleted a namespace's row (and so its version) when it emptied.
+_OLD_TRIGGERS = ("vectors_count_insert", "vectors_count_delete")
 
 _UPSERT_SQL = (
-    "INSERT INTO vectors (namespace, id, vals, metadata, sparse) VALUES (?, ?, ?, ?, ?) "
+    "INSERT INTO vectors (namespace, id, vals, metadata, sparse, norm) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (namespace, id) DO UPDATE SET vals = excluded.vals, metadata = excluded.metadata,"
-    " sparse = excluded.sparse"
+    " sparse = excluded.sparse, norm = excluded.norm"
 )
-# A stored row: (id, blob, metadata JSON, sparse blob, wire bytes).
+# A stored row: (id, blob, metadata JSON, sparse blob, stored bytes).
 Row = tuple[str, bytes, str | None, bytes | None, int]
+
+
+def stored_bytes(vector: Vector, metadata_json: str | None = None) -> int:
+    """The bytes a vector takes in the file (id, values, metadata JSON, sparse part): what
+    `upsert` sizes its transactions by, arithmetically (no JSON encoding of the values)."""
+    if metadata_json is None and vector.metadata is not None:
+        metadata_json = limits.normalize_metadata(vector.metadata)[1]
+    size = len(vector.id) + vector.values.nbytes
+    if metadata_json:
+        size += len(metadata_json.encode("utf-8"))
+    if vector.sparse_values is not None:
+        size += 8 * len(vector.sparse_values)
+    return size
+
+
+def _configured_cache_mb() -> float:
+    """VECTOR_LOCAL_CACHE_MB when Django is configured (the web process, workers, commands),
+    the default otherwise (a script using the store on its own)."""
+    try:
+        from django.conf import settings
+        from django.core.exceptions import ImproperlyConfigured
+    except ImportError:
+        return DEFAULT_CACHE_MB
+    try:
+        return float(getattr(settings, "VECTOR_LOCAL_CACHE_MB", DEFAULT_CACHE_MB))
+    except ImproperlyConfigured:  # settings not configured: nothing to read
+        return DEFAULT_CACHE_MB
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -112,9 +160,11 @@ def _prefix_bounds(prefix: str) -> tuple[str, str]:
 class LocalStore(LocalSearch, VectorIndex):
     """A Pinecone-like index in one SQLite file. `dimension`/`metric`/`vector_type` None adopt
     what an existing file holds; given values must match it (ConfigurationError otherwise). A
-    sparse-only index (`vector_type="sparse"`) has dimension 0 and the dotproduct metric."""
+    sparse-only index (`vector_type="sparse"`) has dimension 0 and the dotproduct metric.
+    `cache_mb` bounds the memory of the query cache (0 turns it off); None reads
+    VECTOR_LOCAL_CACHE_MB."""
 
-    is_exact = True  # every query scans the namespace: the exact top-k
+    is_exact = True  # every query scores every row (cached matrix or scan): the exact top-k
     concurrency_hint = 1  # in-process and CPU-bound, one writer (see bench/search_bench.py)
 
     def __init__(
@@ -126,8 +176,13 @@ class LocalStore(LocalSearch, VectorIndex):
         vector_type: str | None = None,
         busy_timeout: float = 30.0,
         scan_chunk_rows: int = SCAN_CHUNK_MAX_ROWS,
+        cache_mb: float | None = None,
     ) -> None:
         self.path = Path(path)
+        cache_mb = _configured_cache_mb() if cache_mb is None else float(cache_mb)
+        if not cache_mb >= 0:
+            raise ConfigurationError(f"the query cache bound must be 0 or more megabytes, got {cache_mb}")
+        self.matrix_cache = MatrixCache(int(cache_mb * 1024 * 1024))
         self.busy_timeout = busy_timeout
         self.scan_chunk_rows = max(1, int(scan_chunk_rows))  # at most this many rows per query chunk
         self._local = threading.local()
@@ -221,15 +276,18 @@ class LocalStore(LocalSearch, VectorIndex):
                     raise ConfigurationError(f"cannot open vector store {self.path}: {exc}") from exc
                 time.sleep(0.05)
         stored = self._stored_meta(conn)
-        if not stored or not self._current_schema(conn):
-            # A new file (or one from before sparse vectors and created namespaces): create what
-            # is missing, unless another process just did.
+        if stored.get("schema") != SCHEMA_VERSION:
+            # A new file (or one an earlier schema wrote): create or migrate what is missing,
+            # unless another process just did.
             with self._write() as conn:
-                for statement in _SCHEMA:
+                for statement in _TABLES:
                     conn.execute(statement)
-                if not self._current_schema(conn):
-                    conn.execute("ALTER TABLE vectors ADD COLUMN sparse BLOB")
                 stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                if stored and stored.get("schema") != SCHEMA_VERSION:
+                    self._migrate(conn, int(stored["dimension"]))
+                    stored["schema"] = SCHEMA_VERSION
+                for statement in _TRIGGERS:
+                    conn.execute(statement)
                 if not stored:
                     if dimension is None or metric is None:
                         raise ConfigurationError(
@@ -263,10 +321,34 @@ class LocalStore(LocalSearch, VectorIndex):
         return stored_dimension, stored_metric, stored_type
 
     @staticmethod
-    def _current_schema(conn: sqlite3.Connection) -> bool:
+    def _migrate(conn: sqlite3.Connection, dimension: int) -> None:
+        """Bring a file of an earlier schema up to this one, in the caller's write transaction
+        (all or nothing; a second process opening the file meanwhile waits, then finds it done).
+        Existing rows keep their values bit for bit; their norms are computed now."""
         columns = {row[1] for row in conn.execute("PRAGMA table_info(vectors)")}
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        return "sparse" in columns and "created_namespaces" in tables
+        if "sparse" not in columns:  # files from before hybrid vectors
+            conn.execute("ALTER TABLE vectors ADD COLUMN sparse BLOB")
+        if "norm" not in columns:
+            conn.execute("ALTER TABLE vectors ADD COLUMN norm REAL")
+        if "version" not in {row[1] for row in conn.execute("PRAGMA table_info(namespaces)")}:
+            conn.execute("ALTER TABLE namespaces ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+        for name in _OLD_TRIGGERS:
+            conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+        last = 0
+        while True:
+            rows = conn.execute(
+                "SELECT rowid, vals FROM vectors WHERE rowid > ? AND norm IS NULL ORDER BY rowid LIMIT ?",
+                (last, _BACKFILL_ROWS),
+            ).fetchall()
+            if not rows:
+                break
+            norms = dense_norms([row[1] for row in rows], dimension)
+            conn.executemany(
+                "UPDATE vectors SET norm = ? WHERE rowid = ?",
+                [(norm, row[0]) for norm, row in zip(norms, rows, strict=True)],
+            )
+            last = rows[-1][0]
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -335,13 +417,14 @@ class LocalStore(LocalSearch, VectorIndex):
         limit = limits.validate_limit(limit, limits.MAX_LIST_LIMIT)
         after = limits.decode_token("ids", pagination_token)
         low, high = _prefix_bounds(prefix)
-        sql = "SELECT id FROM vectors WHERE namespace = ? AND id >= ? AND id < ?"
-        params: list[Any] = [namespace, low, high]
-        if after is not None:
-            sql += " AND id > ?"
-            params.append(after)
-        sql += " ORDER BY id LIMIT ?"
-        params.append(limit + 1)
+        # One lower bound only: given two (`id >= prefix AND id > token`), SQLite seeks the
+        # index by one and filters by the other, and paging a namespace becomes quadratic.
+        if after is not None and after >= low:
+            sql = "SELECT id FROM vectors WHERE namespace = ? AND id > ? AND id < ? ORDER BY id LIMIT ?"
+            params: list[Any] = [namespace, after, high, limit + 1]
+        else:
+            sql = "SELECT id FROM vectors WHERE namespace = ? AND id >= ? AND id < ? ORDER BY id LIMIT ?"
+            params = [namespace, low, high, limit + 1]
         with _mapped_errors():
             ids = [row[0] for row in self._conn().execute(sql, params)]
         token = limits.encode_token("ids", ids[limit - 1]) if len(ids) > limit else None
@@ -354,7 +437,7 @@ class LocalStore(LocalSearch, VectorIndex):
         return Vector(
             vector_id,
             values,
-            json.loads(metadata) if metadata is not None else None,
+            load_metadata(metadata),
             sparse_from_blob(sparse),
         )
 
@@ -387,7 +470,7 @@ class LocalStore(LocalSearch, VectorIndex):
 
     def _prepare(self, vectors: Sequence[Vector]) -> list[Row]:
         """Validate every vector before anything is written: a bad vector fails the whole
-        request, as on Pinecone. Returns (id, blob, metadata JSON, sparse blob, wire bytes)."""
+        request, as on Pinecone. Returns (id, blob, metadata JSON, sparse blob, stored bytes)."""
         rows = []
         for vector in vectors:
             if not isinstance(vector, Vector):
@@ -395,9 +478,14 @@ class LocalStore(LocalSearch, VectorIndex):
             limits.validate_id(vector.id)
             limits.validate_vector(vector, self.dimension, self.metric, self.vector_type)
             _, metadata_json = limits.normalize_metadata(vector.metadata)
-            size = limits.vector_wire_bytes(vector, metadata_json)
             rows.append(
-                (vector.id, vector.values.tobytes(), metadata_json, sparse_blob(vector.sparse_values), size)
+                (
+                    vector.id,
+                    vector.values.tobytes(),
+                    metadata_json,
+                    sparse_blob(vector.sparse_values),
+                    stored_bytes(vector, metadata_json),
+                )
             )
         return rows
 
@@ -412,18 +500,25 @@ class LocalStore(LocalSearch, VectorIndex):
         limits.check_upsert_request(len(vectors), 0)
         rows = self._prepare(vectors)
         if request_bytes is None:
-            request_bytes = sum(row[4] for row in rows)
+            request_bytes = sum(
+                limits.vector_wire_bytes(vector, row[2]) for vector, row in zip(vectors, rows, strict=True)
+            )
         limits.check_upsert_request(len(rows), request_bytes)
         return self._write_rows(namespace, rows)
 
     def _write_rows(self, namespace: str, rows: Sequence[Row]) -> int:
+        norms = dense_norms([r[1] for r in rows], self.dimension)
         with self._write() as conn:
-            conn.executemany(_UPSERT_SQL, [(namespace, r[0], r[1], r[2], r[3]) for r in rows])
+            conn.executemany(
+                _UPSERT_SQL,
+                [(namespace, r[0], r[1], r[2], r[3], norm) for r, norm in zip(rows, norms, strict=True)],
+            )
         return len(rows)
 
     def upsert(self, namespace: str, vectors: Sequence[Vector]) -> int:
-        """Any number of vectors, written as a series of requests within the limits. Each
-        request is atomic; a failure part-way leaves earlier requests applied (as Pinecone)."""
+        """Any number of vectors, written as a series of transactions of at most one request's
+        worth (1000 vectors, 2 MB stored, sized by `stored_bytes`). Each is atomic; a failure
+        part-way leaves earlier ones applied (as Pinecone does with a series of requests)."""
         namespace = limits.normalize_namespace(namespace)
         if not vectors:
             return 0
@@ -463,12 +558,15 @@ class LocalStore(LocalSearch, VectorIndex):
             metadata_json = row[2]
             if set_metadata is not None:
                 metadata_json = self._merged_metadata(metadata_json, set_metadata)
+            blob = patched.values.tobytes()
             conn.execute(
-                "UPDATE vectors SET vals = ?, metadata = ?, sparse = ? WHERE namespace = ? AND id = ?",
+                "UPDATE vectors SET vals = ?, metadata = ?, sparse = ?, norm = ?"
+                " WHERE namespace = ? AND id = ?",
                 (
-                    patched.values.tobytes(),
+                    blob,
                     metadata_json,
                     sparse_blob(patched.sparse_values),
+                    dense_norms([blob], self.dimension)[0],
                     namespace,
                     vector_id,
                 ),
@@ -479,7 +577,7 @@ class LocalStore(LocalSearch, VectorIndex):
     def _merged_metadata(metadata_json: str | None, set_metadata: Mapping[str, Any]) -> str | None:
         if not isinstance(set_metadata, Mapping):
             raise InvalidRequest("setMetadata must be an object")
-        merged = json.loads(metadata_json) if metadata_json else {}
+        merged = load_metadata(metadata_json) or {}
         merged.update(set_metadata)
         return limits.normalize_metadata(merged)[1]
 
@@ -488,11 +586,7 @@ class LocalStore(LocalSearch, VectorIndex):
     ) -> list[tuple[str, str | None]]:
         """(id, metadata JSON) of the namespace's vectors matching `predicate`, cursor drained."""
         rows = conn.execute("SELECT id, metadata FROM vectors WHERE namespace = ?", (namespace,))
-        return [
-            (vector_id, metadata)
-            for vector_id, metadata in rows
-            if predicate(json.loads(metadata) if metadata is not None else None)
-        ]
+        return [(vector_id, metadata) for vector_id, metadata in rows if predicate(load_metadata(metadata))]
 
     def update_by_filter(
         self,

@@ -4,8 +4,12 @@ What this adds to the SDK:
 - SDK exceptions become the layer's errors, so callers never import pinecone;
 - input is validated before anything is sent, so a bad vector in batch 7 fails the call before
   batches 1-6 are written (the boundary rule: bad input changes nothing);
-- upserts are split into requests within 1,000 vectors / 2 MB, fetches and deletes into id
-  batches that keep URLs and bodies small;
+- upserts are split into requests within 1,000 vectors / 2 MB (sized from each vector's shape, an
+  upper bound, not by encoding it: the SDK encodes it once to send it), fetches into batches of
+  up to 1,000 ids whose query string stays small (REST fetch is a GET: the ids travel in the
+  URL) and deletes into batches of 1,000;
+- `transport="grpc"`: the SDK's gRPC data plane (packed float32, about 6 KB per 1536-dimensional
+  vector instead of about 30 KB of JSON; ids of a fetch travel in the message, not a URL);
 - retries with backoff honouring Retry-After. The SDK retries 429/5xx itself, but only three
   times and behind a per-host retry budget that switches retries off under sustained failure,
   which is exactly when a long migration needs them; tenacity takes over where it gives up.
@@ -16,12 +20,13 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-import orjson
 import tenacity
 from prometheus_client import Counter
 from tenacity.wait import wait_base
@@ -46,11 +51,14 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Ids per fetch request: each id travels in the query string, so keep URLs well under the
-# usual 8-16 KB limits of proxies even with long ids.
-FETCH_BATCH_IDS = 100
+# Ids per fetch request: the API's 1,000, but over REST each id travels in the query string, so
+# a batch also stays within a URL budget well under the usual 8-16 KB limits of proxies.
+FETCH_BATCH_IDS = limits.MAX_FETCH_IDS
 FETCH_BATCH_URL_BYTES = 6_000
 DELETE_BATCH_IDS = 1_000
+TRANSPORTS = ("rest", "grpc")
+# Characters a query string carries as they are; any other is percent-encoded (3 bytes a byte).
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
 
 # Every request to the index that failed, by the error it became (a retried one counts each time;
 # NotFound is an answer, not an error). In-process: under gunicorn the web processes of a host
@@ -104,6 +112,8 @@ def translate_error(exc: BaseException) -> VectorError:
         return ConfigurationError(message)
     if isinstance(exc, pe.ApiError):
         status = exc.status_code or 0
+        if status == 429:  # over gRPC: RESOURCE_EXHAUSTED, raised as a plain ApiError
+            return RateLimited(message, retry_after=_retry_after(exc.headers))
         if status == 408:
             return TransientError(message)
         if 400 <= status < 500:
@@ -114,19 +124,41 @@ def translate_error(exc: BaseException) -> VectorError:
     return VectorError(message)
 
 
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from a Retry-After header or gRPC trailer (case-insensitive), if any."""
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
 def _sdk_namespace(namespace: str) -> str:
     """Vector operations name the default namespace "" on the wire."""
     name = limits.normalize_namespace(namespace)
     return "" if name == DEFAULT_NAMESPACE else name
 
 
-def _id_batches(ids: Sequence[str]) -> list[list[str]]:
+def _url_bytes(vector_id: str) -> int:
+    """The id's bytes in a query string, plus "&ids=" (ids are ASCII: the SDK refuses others)."""
+    if _URL_SAFE.fullmatch(vector_id):
+        return len(vector_id) + 5
+    return sum(1 if _URL_SAFE.fullmatch(c) else 3 * len(c.encode("utf-8")) for c in vector_id) + 5
+
+
+def _id_batches(ids: Sequence[str], *, url_bytes: int | None = FETCH_BATCH_URL_BYTES) -> list[list[str]]:
+    """Ids in fetch batches: at most FETCH_BATCH_IDS each and, when `url_bytes` is set (REST),
+    within that many bytes of query string."""
+    if url_bytes is None:
+        return [list(batch) for batch in limits.chunked(ids, FETCH_BATCH_IDS)]
     batches: list[list[str]] = []
     current: list[str] = []
     used = 0
     for vector_id in ids:
-        cost = len(vector_id) * 3 + 5  # worst case percent-encoding plus "&ids="
-        if current and (len(current) >= FETCH_BATCH_IDS or used + cost > FETCH_BATCH_URL_BYTES):
+        cost = _url_bytes(vector_id)
+        if current and (len(current) >= FETCH_BATCH_IDS or used + cost > url_bytes):
             batches.append(current)
             current, used = [], 0
         current.append(vector_id)
@@ -155,6 +187,7 @@ class PineconeIndex(VectorIndex):
 
     is_exact = False  # Pinecone's search is approximate
     concurrency_hint = 8  # each call is mostly a round trip; the httpx client pools connections
+    throttle_count = 0  # rate-limit answers seen (each, retried or not): adaptive callers back off
 
     def __init__(
         self,
@@ -168,12 +201,18 @@ class PineconeIndex(VectorIndex):
         timeout: float = 30.0,
         control_host: str | None = None,
         vector_type: str = "dense",
+        transport: str = "rest",
+        grpc_host: str | None = None,
     ) -> None:
         from pinecone import Index, Pinecone
 
         if not api_key:
             raise ConfigurationError("the pinecone backend needs an API key (PINECONE_API_KEY)")
+        if transport not in TRANSPORTS:
+            raise ConfigurationError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+        self.transport = transport
         self.retry = retry or RetryPolicy()
+        self._throttles = threading.Lock()
         shape: tuple[int, str, str] | None = None
         try:
             if not host:
@@ -187,7 +226,11 @@ class PineconeIndex(VectorIndex):
                 host = model.host
                 shape = (int(model.dimension or 0), str(model.metric), str(model.vector_type or "dense"))
             self.host = host
-            self._index = Index(host=host, api_key=api_key, timeout=timeout)
+            self._index: Any
+            if transport == "grpc":
+                self._index = _grpc_index(grpc_host or host, api_key=api_key, timeout=timeout)
+            else:
+                self._index = Index(host=host, api_key=api_key, timeout=timeout)
             if shape is None and dimension is not None and metric is not None:
                 shape = (int(dimension), metric, vector_type)  # stated by the caller: trusted
             if shape is None:
@@ -207,8 +250,8 @@ class PineconeIndex(VectorIndex):
 
     def __repr__(self) -> str:
         return (
-            f"PineconeIndex(host={self.host!r}, dimension={self.dimension}, metric={self.metric!r}, "
-            f"vector_type={self.vector_type!r})"
+            f"PineconeIndex(host={self.host!r}, transport={self.transport!r}, dimension={self.dimension}, "
+            f"metric={self.metric!r}, vector_type={self.vector_type!r})"
         )
 
     def close(self) -> None:
@@ -228,6 +271,9 @@ class PineconeIndex(VectorIndex):
                 error = translate_error(exc)
                 if not isinstance(error, NotFound):
                     REQUEST_ERRORS.labels(backend="pinecone", error=type(error).__name__).inc()
+                if isinstance(error, RateLimited):
+                    with self._throttles:
+                        self.throttle_count += 1
                 raise error from exc
 
         retrying = tenacity.Retrying(
@@ -310,7 +356,9 @@ class PineconeIndex(VectorIndex):
             raise InvalidRequest("ids must be a sequence of strings, not one string")
         wanted = list(dict.fromkeys(limits.validate_id(i) for i in ids))
         found: dict[str, Vector] = {}
-        for batch in _id_batches(wanted):
+        # gRPC carries the ids in the message: no URL to keep short.
+        url_bytes = None if self.transport == "grpc" else FETCH_BATCH_URL_BYTES
+        for batch in _id_batches(wanted, url_bytes=url_bytes):
             response = self._call(functools.partial(self._index.fetch, ids=batch, namespace=ns))
             for vector_id, vector in response.vectors.items():
                 found[vector_id] = Vector(
@@ -381,20 +429,33 @@ class PineconeIndex(VectorIndex):
             return 0
         items: list[dict[str, Any]] = []
         sizes: list[int] = []
+        grpc = self.transport == "grpc"  # the message is packed float32, far smaller than JSON
+        bound = limits.grpc_vector_bytes_bound if grpc else limits.json_vector_bytes_bound
         for vector in vectors:  # validate everything before the first request goes out
             if not isinstance(vector, Vector):
                 raise InvalidRequest(f"expected Vector objects, got {type(vector).__name__}")
             limits.validate_id(vector.id)
             limits.validate_vector(vector, self.dimension, self.metric, self.vector_type)
-            metadata, _ = limits.normalize_metadata(vector.metadata)
-            # tolist() gives the doubles equal to the float32 values, so the round trip is exact.
+            metadata, metadata_json = limits.normalize_metadata(vector.metadata)
+            # tolist() gives the doubles equal to the float32 values, so the round trip is exact
+            # (one C call; the SDK takes the list as it is).
             item: dict[str, Any] = {"id": vector.id, "values": vector.values.tolist()}
             if metadata is not None:
                 item["metadata"] = metadata
+            sparse_entries = 0
             if vector.sparse_values is not None:
                 item["sparse_values"] = vector.sparse_values.to_dict()
+                sparse_entries = len(vector.sparse_values)
             items.append(item)
-            sizes.append(len(orjson.dumps(item)) + 1)
+            # An upper bound on its bytes on the wire, from its shape.
+            sizes.append(
+                bound(
+                    id_bytes=len(vector.id.encode("utf-8")),
+                    dimension=len(vector.values),
+                    metadata_bytes=len(metadata_json.encode("utf-8")) if metadata_json else 0,
+                    sparse_entries=sparse_entries,
+                )
+            )
         total = 0
         for batch in limits.plan_upsert_batches(items, sizes):
             response = self._call(functools.partial(self._index.upsert, vectors=batch, namespace=ns))
@@ -419,6 +480,21 @@ class PineconeIndex(VectorIndex):
         except NotFound:
             return False  # already gone: erasure must be idempotent
         return True
+
+
+def _grpc_index(host: str, *, api_key: str, timeout: float) -> Any:
+    """The SDK's gRPC client for the data plane at `host` (plain HTTP/2 for an http:// host,
+    as `pinecone_local` serves it; TLS otherwise)."""
+    from pinecone.grpc import GrpcIndex
+
+    plain = host.startswith("http://")
+    return GrpcIndex(
+        host=host,
+        api_key=api_key,
+        timeout=timeout,
+        grpc_scheme="http" if plain else "https",
+        secure=not plain,
+    )
 
 
 def _checked_shape(

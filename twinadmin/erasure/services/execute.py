@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from twinadmin.api.events import erasure_event
 from twinadmin.audit.services import audit_record
 from twinadmin.audit.tasks import audit_checkpoint_soon
 from twinadmin.erasure import backups, notify
@@ -208,6 +209,7 @@ def _erasure_close(job: Job, erasure: ErasureRequest, outcome: _Outcome, audit: 
                 "audit_head_hash",
             ]
         )
+        erasure_event(erasure)  # webhooks: erasure.completed or erasure.failed, sent after the commit
         if not outcome.ok:
             notify.approvers_notify_failed(erasure)
 

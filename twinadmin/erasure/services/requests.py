@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from twinadmin.api.events import erasure_event
 from twinadmin.audit.services import audit_record
 from twinadmin.erasure import notify
 from twinadmin.erasure.models import OPEN_STATUSES, ErasureRequest
@@ -179,6 +180,7 @@ def erasure_request_approve(
                 "scope": _scope_summary(scope),
             },
         )
+        erasure_event(erasure)  # webhooks: erasure.approved, sent after the commit
     return erasure
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from twinadmin.api.events import twin_deletion_event
 from twinadmin.audit.services import audit_record
 from twinadmin.audit.tasks import audit_checkpoint_soon
 from twinadmin.erasure.models import TwinDeletion
@@ -223,6 +224,7 @@ def _deletion_close(
                 f"{ns} still reports {last_count} vectors after {len(evidence['rounds'])} checks."
             )
         deletion.save(update_fields=["verification", "count_after", "finished_at", "status", "error"])
+        twin_deletion_event(deletion)  # webhooks: twin.deleted once verified, sent after the commit
         # The pages read the snapshot: it learns what was verified before the job reports done.
         index_snapshot_apply(observed={ns: last_count})
         audit_record(

@@ -128,6 +128,8 @@ def last_param(query: Mapping[str, list[str]], name: str) -> str | None:
 
 
 def float32_values(raw: Any, what: str) -> np.ndarray:
+    if isinstance(raw, np.ndarray) and raw.dtype == np.float32 and raw.ndim == 1:
+        return raw  # gRPC's packed floats, decoded as they are
     if not isinstance(raw, list):
         raise InvalidRequest(f"{what} must be an array of numbers")
     array = np.array(raw) if raw else np.empty(0, dtype=np.float32)

@@ -19,6 +19,11 @@ class RequestRecord:
     status: int
     duration_ms: float
     ts: float = field(default_factory=time.time)
+    # "rest" or "grpc"; for gRPC, `path` is the gRPC method's (`/VectorService/Upsert`), while
+    # `method` and `status` are those of the same request and answer over REST (GET and 404 for
+    # a Fetch of a missing namespace), so counts by status hold across both transports.
+    transport: str = "rest"
+    operation: str | None = None  # upsert, fetch, query, ... (None: no such route)
 
 
 class RequestLog:
@@ -40,16 +45,28 @@ class RequestLog:
                     "namespace": entry.namespace,
                     "status": entry.status,
                     "duration_ms": round(entry.duration_ms, 3),
+                    "transport": entry.transport,
+                    "operation": entry.operation,
                 }
                 self._file.write(json.dumps(line) + "\n")
                 self._file.flush()
 
-    def count(self, *, path: str | None = None, status: int | None = None) -> int:
+    def count(
+        self,
+        *,
+        path: str | None = None,
+        status: int | None = None,
+        operation: str | None = None,
+        transport: str | None = None,
+    ) -> int:
         with self._lock:
             return sum(
                 1
                 for r in self._records
-                if (path is None or r.path == path) and (status is None or r.status == status)
+                if (path is None or r.path == path)
+                and (status is None or r.status == status)
+                and (operation is None or r.operation == operation)
+                and (transport is None or r.transport == transport)
             )
 
     def close(self) -> None:

@@ -6,11 +6,9 @@ every request, answered or refused, goes to the request log."""
 from __future__ import annotations
 
 import contextlib
-import hmac
 import logging
 import socket
 import threading
-import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -20,10 +18,10 @@ import orjson
 
 from .. import limits
 from ..errors import InvalidRequest, NamespaceExists, NotFound, TransientError, VectorError
-from .protocol import API_VERSION, ApiError, check_body_size, error_body, parse_body, request_namespace
+from .protocol import API_VERSION, ApiError, check_body_size, parse_body
 
 if TYPE_CHECKING:
-    from .app import LocalPineconeServer
+    from .app import Decoded, LocalPineconeServer
 
 logger = logging.getLogger(__package__)
 
@@ -99,11 +97,11 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _check_api_key(self) -> None:
         """Before the body is read: a client without the key gets nothing read or parsed."""
-        given = self.headers.get("Api-Key")
-        expected = self.server.app.api_key
-        if not given or (expected is not None and not hmac.compare_digest(given, expected)):
+        try:
+            self.server.app.check_api_key(self.headers.get("Api-Key"))
+        except ApiError:
             self.close_connection = True
-            raise ApiError(401, "Invalid API Key: pass your API key in the Api-Key header")
+            raise
 
     def _read_body(self, length: int) -> bytes:
         """Read exactly `length` bytes; a slow or short body times out (the handler's socket
@@ -121,35 +119,22 @@ class RequestHandler(BaseHTTPRequestHandler):
         return raw
 
     def _dispatch(self, method: str) -> None:
-        app = self.server.app
-        started = time.perf_counter()
         url = urlsplit(self.path)
-        path = url.path
-        namespace: str | None = None
-        status = 500
-        try:
-            self._method = method
+        self._method = method
+        raw = b""
+
+        def receive() -> None:
+            nonlocal raw
             length = self._body_length()
             self._check_api_key()
             raw = self._read_body(length)  # drained whole, so the connection stays usable
-            app.before_request()
+
+        def decode() -> Decoded:
             query = parse_qs(url.query, keep_blank_values=True)
-            body = parse_body(method, path, raw)
-            namespace = request_namespace(path, body, query)
-            app.refuse_during_outage(method, path, namespace)
-            status, payload = app.route(method, path, query, body, len(raw))
-            self._send(status, payload)
-        except Exception as exc:
-            status, message, headers = error_response(exc, method, path)
-            self._send_error(status, message, headers, path)
-        finally:
-            app.log_request(
-                method=method,
-                path=path,
-                namespace=namespace,
-                status=status,
-                duration_ms=(time.perf_counter() - started) * 1000,
-            )
+            return query, parse_body(method, url.path, raw), len(raw)
+
+        reply = self.server.app.serve(method, url.path, receive=receive, decode=decode)
+        self._send(reply.status, reply.payload, reply.headers)
 
     def _send(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
         data = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
@@ -165,11 +150,6 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if getattr(self, "_method", "") != "HEAD":  # a HEAD answer has headers only
             self.wfile.write(data)
-
-    def _send_error(
-        self, status: int, message: str, headers: Mapping[str, str] | None = None, path: str = ""
-    ) -> None:
-        self._send(status, error_body(status, message, path), headers)
 
 
 class ConnectionTrackingServer(ThreadingHTTPServer):

@@ -1,4 +1,4 @@
-"""Serve the local vector store over Pinecone's data-plane REST API (see vectors/server/)."""
+"""Serve the local vector store over Pinecone's data-plane REST and gRPC APIs (see vectors/server/)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from twinadmin.vectors.errors import VectorError
 from twinadmin.vectors.local import LocalStore
 from twinadmin.vectors.server import WRITE_OPERATIONS, FaultConfig, LocalPineconeServer
 from twinadmin.vectors.server.control_routes import DEFAULT_INDEX_NAME
+from twinadmin.vectors.server.rate_limits import PRESETS, RateLimits
 
 
 def _is_loopback(host: str) -> bool:
@@ -24,14 +25,42 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _grpc_port(port: int, grpc_port: int | None) -> int | None:
+    """The server's gRPC port option: by default the REST port + 1 (a free port when REST takes
+    a free one); 0 on the command line turns gRPC off."""
+    if grpc_port is None:
+        return port + 1 if port else 0
+    return grpc_port or None
+
+
 class Command(BaseCommand):
     help = (
-        "Serve the local vector store as a Pinecone index on http://HOST:PORT, for the pinecone SDK "
-        "(any API key). Fault flags make it misbehave like the real service under load."
+        "Serve the local vector store as a Pinecone index on http://HOST:PORT (REST) and, for the "
+        "SDK's gRPC client, on HOST:GRPC_PORT (plaintext), for the pinecone SDK (any API key). Fault "
+        "flags make it misbehave like the real service under load; --rate-limits holds it to "
+        "Pinecone's rate limits."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=5081)
+        parser.add_argument(
+            "--grpc-port",
+            type=int,
+            default=None,
+            help="serve Pinecone's gRPC data plane (plaintext) on this port; default the REST port + 1 "
+            "(a free port with --port 0); 0 turns gRPC off. Clients: "
+            'Pinecone(api_key=..., grpc_scheme="http").index(host="http://HOST:GRPC_PORT", grpc=True)',
+        )
+        parser.add_argument(
+            "--rate-limits",
+            default=None,
+            metavar="PRESET|FILE",
+            help=f"enforce rate limits: {', '.join(PRESETS)} (Pinecone serverless: query/upsert/delete/"
+            "update 100 req/s per namespace, fetch 100 and list 200 req/s per index, "
+            "describe_index_stats 100 req/s, upsert 50 MB/s per namespace), or a JSON/TOML file of "
+            "the same keys with other numbers; over a limit: 429 with Retry-After (gRPC: "
+            "RESOURCE_EXHAUSTED). Default: none",
+        )
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--path", type=Path, default=None, help="store file (default VECTOR_LOCAL_PATH)")
         parser.add_argument("--dimension", type=int, default=None, help="default VECTOR_DIMENSION")
@@ -87,6 +116,7 @@ class Command(BaseCommand):
                 outage_operations=frozenset(op.strip() for op in options["outage_operations"].split(",")),
                 outage_seconds=options["outage_seconds"],
             )
+            rate_limits = RateLimits.load(options["rate_limits"]) if options["rate_limits"] else None
             sparse = options["vector_type"] == "sparse"
             store = LocalStore(
                 path,
@@ -102,6 +132,8 @@ class Command(BaseCommand):
                 request_log=options["request_log"],
                 index_name=options["index_name"],
                 api_key=options["api_key"],
+                grpc_port=_grpc_port(options["port"], options["grpc_port"]),
+                rate_limits=rate_limits,
             )
         except (ValueError, OSError, VectorError) as exc:
             raise CommandError(str(exc)) from exc
@@ -114,7 +146,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"pinecone_local: serving {path} as {options['index_name']} ({store.vector_type}, "
             f"dimension {store.dimension}, metric {store.metric}) "
-            f"at {server.url}; Ctrl-C stops"
+            f"at {server.url}; "
+            + (f"gRPC at {server.grpc_url}; " if server.grpc_url else "")
+            + (f"rate limits {options['rate_limits']}; " if rate_limits else "")
+            + "Ctrl-C stops"
         )
         self.stdout.flush()
         try:
