@@ -87,11 +87,16 @@ def test_an_erasure_reads_from_request_to_verified_deletion_with_a_link_to_its_r
             "Creator a.1 erased: namespaces deleted and verified "
             "(14 vectors before, namespaces: 4, orphans: 1, verification passes: 1, verified)",
         ),
+        (
+            "succeeded",
+            "Backup key of creator a.1 destroyed: no copy of its backups can be read again "
+            "(reason: erasure request #1)",
+        ),
     ]
     # The start and the finish are one step, each linked; who acted and when is on every step.
-    start, finish = AuditEntry.objects.filter(correlation_id=erasure.correlation_id).order_by("-seq")[:2][
-        ::-1
-    ]
+    start, finish = AuditEntry.objects.filter(
+        correlation_id=erasure.correlation_id, action__startswith="creator.erase."
+    ).order_by("-seq")[:2][::-1]
     assert f"#{start.seq} creator.erase.start" in body and f"#{finish.seq} creator.erase.finish" in body
     assert "op ·" in body and "appr ·" in body and body.count("<time ") >= 5
     assert reverse("erasure-request-receipt", args=[erasure.pk]) in body
@@ -189,9 +194,12 @@ def test_an_erasure_of_a_creator_with_several_twins_reads_as_grouped_steps_with_
         "Migrations of creator a.1 cancelled before the erasure",
         "Creator a.1 erased: namespaces deleted and verified",
     ]
-    members = shown[6:]
+    # The creator's backup key goes first (issue 17: every copy unreadable before any object
+    # is deleted), a step of its own; then the group and its six members.
+    assert shown[5][0] == "succeeded" and shown[5][1].startswith("Backup key of creator a.1 destroyed")
+    members = shown[7:]
     assert len(members) == 6 and all(s == "succeeded" and "Backup" in t for s, t in members)
-    assert re.search(r'id="story-count">6 steps \(11 in all\) from 18 entries', body)
+    assert re.search(r'id="story-count">7 steps \(12 in all\) from 20 entries', body)
 
 
 def test_a_group_with_one_failed_member_is_red_and_open(
