@@ -90,7 +90,7 @@ def test_an_erasure_reads_from_request_to_verified_deletion_with_a_link_to_its_r
         (
             "succeeded",
             "Backup key of creator a.1 destroyed: no copy of its backups can be read again "
-            "(reason: erasure request #1)",
+            f"(reason: erasure request #{erasure.pk})",
         ),
     ]
     # The start and the finish are one step, each linked; who acted and when is on every step.

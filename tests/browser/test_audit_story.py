@@ -65,13 +65,14 @@ def test_an_auditor_follows_an_erasure_from_the_log_to_its_story(
     start_row.get_by_role("link", name="story").click()
     expect(page.locator("h1")).to_contain_text(str(erasure.correlation_id))
     steps = page.locator("#story > li")
-    expect(steps).to_have_count(4)
+    expect(steps).to_have_count(5)
     expect(steps.locator(".summary")).to_have_text(
         [
             re.compile(r"^Erasure of creator a\.1 requested"),
             re.compile(r"^Erasure of creator a\.1 approved"),
             re.compile(r"^Migrations of creator a\.1 cancelled"),
             re.compile(r"^Creator a\.1 erased: namespaces deleted and verified"),
+            re.compile(r"^Backup key of creator a\.1 destroyed"),
         ]
     )
     erased = steps.nth(3)
@@ -98,7 +99,7 @@ def test_an_auditor_follows_an_erasure_from_the_log_to_its_story(
     expect(page.locator("details.json#details")).to_have_count(1)  # 41 lines: folded here too
     screenshot("audit-entry")
     page.locator("#story-link").click()
-    expect(page.locator("#story > li")).to_have_count(4)
+    expect(page.locator("#story > li")).to_have_count(5)
     assert page.problems == []
 
 
@@ -115,8 +116,8 @@ def test_a_run_of_backup_deletions_reads_as_one_group_opened_on_a_click(
     )
 
     sign_in(page, operator_login, then=reverse("audit-show-story", args=[str(erasure.correlation_id)]))
-    expect(page.locator("#story-count")).to_contain_text("6 steps (11 in all) from 18 entries")
-    expect(page.locator("#story > li")).to_have_count(6)
+    expect(page.locator("#story-count")).to_contain_text("7 steps (12 in all) from 20 entries")
+    expect(page.locator("#story > li")).to_have_count(7)
     group = page.locator("#story > li.group")
     expect(group).to_have_count(1)
     expect(group).to_have_attribute("data-state", "succeeded")
@@ -124,7 +125,7 @@ def test_a_run_of_backup_deletions_reads_as_one_group_opened_on_a_click(
     members = group.locator("li[data-state]")
     expect(members).to_have_count(6)
     expect(members.first).not_to_be_visible()  # closed: nothing failed
-    expect(page.locator("#story li[data-state]")).to_have_count(12)  # the group, five steps, six members
+    expect(page.locator("#story li[data-state]")).to_have_count(13)  # the group, six steps, six members
     screenshot("audit-story-grouped")
     group.locator("summary").click()
     expect(members.first).to_be_visible()

@@ -97,9 +97,13 @@ def test_overview_migration_browser_similar_erasure_and_its_story(
     expect(counts).to_have_text(f"0% · 0/{NAMESPACES} namespaces backed up · 0/{SEED_TOTAL} vectors")
     screenshot("walk-02-migration-queued")
 
-    assert run_phases(run, "backup")  # the worker's first phase; the run pauses after it
-    expect(counts).to_have_text(f"33% · 0/{NAMESPACES} namespaces copied · 0/{SEED_TOTAL} vectors")
-    expect(page.locator("#overall-bar")).to_have_attribute("value", "33")
+    # the worker's first phase, which copies as it backs up (one read of the source); the run
+    # pauses after it
+    assert run_phases(run, "backup")
+    expect(counts).to_have_text(
+        f"66% · {NAMESPACES}/{NAMESPACES} namespaces copied · {SEED_TOTAL}/{SEED_TOTAL} vectors"
+    )
+    expect(page.locator("#overall-bar")).to_have_attribute("value", "66")
     screenshot("walk-03-migration-backed-up")
 
     migration_execute(run_id=run.pk)  # the rest of the run
