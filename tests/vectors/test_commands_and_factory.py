@@ -225,3 +225,27 @@ def test_pinecone_local_command_serves_the_sdk(tmp_path):
         ("/vectors/upsert", "down", 503)
     }
     assert LocalStore(store_path).describe_index_stats().namespaces == {"n": 2}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_pinecone_local_stops_on_a_signal_even_when_started_with_sigint_ignored(tmp_path, signum):
+    # A shell without job control starts background jobs with SIGINT ignored, and a process
+    # manager stops with SIGTERM: either way the server stops and its store stays readable.
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "pinecone_local", "--port", "0", "--grpc-port", "0"]
+        + ["--path", str(tmp_path / "s.sqlite3"), "--dimension", "4"],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "1", "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert "serving" in proc.stdout.readline()
+        proc.send_signal(signum)
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert LocalStore(tmp_path / "s.sqlite3").describe_index_stats().namespaces == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ class Command(BaseCommand):
         "flags make it misbehave like the real service under load; --rate-limits holds it to "
         "Pinecone's rate limits."
     )
+    # A stand-in for Pinecone: it touches neither the database nor the backups, so it starts
+    # where their checks would fail (no backup key-encryption key on a machine that only serves).
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=5081)
@@ -143,18 +147,27 @@ class Command(BaseCommand):
                 "reaches this address can read and change the store"
                 + ("" if options["api_key"] else " (with any API key; pass --api-key to require one)")
             )
-        self.stdout.write(
-            f"pinecone_local: serving {path} as {options['index_name']} ({store.vector_type}, "
-            f"dimension {store.dimension}, metric {store.metric}) "
-            f"at {server.url}; "
-            + (f"gRPC at {server.grpc_url}; " if server.grpc_url else "")
-            + (f"rate limits {options['rate_limits']}; " if rate_limits else "")
-            + "Ctrl-C stops"
-        )
-        self.stdout.flush()
+        # Ctrl-C, and the SIGTERM a process manager sends, stop it, even where SIGINT was ignored
+        # at start (a background job of a shell without job control inherits that); installed
+        # before the line that says it serves, which is what a caller waits for.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _interrupt)
         try:
+            self.stdout.write(
+                f"pinecone_local: serving {path} as {options['index_name']} ({store.vector_type}, "
+                f"dimension {store.dimension}, metric {store.metric}) "
+                f"at {server.url}; "
+                + (f"gRPC at {server.grpc_url}; " if server.grpc_url else "")
+                + (f"rate limits {options['rate_limits']}; " if rate_limits else "")
+                + "Ctrl-C stops"
+            )
+            self.stdout.flush()
             server.serve_forever()
         except KeyboardInterrupt:
             pass
         finally:
             server.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
