@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import benchenv  # noqa: E402  (bench/, beside this file)
 
 
 def main() -> None:
@@ -47,6 +48,7 @@ def main() -> None:
     os.environ["VECTOR_LOCAL_PATH"] = f"{tmp}/vectors.sqlite3"
     os.environ["AUDIT_SIGNING_KEY_FILE"] = f"{tmp}/audit/signing-key.pem"
     os.environ["AUDIT_CHECKPOINT_DIR"] = f"{tmp}/audit/checkpoints"
+    benchenv.throwaway_kek(tmp)
     os.environ["API_RATE_LIMIT"] = "1000000/minute"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "twinadmin.settings")
     import django

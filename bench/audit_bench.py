@@ -36,6 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import benchenv  # noqa: E402  (bench/, beside this file)
 
 BATCH = 10_000
 CREATORS = 12_000
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace, tmp: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "twinadmin.settings")
     os.environ["AUDIT_SIGNING_KEY_FILE"] = f"{tmp}/audit/signing-key.pem"
     os.environ["AUDIT_CHECKPOINT_DIR"] = f"{tmp}/audit/checkpoints"
+    benchenv.throwaway_kek(tmp)
     import django
 
     django.setup()

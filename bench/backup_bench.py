@@ -52,15 +52,11 @@ def main() -> None:
     args = parser.parse_args()
     count = 10_000 if args.quick else args.vectors
 
-    from migrations_app.backup_crypto import kek_generate
     from tests.support.s3 import aws_env, create_bucket, start_moto
 
     tmp = Path(tempfile.mkdtemp(prefix="backup-bench-"))
     moto = None
     try:
-        kek = tmp / "backup-kek"
-        kek_generate(kek)
-        common = {"BACKUP_KEK_FILE": str(kek)}
         store = tmp / "filled.sqlite3"
         (source,) = mb.legacy_names(1, seed=1)
         print(f"== Local -> local, {count:,} vectors x {DIMENSION}: backups in a directory and in S3 ==")
@@ -75,8 +71,8 @@ def main() -> None:
         moto = start_moto(tmp / "moto.log")
         create_bucket(moto.url, "backup-bench")
         backends = {
-            "file": {**common},
-            "s3": {**common, **aws_env(moto.url), "MIGRATION_BACKUP_URL": "s3://backup-bench/backups"},
+            "file": {},
+            "s3": {**aws_env(moto.url), "MIGRATION_BACKUP_URL": "s3://backup-bench/backups"},
         }
         rows = []
         for name, extra in backends.items():

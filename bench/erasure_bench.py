@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import benchenv  # noqa: E402  (bench/, beside this file)
 
 DIMENSION = 16
 TARGET = "bench.1"
@@ -40,6 +41,7 @@ def setup_django(tmp: str) -> None:
     os.environ.setdefault("DEBUG", "1")
     os.environ["VECTOR_LOCAL_PATH"] = f"{tmp}/settings-vectors.sqlite3"
     os.environ["VECTOR_DIMENSION"] = str(DIMENSION)
+    benchenv.throwaway_kek(tmp)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "twinadmin.settings")
     import django
 

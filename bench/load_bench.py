@@ -55,6 +55,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+import benchenv  # noqa: E402  (bench/, beside this file)
+
 VENV_BIN = Path(sys.executable).parent
 SIGN_IN = "sign in"
 # The access log: the page's name (X-Bench-Page), status, request time in microseconds, request line.
@@ -185,6 +187,7 @@ def server_env(args: argparse.Namespace, tmp: Path) -> dict[str, str]:
         "AUDIT_SIGNING_KEY_FILE": str(tmp / "audit" / "signing-key.pem"),
         "AUDIT_CHECKPOINT_DIR": str(tmp / "audit" / "checkpoints"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus"),
+        "BACKUP_KEK_FILE": benchenv.throwaway_kek(tmp),
     }
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import benchenv  # noqa: E402  (bench/, beside this file)
 
 DIMENSION = 1536
 FILL_CALL = 1_000
@@ -110,6 +111,7 @@ def child(mode: str, payload: dict) -> dict:
 
 def django_env(tmp: str, **extra: str) -> dict:
     return {
+        "BACKUP_KEK_FILE": benchenv.throwaway_kek(tmp),
         "DEBUG": "0",  # with DEBUG on Django keeps every query in memory
         "SECRET_KEY": "bench-only",
         "DATABASE_URL": f"sqlite:///{tmp}/bench-db.sqlite3",

@@ -31,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import benchenv  # noqa: E402  (bench/, beside this file)
 
 TARGET_MS = 150.0
 
@@ -64,6 +65,7 @@ def main() -> None:
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
     os.environ.setdefault("DEBUG", "1")
     os.environ["VECTOR_LOCAL_PATH"] = f"{tmp}/vectors.sqlite3"
+    benchenv.throwaway_kek(tmp)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "twinadmin.settings")
     import django
 

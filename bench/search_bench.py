@@ -31,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import benchenv  # noqa: E402  (bench/, beside this file)
 
 DIMENSION = 1536
 CREATOR = "sainath.no.1"
@@ -38,6 +39,7 @@ CREATOR = "sainath.no.1"
 
 def setup_django(tmp: str) -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
+    benchenv.throwaway_kek(tmp)
     os.environ.setdefault("DEBUG", "1")
     os.environ["VECTOR_LOCAL_PATH"] = f"{tmp}/settings-vectors.sqlite3"
     os.environ["VECTOR_DIMENSION"] = str(DIMENSION)
