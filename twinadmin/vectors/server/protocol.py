@@ -13,7 +13,7 @@ import orjson
 
 from .. import limits
 from ..errors import InvalidRequest
-from ..types import SparseValues, Vector
+from ..types import SparseValues, Vector, packed_float32
 
 API_VERSION = "2026-07"
 # gRPC status codes Pinecone's data plane puts in error bodies.
@@ -132,6 +132,10 @@ def float32_values(raw: Any, what: str) -> np.ndarray:
         return raw  # gRPC's packed floats, decoded as they are
     if not isinstance(raw, list):
         raise InvalidRequest(f"{what} must be an array of numbers")
+    if raw and type(raw[0]) is float:  # JSON's floats; a list of other things takes numpy's path
+        packed = packed_float32(raw)
+        if packed is not None:
+            return packed
     array = np.array(raw) if raw else np.empty(0, dtype=np.float32)
     if array.ndim != 1 or (array.size and array.dtype.kind not in "fiu"):
         raise InvalidRequest(f"{what} must be an array of numbers")
