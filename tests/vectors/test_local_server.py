@@ -151,16 +151,19 @@ def test_adapter_completes_everything_despite_30_percent_429_and_503(make_server
     assert server.request_count(status=503) > 0
 
 
-def test_rate_limits_surface_as_rate_limited_with_retry_after_when_retries_run_out(make_server):
+def test_rate_limits_surface_as_rate_limited_with_retry_after_when_the_deadline_runs_out(make_server):
     from twinadmin.vectors import RateLimited
     from twinadmin.vectors.pinecone_adapter import RetryPolicy
 
     server = make_server(faults=FaultConfig(fail_429=1.0, retry_after=0))
-    index = adapter_for(server, retry=RetryPolicy(attempts=2, initial_wait=0, max_wait=0))
+    index = adapter_for(server, retry=RetryPolicy(attempts=2, initial_wait=0.01, max_wait=0.01, deadline=0.3))
 
+    started = time.monotonic()
     with pytest.raises(RateLimited) as caught:
         index.describe_index_stats()
     assert caught.value.retry_after == 0
+    # Throttled, it kept trying past its 2 attempts until the deadline (as a paced client must).
+    assert time.monotonic() - started >= 0.3 and server.request_count(status=429) > 2
 
 
 def wait_for(predicate, timeout: float = 5.0):

@@ -113,13 +113,15 @@ def test_a_thousand_wide_vectors_land_in_requests_within_two_megabytes(server, t
 
 
 def test_throttling_over_grpc_is_rate_limited_and_counted(server):
-    index = _adapter(server, "grpc", retry=RetryPolicy(attempts=1))
+    index = _adapter(
+        server, "grpc", retry=RetryPolicy(attempts=1, initial_wait=0.01, max_wait=0.01, deadline=0.2)
+    )
     server.set_faults(fail_429=1.0, retry_after=0)
 
     with pytest.raises(RateLimited):
         index.fetch("ns", ["a"])
 
-    assert index.throttle_count == 1
+    assert index.throttle_count >= 1  # each throttled answer the SDK gave up on counted
 
 
 def test_the_factory_builds_a_grpc_adapter_from_the_settings(server, settings):

@@ -207,6 +207,36 @@ def test_the_adapter_honours_retry_after_and_gets_everything_through(make_server
     assert elapsed >= (12 - 5) / 5 * 0.9
 
 
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_requests_taking_turns_for_one_budget_wait_their_turn_instead_of_running_out_of_tries(
+    make_server, tmp_path, transport
+):
+    # Eight threads share a budget of 10 fetches/s (as a migration's requests in flight share
+    # Pinecone's): each waits for its turn far more often than its 2 tries, yet all get through,
+    # because a 429 that says when to come back is pacing, not failure.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from twinadmin.vectors.pinecone_adapter import RetryPolicy
+
+    server = limited_server(make_server, tmp_path, fetch_per_index=10)
+    index = PineconeIndex(
+        api_key="k",
+        host=server.url,
+        grpc_host=server.grpc_url,
+        transport=transport,
+        retry=RetryPolicy(attempts=2, initial_wait=0.005, max_wait=0.5, deadline=60),
+    )
+    vectors = random_vectors(8)
+    index.upsert("ns", vectors)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        fetched = list(pool.map(lambda v: [index.fetch("ns", [v.id]) for _ in range(4)], vectors))
+
+    assert all(len(f) == 1 for batch in fetched for f in batch)
+    assert server.request_count(operation="fetch", status=200) == 32
+    assert server.request_count(operation="fetch", status=429) > 32  # turns waited: many per thread
+
+
 def test_the_sdk_grpc_client_honours_the_pushback_and_gets_everything_through(make_server, tmp_path):
     server = limited_server(make_server, tmp_path, upsert_per_namespace=4)
     index = Pinecone(api_key="k", grpc_scheme="http").index(host=server.grpc_url, grpc=True)

@@ -276,10 +276,23 @@ class PineconeIndex(VectorIndex):
                         self.throttle_count += 1
                 raise error from exc
 
+        failures = 0  # answers other than "too many requests"
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            # A 429 is the service pacing us, not a failure: under a rate limit the requests in
+            # flight take turns for one budget, and a fixed number of tries would fail a
+            # migration that only had to wait. It is retried (after its Retry-After, or backing
+            # off) until the deadline; every other failure counts toward the attempts.
+            nonlocal failures
+            if not isinstance(state.outcome.exception() if state.outcome else None, RateLimited):
+                failures += 1
+            return (
+                failures >= self.retry.attempts or (state.seconds_since_start or 0.0) >= self.retry.deadline
+            )
+
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type((RateLimited, TransientError)),
-            stop=tenacity.stop_after_attempt(self.retry.attempts)
-            | tenacity.stop_after_delay(self.retry.deadline),
+            stop=stop,
             wait=_WaitHonouringRetryAfter(self.retry),
             before_sleep=lambda state: logger.info(
                 "pinecone: retrying after %s (attempt %d)",
