@@ -270,17 +270,6 @@ class NamespaceBackup(models.Model):
     def __str__(self) -> str:
         return f"backup of {self.source_namespace} for {self.creator_id} ({self.status})"
 
-    @property
-    def path(self) -> str:
-        """The location, under the name callers used before backups had URLs."""
-        return self.location
-
-    @path.setter
-    def path(self, value: str) -> None:
-        from migrations_app import storage
-
-        self.location = storage.location_of(value).url
-
 
 class CreatorBackupKey(models.Model):
     """A creator's data key for their backups (AES-256), stored only wrapped by the

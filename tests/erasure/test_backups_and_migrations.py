@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from migrations_app import storage
 from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
 from tests.support.erasure import run_job
 from twinadmin.audit.models import AuditEntry
@@ -40,7 +41,7 @@ def _backup(tmp_path, creator_id: str, source: str, status: str, *, run=None, as
         item=item,
         creator_id=creator_id,
         source_namespace=source,
-        path=str(path),
+        location=storage.location_of(path).url,
         status=status,
         complete=status == "available",
         size_bytes=20,
