@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -94,4 +98,18 @@ def adapter_for(server: LocalPineconeServer, retry: RetryPolicy = FAST_RETRY) ->
         dimension=server.store.dimension,
         metric=server.store.metric,
         retry=retry,
+    )
+
+
+def pinecone_local_process(*args: str, **popen: Any) -> subprocess.Popen[str]:
+    """`manage.py pinecone_local ARGS` in a process of its own, its output as text lines (the
+    first line on stdout says where it serves)."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "pinecone_local", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DEBUG": "1", "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
     )

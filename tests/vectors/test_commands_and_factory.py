@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.support.vectors import DIM
+from tests.support.vectors import DIM, pinecone_local_process
 from twinadmin.vectors import DEFAULT_NAMESPACE, Vector, get_index, reset_index_cache
 from twinadmin.vectors.local import LocalStore
 from twinadmin.vectors.pinecone_adapter import PineconeIndex
@@ -172,34 +172,10 @@ def test_index_stats_classifies_every_namespace():
 
 def test_pinecone_local_command_serves_the_sdk(tmp_path):
     store_path, log_path = tmp_path / "served.sqlite3", tmp_path / "requests.jsonl"
-    env = {**os.environ, "DEBUG": "1", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "pinecone_local",
-            "--port",
-            "0",
-            "--path",
-            str(store_path),
-            "--dimension",
-            "4",
-            "--metric",
-            "euclidean",
-            "--request-log",
-            str(log_path),
-            "--latency-ms",
-            "1",
-            "--outage-namespace",
-            "down",
-            "--retry-after",
-            "0",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = pinecone_local_process(
+        *("--port", "0", "--path", str(store_path), "--dimension", "4", "--metric", "euclidean"),
+        *("--request-log", str(log_path), "--latency-ms", "1", "--outage-namespace", "down"),
+        *("--retry-after", "0"),
     )
     try:
         line = proc.stdout.readline()
@@ -231,14 +207,8 @@ def test_pinecone_local_command_serves_the_sdk(tmp_path):
 def test_pinecone_local_stops_on_a_signal_even_when_started_with_sigint_ignored(tmp_path, signum):
     # A shell without job control starts background jobs with SIGINT ignored, and a process
     # manager stops with SIGTERM: either way the server stops and its store stays readable.
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "pinecone_local", "--port", "0", "--grpc-port", "0"]
-        + ["--path", str(tmp_path / "s.sqlite3"), "--dimension", "4"],
-        cwd=ROOT,
-        env={**os.environ, "DEBUG": "1", "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = pinecone_local_process(
+        *("--port", "0", "--grpc-port", "0", "--path", str(tmp_path / "s.sqlite3"), "--dimension", "4"),
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:

@@ -6,12 +6,9 @@ budgets run out in a few requests."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +19,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from pinecone import Pinecone
 
-from tests.support.vectors import DIM, FAST_RETRY, random_vectors
+from tests.support.vectors import DIM, FAST_RETRY, pinecone_local_process, random_vectors
 from twinadmin.vectors import limits
 from twinadmin.vectors.pinecone_adapter import PineconeIndex
 from twinadmin.vectors.server.proto import db_data_pb2 as pb
@@ -265,14 +262,9 @@ def two_free_ports() -> int:
 def test_the_command_serves_grpc_on_the_next_port_and_enforces_a_limits_file_on_both(tmp_path):
     path = limits_file(tmp_path, describe_index_stats_per_index=1)
     port = two_free_ports()
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "pinecone_local", "--port", str(port), "--rate-limits", str(path)]
-        + ["--path", str(tmp_path / "served.sqlite3"), "--dimension", "4"],
-        cwd=ROOT,
-        env={**os.environ, "DEBUG": "1", "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = pinecone_local_process(
+        *("--port", str(port), "--rate-limits", str(path), "--path", str(tmp_path / "served.sqlite3")),
+        *("--dimension", "4"),
     )
     try:
         line = proc.stdout.readline()

@@ -4,11 +4,8 @@ HTML page or a thread held forever), and the key and bind address can be locked 
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import pytest
 from pinecone import Pinecone
 from pinecone.errors import exceptions as pe
 
-from tests.support.vectors import DIM
+from tests.support.vectors import DIM, pinecone_local_process
 from twinadmin.vectors.local import LocalStore
 from twinadmin.vectors.server import LocalPineconeServer
 
@@ -102,14 +99,8 @@ def test_an_api_key_given_to_the_server_is_required(tmp_path):
 
 
 def test_binding_beyond_loopback_prints_a_warning(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "pinecone_local", "--host", "0.0.0.0", "--port", "0"]
-        + ["--path", str(tmp_path / "open.sqlite3"), "--dimension", "4"],
-        cwd=ROOT,
-        env={**os.environ, "DEBUG": "1", "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = pinecone_local_process(
+        *("--host", "0.0.0.0", "--port", "0", "--path", str(tmp_path / "open.sqlite3"), "--dimension", "4")
     )
     try:
         warning = proc.stderr.readline()
