@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from migrations_app import storage
 from migrations_app.models import MigrationItem, NamespaceBackup, NamespaceMigration
 from twinadmin.erasure.models import ErasureRequest
 from twinadmin.erasure.services import erasure_request_approve, erasure_request_file
@@ -60,7 +61,7 @@ def backup_of(tmp_path: Any, run: NamespaceMigration, source: str, *, stuck: boo
         item=item,
         creator_id="a.1",
         source_namespace=source,
-        path=str(path),
+        location=storage.location_of(path).url,
         status="available",
         complete=True,
         size_bytes=4,
