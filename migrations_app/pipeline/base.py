@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -211,23 +211,25 @@ class ExecutorBase:
                 self.checkpoint(item, done=total.count)
         return total
 
-    def poll_counts(self, expected: dict[str, int]) -> dict[str, Any]:
+    def poll_counts(self, expected: dict[str, int], *, stop_above: Collection[str] = ()) -> dict[str, Any]:
         """Pinecone's counts lag writes and deletes: poll with backoff until they agree with
-        what listing found, or the deadline passes. Records what it saw."""
+        what listing found, or the deadline passes; or until a namespace of `stop_above` counts
+        more than expected (vectors nobody expected, or a delete not counted yet: the caller
+        lists it to tell which, rather than wait out the deadline). Records what it saw."""
         started = time.monotonic()
         seen: dict[str, int] = {}
         polls = 0
 
-        def converged(round_no: int) -> bool:
+        def settled(round_no: int) -> bool:
             nonlocal polls
             polls = round_no
             # One request for every namespace of the phase, not two per namespace.
             observed = self.index.describe_index_stats().namespaces
             seen.clear()
             seen.update({name: observed.get(name, 0) for name in expected})
-            return seen == expected
+            return seen == expected or any(seen[name] > expected[name] for name in stop_above)
 
-        poll_until(converged, timeout=conf.count_deadline_seconds(), initial=0.05, on_round=self.heartbeat)
+        poll_until(settled, timeout=conf.count_deadline_seconds(), initial=0.05, on_round=self.heartbeat)
         return {
             "converged": seen == expected,
             "expected": expected,

@@ -1,7 +1,8 @@
-"""Verify, without reading the source's values a second time: the target holds exactly the ids
-the backup recorded, each with the digest recorded when it was read (the backup's checksum
-column); the source, listed again, still holds exactly those ids; the (lagging) counts agree.
-Nothing is cut over otherwise.
+"""Verify, without reading the source's values a second time: the target holds every id the
+backup recorded, each with the digest recorded when it was read (the backup's checksum column),
+and nothing else (its count is exactly theirs; it is listed only when the count disagrees or
+something already failed); the source, listed again, still holds exactly those ids; the
+(lagging) counts agree. Nothing is cut over otherwise.
 
 What a writer that changed the source during the migration leaves, and what catches it:
 - an id added to or deleted from the source after it was read: the source's ids, listed again,
@@ -45,15 +46,10 @@ class VerifyPhase(ExecutorBase):
             self.available_backup(item)
         started = time.monotonic()
         states = {item.pk: _Comparison(item, reread=self.rereads_source(item)) for item in todo}
-        # Listing is sequential (pagination tokens): the sources' ids and the targets' counts are
-        # listed on side threads while the backups are compared with the targets, not after.
+        # Listing is sequential (pagination tokens): the sources' ids are listed on side threads
+        # while the backups are compared with the targets, not after.
         side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="migration-list")
         source_ids = {item.pk: side.submit(self.compare_ids, item, item.source_namespace) for item in todo}
-        target_ids = {
-            item.pk: side.submit(self.compare_ids, item, item.target_namespace)
-            for item in todo
-            if item.action == Item.Action.COPY
-        }
         side.shutdown(wait=False)
 
         for item, rows in self.map(self.compare_unit, self.backup_units(todo)):
@@ -69,19 +65,47 @@ class VerifyPhase(ExecutorBase):
         for item in todo:
             state = states[item.pk]
             state.source_ids = source_ids[item.pk].result()
-            if item.pk in target_ids:
-                state.target_ids = target_ids[item.pk].result()
             if self.run.delete_source or item.action == Item.Action.DELETE:
                 # The source will go: prove the backup restores exactly.
                 state.file_check = backups.verify_files(item.backup.location)
-        expected: dict[str, int] = {}
-        for item in todo:
-            expected[item.source_namespace] = states[item.pk].source_ids.listed
-            if item.action == Item.Action.COPY:
-                expected[item.target_namespace] = states[item.pk].target_ids.listed
-        counts = self.poll_counts(expected)
+            if state.missing.count or state.different.count:
+                self.list_target(state)  # failing already: name whatever else the target holds
+        counts = self.target_counts(todo, states)
 
         self.record_reports(todo, states, counts, started=started)
+
+    def target_counts(self, todo: list[MigrationItem], states: dict[int, _Comparison]) -> dict[str, Any]:
+        """Poll the counts: each source's against its listing again, each target's against the
+        ids it was found to hold. A target that holds every id of the backup (fetched, digests
+        compared) and counts exactly that many holds nothing else, so it is not listed: the
+        third listing of every vector is spared (under a rate limit listing is what binds). Its
+        ids are listed only when its count says otherwise - above (extras, named then, without
+        waiting out the deadline) or short of it by the deadline - or when it already failed.
+
+        A writer adding to the target during verification can hide behind a lagging count as
+        it could behind a listing already past it; anything written before the copy's last
+        write is counted by the time the copy's own writes are."""
+        expected: dict[str, int] = {}
+        for item in todo:
+            state = states[item.pk]
+            expected[item.source_namespace] = state.source_ids.listed
+            if item.action == Item.Action.COPY:
+                expected[item.target_namespace] = state.target_count
+        unlisted = {i.target_namespace: states[i.pk] for i in todo if states[i.pk].unlisted_target}
+        counts = self.poll_counts(expected, stop_above=unlisted)
+        unsettled = [s for name, s in unlisted.items() if counts["observed"].get(name) != expected[name]]
+        expected = dict(expected)  # the report keeps what the poll was against
+        for state in unsettled:
+            self.list_target(state)
+            expected[state.item.target_namespace] = state.target_count
+        if any(counts["observed"].get(s.item.target_namespace, 0) > s.backup.count for s in unsettled):
+            # Stopped early: the other namespaces may not have been given their time yet.
+            counts = self.poll_counts(expected, stop_above=unlisted)
+        return counts
+
+    def list_target(self, state: _Comparison) -> None:
+        state.target_ids = self.compare_ids(state.item, state.item.target_namespace)
+        state.target_listed = True
 
     def rereads_source(self, item: MigrationItem) -> bool:
         """A source about to be deleted is compared value by value, not only by its ids."""
@@ -249,7 +273,8 @@ class _Comparison:
         self.different = _Examples()
         self.changed = _Examples()  # in the source since it was read (reread only)
         self.source_ids = IdDiff()  # the source listed again against the backup
-        self.target_ids = IdDiff()  # the target listed against the backup
+        self.target_ids = IdDiff()  # the target listed against the backup (if it was listed)
+        self.target_listed = False
         self.file_check: backups.FileCheck | None = None
 
     def add(self, rows: list[Row]) -> None:
@@ -269,6 +294,15 @@ class _Comparison:
             if target_digest != recorded:
                 self.different.add(vector_id)
 
+    @property
+    def unlisted_target(self) -> bool:
+        return self.item.action == Item.Action.COPY and not self.target_listed
+
+    @property
+    def target_count(self) -> int:
+        """Ids the target holds: as listed, or (not listed) every id the backup recorded."""
+        return self.target_ids.listed if self.target_listed else self.backup.count
+
     def report(self, counts: dict[str, Any], *, seconds: float) -> dict[str, Any]:
         item, backup = self.item, self.item.backup
         names = [item.source_namespace] + ([item.target_namespace] if item.target_namespace else [])
@@ -281,10 +315,13 @@ class _Comparison:
         }
         added, removed = self.source_ids.only_listed, self.source_ids.only_recorded
         extra = self.target_ids.only_listed
+        # Missing: not found by the fetch, or (listed later) no longer listed.
+        unlisted = self.target_ids.only_recorded
+        missing = unlisted if unlisted.count > self.missing.count else self.missing
         reason = ""
-        if self.missing.count or self.different.count or extra.count:
+        if missing.count or self.different.count or extra.count:
             reason = (
-                f"{self.missing.count} missing, {self.different.count} different, "
+                f"{missing.count} missing, {self.different.count} different, "
                 f"{extra.count} extra in the target"
             )
         elif added.count or removed.count or self.changed.count:
@@ -302,9 +339,12 @@ class _Comparison:
             "ok": not reason,
             "reason": reason,
             "source_count": self.source_ids.listed,
-            "target_count": self.target_ids.listed,
+            "target_count": self.target_count if item.target_namespace else 0,
+            # How the target's ids were found to be the backup's: by its count once every id
+            # was fetched, or by listing it (a count that disagreed, or a failure to name).
+            "target_ids_by": ("listing" if self.target_listed else "count") if item.target_namespace else "",
             "backup_count": backup.vector_count,
-            "missing": self.missing.count,
+            "missing": missing.count,
             "different": self.different.count,
             "extra": extra.count,
             "source_added": added.count,
@@ -312,7 +352,7 @@ class _Comparison:
             "source_changed": self.changed.count,
             "source_reread": self.reread,
             "examples": {
-                "missing": self.missing.ids,
+                "missing": missing.ids,
                 "different": self.different.ids,
                 "extra": extra.ids,
                 "source_added": added.ids,

@@ -172,6 +172,17 @@ def test_verification_report_names_differing_ids(operator_client, seeded, creato
 
     body = operator_client.get(run.get_absolute_url()).content.decode()
     assert 'data-status="failed"' in body and "tampered-id" in body and "1 extra in the target" in body
+    assert "checked by</th><td>listing the target" in body.replace("&#x27;", "'")
+
+
+def test_verification_report_says_how_the_target_was_checked(operator_client, seeded, creator):
+    from tests.migrations_app.helpers import run_phases
+
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=legacy_sources(seeded)[:1])
+    assert run_phases(run, "backup", "copy", "verify")
+
+    body = operator_client.get(run.get_absolute_url()).content.decode()
+    assert "every backed-up id fetched, and its count exactly theirs" in body
 
 
 def test_a_run_whose_worker_died_says_it_is_being_continued(operator_client, run):

@@ -37,9 +37,14 @@ def logged_server(tmp_path: Path, settings, seed_data):
     server.stop()
 
 
+def _requests(log: Path, path: str, namespace: str, *, skip: int = 0) -> int:
+    """Requests to `path` about `namespace` in the log, past its first `skip` lines."""
+    lines = (json.loads(line) for line in log.read_text().splitlines()[skip:])
+    return sum(1 for r in lines if r["path"] == path and r["namespace"] == namespace)
+
+
 def _fetches(log: Path, namespace: str) -> int:
-    lines = (json.loads(line) for line in log.read_text().splitlines())
-    return sum(1 for r in lines if r["path"] == "/vectors/fetch" and r["namespace"] == namespace)
+    return _requests(log, "/vectors/fetch", namespace)
 
 
 def test_each_source_vector_is_fetched_once_and_the_copy_is_exact(
@@ -93,4 +98,48 @@ def test_ids_added_to_or_deleted_from_a_kept_source_stop_the_cut_over(logged_ser
     assert report["examples"]["source_deleted"] == gone
     assert (report["source_added"], report["source_deleted"], report["different"]) == (1, 1, 0)
     assert report["source_reread"] is False  # kept: listed again, its values not fetched again
+    assert not Twin.objects.exists()
+
+
+def test_a_complete_target_is_checked_by_its_count_without_being_listed(logged_server, creator, tmp_path):
+    """Every id of the backup fetched from the target with its digest, and the target's count at
+    exactly that many: nothing else is there, and the third listing of every vector (the one
+    that binds under a list rate limit) is not made."""
+    (source,) = legacy_sources(logged_server.store)[:1]
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=[source])
+    assert run_phases(run, "backup", "copy")
+    log = tmp_path / "requests.jsonl"
+    before = len(log.read_text().splitlines())
+
+    assert run_phases(run, "verify")
+
+    item = run.items.get()
+    report = item.verification
+    assert report["ok"] and report["target_ids_by"] == "count"
+    assert report["target_count"] == report["source_count"] == item.total
+    assert _requests(log, "/vectors/list", item.target_namespace, skip=before) == 0
+    assert _requests(log, "/vectors/list", source, skip=before) == math.ceil(item.total / 100)
+
+
+def test_a_vector_nobody_copied_is_named_without_waiting_out_the_count_deadline(
+    logged_server, creator, settings
+):
+    """Everything the backup holds is in the target, plus one vector more: its count says so at
+    once, and the target is then listed to name it (not left to the deadline)."""
+    settings.MIGRATION_COUNT_DEADLINE_SECONDS = 60
+    index = get_index()
+    (source,) = legacy_sources(logged_server.store)[:1]
+    run = migration_create(actor="cli:test", creator_id=CREATOR, namespaces=[source])
+    assert run_phases(run, "backup", "copy")
+    item = run.items.get()
+    index.upsert(item.target_namespace, [Vector("intruder", np.ones(DIM, np.float32))])
+
+    assert run_phases(run, "verify") is False
+
+    item.refresh_from_db()
+    report = item.verification
+    assert (report["missing"], report["different"], report["extra"]) == (0, 0, 1)
+    assert report["examples"]["extra"] == ["intruder"]
+    assert report["target_ids_by"] == "listing" and report["target_count"] == item.total + 1
+    assert report["counts"]["converged"] and report["duration_seconds"] < 30  # the deadline: 60 s
     assert not Twin.objects.exists()
