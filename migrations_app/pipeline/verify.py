@@ -32,8 +32,14 @@ from migrations_app.pipeline.base import (
     Step,
     VerificationFailed,
 )
+from twinadmin.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
+
+# Vectors per fetch of the target's read-back at most: one REST GET holds about 240 ids of 20
+# characters, a gRPC fetch 1,000; more units in flight, each of fewer vectors, keep memory where
+# it was with units of 100 and the window the adaptive map climbs to.
+VERIFY_UNIT_VECTORS = 250
 
 # (id, digest recorded in the backup, target's digest or None, source's digest re-read or None)
 Row = tuple[str, bytes, bytes | None, bytes | None]
@@ -114,12 +120,16 @@ class VerifyPhase(ExecutorBase):
     def backup_units(
         self, items: list[MigrationItem]
     ) -> Iterator[tuple[MigrationItem, list[str] | None, list[bytes]]]:
-        """(item, ids, digests) per backup row group, split to the batch size, then (item, None,
-        []) once an item's backup is exhausted: one stream, so a pool works across namespaces."""
+        """(item, ids, digests) in units of one fetch request each (a rate limit counts fetch
+        requests, and the target's read-back is the pass that has nothing to overlap with), at
+        most VERIFY_UNIT_VECTORS, then (item, None, []) once an item's backup is exhausted: one
+        stream, so a pool works across namespaces."""
         for item in items:
-            for ids, digests in backups.iter_id_digests(item.backup.location):
-                for start in range(0, len(ids), self.batch):
-                    yield item, ids[start : start + self.batch], digests[start : start + self.batch]
+            digests: list[bytes] = []
+            pages = _id_pages(item.backup.location, digests)
+            for ids in _request_groups(self.index, pages, most=VERIFY_UNIT_VECTORS):
+                yield item, ids, digests[: len(ids)]
+                del digests[: len(ids)]
             yield item, None, []
 
     def record_reports(
@@ -193,6 +203,33 @@ class VerifyPhase(ExecutorBase):
             for i, d in zip(ids, recorded, strict=True)
         ]
         return item, rows
+
+
+def _id_pages(location: str, digests: list[bytes]) -> Iterator[list[str]]:
+    """The backup's ids per row group; each group's digests are appended to `digests` before
+    its ids are handed on."""
+    for ids, group_digests in backups.iter_id_digests(location):
+        digests.extend(group_digests)
+        yield ids
+
+
+def _request_groups(index: VectorIndex, pages: Iterator[list[str]], *, most: int) -> Iterator[list[str]]:
+    """The ids of `pages`, in order, regrouped into one fetch request's worth each (as many as
+    the index takes in one request, at most `most`)."""
+    pending: list[str] = []
+
+    def take() -> list[str]:
+        size = index.fetch_request_size(pending[:most])
+        group = pending[:size]
+        del pending[:size]
+        return group
+
+    for page in pages:
+        pending.extend(page)
+        while len(pending) >= most:
+            yield take()
+    while pending:
+        yield take()
 
 
 class _Examples:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from migrations_app.models import NamespaceMigration
+from migrations_app.pipeline.verify import VERIFY_UNIT_VECTORS
 from migrations_app.services import migration_create, migration_execute
 from tests.migrations_app.helpers import assert_same_vectors, legacy_sources, read_all, run_phases
 from tests.support.seed import CREATOR
@@ -74,8 +75,10 @@ def test_a_source_about_to_be_deleted_is_compared_value_by_value(logged_server, 
     run = migration_execute(run_id=run.pk)
 
     assert run.status == NamespaceMigration.Status.SUCCEEDED, run.error
-    # Read for the backup and the copy, then once more before its deletion.
-    assert _fetches(tmp_path / "requests.jsonl", source) == 2 * math.ceil(total / BATCH)
+    # Read for the backup and the copy in batches, then once more before its deletion, in as
+    # few fetch requests as the API takes (one here: the namespace fits in one).
+    assert total < VERIFY_UNIT_VECTORS
+    assert _fetches(tmp_path / "requests.jsonl", source) == math.ceil(total / BATCH) + 1
     assert run.items.get().verification["source_reread"] is True
 
 
@@ -119,6 +122,9 @@ def test_a_complete_target_is_checked_by_its_count_without_being_listed(logged_s
     assert report["target_count"] == report["source_count"] == item.total
     assert _requests(log, "/vectors/list", item.target_namespace, skip=before) == 0
     assert _requests(log, "/vectors/list", source, skip=before) == math.ceil(item.total / 100)
+    # Read back in as few fetch requests as the API takes (one: the namespace fits in one), not
+    # one per batch of the backup (BATCH).
+    assert item.total > BATCH and _requests(log, "/vectors/fetch", item.target_namespace, skip=before) == 1
 
 
 def test_a_vector_nobody_copied_is_named_without_waiting_out_the_count_deadline(

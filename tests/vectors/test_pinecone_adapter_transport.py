@@ -95,6 +95,27 @@ def test_ids_needing_percent_encoding_still_keep_the_url_within_its_budget(serve
 
 
 @pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_the_adapter_says_how_many_ids_one_fetch_request_carries(server, transport):
+    """What a caller that pays per request (the migration's read-back under a rate limit) hands
+    `fetch` at a time: exactly one request's worth, as large as the transport allows."""
+    index = _adapter(server, transport)
+    ids = [f"doc-{i:04d}#{'x' * 60}" for i in range(1200)]  # long: a GET holds few of them
+    vectors = random_vectors(1200, dim=1536)
+    index.upsert("ns", [Vector(i, v.values) for i, v in zip(ids, vectors, strict=True)])
+
+    size = index.fetch_request_size(ids)
+    before = server.request_count(operation="fetch")
+    assert len(index.fetch("ns", ids[:size])) == size
+    assert server.request_count(operation="fetch") - before == 1
+    assert len(index.fetch("ns", ids[: size + 1])) == size + 1
+    assert server.request_count(operation="fetch") - before == 3  # one more id: two requests
+
+    # gRPC carries the ids in the message (the API's 1,000); a GET as many as its URL holds.
+    assert size == (1000 if transport == "grpc" else 6_000 // len(f"&ids={ids[0]}".replace("#", "%23")))
+    assert index.fetch_request_size(ids[:7]) == 7
+
+
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
 def test_a_thousand_wide_vectors_land_in_requests_within_two_megabytes(server, transport):
     """The server refuses a request over 2 MB (413): sizing from the shape must hold the limit,
     over gRPC with far fewer requests than JSON needs."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from . import limits
 from .errors import NotFound
 from .types import IdPage, IndexStats, Match, NamespaceInfo, NamespacePage, SparseValues, Vector
 
@@ -87,6 +88,11 @@ class VectorIndex(abc.ABC):
     def delete_namespace(self, namespace: str) -> bool:
         """Delete the namespace and all its vectors. True when it existed, False when it did
         not: idempotent, never raises NotFound."""
+
+    def fetch_request_size(self, ids: Sequence[str]) -> int:
+        """How many of `ids`, from the first, one fetch request carries. A caller that pays per
+        request (a rate limit counts fetch requests, not ids) hands `fetch` that many at a time."""
+        return min(len(ids), limits.MAX_FETCH_IDS)
 
     # -- helpers built on the primitives --------------------------------------------------------
 

@@ -363,6 +363,11 @@ class PineconeIndex(VectorIndex):
         token = response.pagination.next if response.pagination else None
         return IdPage(ids, token or None)
 
+    def fetch_request_size(self, ids: Sequence[str]) -> int:
+        if self.transport == "grpc" or not ids:
+            return super().fetch_request_size(ids)
+        return len(_id_batches(ids[:FETCH_BATCH_IDS])[0])  # a GET: as many as its URL holds
+
     def fetch(self, namespace: str, ids: Sequence[str]) -> dict[str, Vector]:
         ns = _sdk_namespace(namespace)
         if isinstance(ids, str):
