@@ -183,6 +183,7 @@ def test_verification_report_says_how_the_target_was_checked(operator_client, se
 
     body = operator_client.get(run.get_absolute_url()).content.decode()
     assert "every backed-up id fetched, and its count exactly theirs" in body
+    assert "not read again: the source is kept" in body  # not an empty checksum cell
 
 
 def test_a_run_whose_worker_died_says_it_is_being_continued(operator_client, run):
