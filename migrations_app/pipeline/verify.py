@@ -106,7 +106,7 @@ class VerifyPhase(ExecutorBase):
             expected[state.item.target_namespace] = state.target_count
         if any(counts["observed"].get(s.item.target_namespace, 0) > s.backup.count for s in unsettled):
             # Stopped early: the other namespaces may not have been given their time yet.
-            counts = self.poll_counts(expected, stop_above=unlisted)
+            counts = self.poll_counts(expected)
         return counts
 
     def list_target(self, state: _Comparison) -> None:
@@ -353,8 +353,8 @@ class _Comparison:
         added, removed = self.source_ids.only_listed, self.source_ids.only_recorded
         extra = self.target_ids.only_listed
         # Missing: not found by the fetch, or (listed later) no longer listed.
-        unlisted = self.target_ids.only_recorded
-        missing = unlisted if unlisted.count > self.missing.count else self.missing
+        not_listed = self.target_ids.only_recorded
+        missing = not_listed if not_listed.count > self.missing.count else self.missing
         reason = ""
         if missing.count or self.different.count or extra.count:
             reason = (
