@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A page's index calls retry for seconds, not a worker's minutes.
+    "twinadmin.vectors.deadlines.PageDeadlineMiddleware",
     # request.user.is_verified(): signed in with the second factor too (django-otp); then ours
     # keeps a session that still owes its code, or a role's mandatory setup, on those pages.
     "django_otp.middleware.OTPMiddleware",
@@ -313,9 +315,13 @@ PINECONE_GRPC_HOST = env.str("PINECONE_GRPC_HOST", default="")
 # attempts within this many seconds (a long migration outlives a rate-limit storm).
 PINECONE_RETRY_ATTEMPTS = env.int("PINECONE_RETRY_ATTEMPTS", default=8)
 PINECONE_RETRY_DEADLINE_SECONDS = env.float("PINECONE_RETRY_DEADLINE_SECONDS", default=300.0)
-if PINECONE_RETRY_ATTEMPTS < 1 or PINECONE_RETRY_DEADLINE_SECONDS <= 0:
+# A page (any web request) stops retrying the index sooner and says it is busy
+# (twinadmin.vectors.deadlines).
+PINECONE_PAGE_DEADLINE_SECONDS = env.float("PINECONE_PAGE_DEADLINE_SECONDS", default=10.0)
+if PINECONE_RETRY_ATTEMPTS < 1 or min(PINECONE_RETRY_DEADLINE_SECONDS, PINECONE_PAGE_DEADLINE_SECONDS) <= 0:
     raise ImproperlyConfigured(
-        "PINECONE_RETRY_ATTEMPTS must be 1 or more and PINECONE_RETRY_DEADLINE_SECONDS positive"
+        "PINECONE_RETRY_ATTEMPTS must be 1 or more and PINECONE_RETRY_DEADLINE_SECONDS and "
+        "PINECONE_PAGE_DEADLINE_SECONDS positive"
     )
 if VECTOR_BACKEND == "pinecone":
     if not PINECONE_API_KEY:

@@ -80,7 +80,8 @@ def test_the_adapter_retry_budget_comes_from_settings(settings, make_server):
     "name, value, message",
     [
         ("PINECONE_RETRY_ATTEMPTS", "0", "PINECONE_RETRY_ATTEMPTS must be 1 or more"),
-        ("PINECONE_RETRY_DEADLINE_SECONDS", "-1", "PINECONE_RETRY_DEADLINE_SECONDS positive"),
+        ("PINECONE_RETRY_DEADLINE_SECONDS", "-1", "PINECONE_RETRY_DEADLINE_SECONDS and "),
+        ("PINECONE_PAGE_DEADLINE_SECONDS", "0", "PINECONE_PAGE_DEADLINE_SECONDS positive"),
         ("DRILL_CLEANUP_TIMEOUT_SECONDS", "-5", "DRILL_CLEANUP_TIMEOUT_SECONDS cannot be negative"),
         ("AUDIT_COUNT_CAP", "0", "AUDIT_COUNT_CAP must be 1 or more"),
     ],

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from contextvars import copy_context
 from itertools import islice
 from typing import TypeVar
 
@@ -44,6 +45,8 @@ def bounded_map(
     `pool`: run on this shared executor instead of a pool made (and shut down) for this call;
     then the window is what bounds this call's share of it, and the pool bounds the process.
 
+    Each call runs in a copy of the caller's context (its context variables: e.g. a page's
+    index deadline, twinadmin.vectors.deadlines), as it would inline.
     `workers <= 1` (or a sized `items` of at most one) runs `fn` inline, on the caller's thread.
     An exception from `fn` is raised when its result's turn comes, after every started call has
     finished; results computed after it are dropped. Consume the iterator fully or close it
@@ -64,11 +67,11 @@ def bounded_map(
     upcoming = iter(items)
     try:
         for item in islice(upcoming, window):
-            pending.append(executor.submit(fn, item))
+            pending.append(executor.submit(copy_context().run, fn, item))
         while pending:
             result = pending.popleft().result()
             for item in islice(upcoming, 1):  # refill before handing the result over
-                pending.append(executor.submit(fn, item))
+                pending.append(executor.submit(copy_context().run, fn, item))
             yield result
     finally:
         # An error or an early stop: drop what has not started, wait for what has.

@@ -18,6 +18,7 @@ from twinadmin.search.forms import (
 )
 from twinadmin.search.latency import latency_report_create
 from twinadmin.search.services import multi_twin_search
+from twinadmin.vectors import RateLimited
 
 
 def _status(request: HtmxHttpRequest, form) -> int:
@@ -51,6 +52,7 @@ def search_twins(request: HtmxHttpRequest, creator_id: str) -> HttpResponse:
         request.POST or None, initial=pick.picked, twins=selectors.search_twin_choices(creator)
     )
     result = None
+    throttled = False
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -67,10 +69,14 @@ def search_twins(request: HtmxHttpRequest, creator_id: str) -> HttpResponse:
             )
         except SearchError as exc:
             form.add_error(None, str(exc))
+            # The index's rate limit held past the page's deadline: "try again", not "bad input".
+            throttled = isinstance(exc.__cause__, RateLimited)
     ctx = {"creator": creator, "form": form, "result": result, "pick": pick}
     ctx["picker"] = selectors.search_picker(creator)
     template = partial_template(request, "search/search.html", "results")
     status = 400 if pick.errors and not request.htmx else _status(request, form)
+    if throttled and not request.htmx:
+        status = 429
     return render(request, template, ctx, status=status)
 
 

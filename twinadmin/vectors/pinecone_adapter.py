@@ -33,6 +33,7 @@ from tenacity.wait import wait_base
 
 from . import limits
 from .base import VectorIndex
+from .deadlines import call_deadline
 from .errors import ConfigurationError, InvalidRequest, NotFound, RateLimited, TransientError, VectorError
 from .filters import compile_filter
 from .types import (
@@ -277,6 +278,11 @@ class PineconeIndex(VectorIndex):
                 raise error from exc
 
         failures = 0  # answers other than "too many requests"
+        deadline = call_deadline(self.retry.deadline)  # a page's is shorter than a worker's
+        wait_for = _WaitHonouringRetryAfter(self.retry)
+
+        def wait(state: tenacity.RetryCallState) -> float:  # never sleeping past the deadline
+            return min(wait_for(state), max(0.0, deadline - (state.seconds_since_start or 0.0)))
 
         def stop(state: tenacity.RetryCallState) -> bool:
             # A 429 is the service pacing us, not a failure: under a rate limit the requests in
@@ -286,14 +292,12 @@ class PineconeIndex(VectorIndex):
             nonlocal failures
             if not isinstance(state.outcome.exception() if state.outcome else None, RateLimited):
                 failures += 1
-            return (
-                failures >= self.retry.attempts or (state.seconds_since_start or 0.0) >= self.retry.deadline
-            )
+            return failures >= self.retry.attempts or (state.seconds_since_start or 0.0) >= deadline
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type((RateLimited, TransientError)),
             stop=stop,
-            wait=_WaitHonouringRetryAfter(self.retry),
+            wait=wait,
             before_sleep=lambda state: logger.info(
                 "pinecone: retrying after %s (attempt %d)",
                 state.outcome.exception() if state.outcome else "?",
