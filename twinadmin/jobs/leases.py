@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from twinadmin.jobs.handlers import Handler, continue_hook, get_handler, is_resumable, resumable_kinds
 from twinadmin.jobs.models import Job, JobLease
+from twinadmin.lib.concurrency import context_value
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +78,8 @@ def _until() -> dt.datetime:
     return timezone.now() + dt.timedelta(seconds=lease_seconds())
 
 
-@contextlib.contextmanager
-def running_as(label: str | None) -> Iterator[None]:
-    token = _runner_label.set(label)
-    try:
-        yield
-    finally:
-        _runner_label.reset(token)
+def running_as(label: str | None) -> contextlib.AbstractContextManager[None]:
+    return context_value(_runner_label, label)
 
 
 def lease_prepare(job: Job) -> None:

@@ -8,22 +8,19 @@ to their threads (twinadmin.lib.concurrency)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from typing import Any
+
+from twinadmin.lib.concurrency import context_value
 
 _deadline: ContextVar[float | None] = ContextVar("index_call_deadline", default=None)
 
 
-@contextmanager
-def deadline_at_most(seconds: float) -> Iterator[None]:
+def deadline_at_most(seconds: float) -> AbstractContextManager[None]:
     """Index calls made inside retry for at most `seconds` (or their own deadline if shorter)."""
-    token = _deadline.set(seconds)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
+    return context_value(_deadline, seconds)
 
 
 def call_deadline(configured: float) -> float:
