@@ -90,6 +90,7 @@ def test_a_killed_worker_s_erasure_is_finished_by_the_next_worker(server, start_
     rows = list(erasure.namespaces.all())
     assert len(rows) == TWINS + 1 and all(r.verified for r in rows)
     assert {r.status for r in rows} <= {"deleted", "not_found"}
-    # Only the deletes in flight when the worker died (a bounded window) are seen as already gone.
-    assert sum(1 for r in rows if r.status == "not_found") <= PineconeIndex.concurrency_hint
+    # Only the deletes in flight when the worker died are seen as already gone: the pool's window
+    # (bounded_map refills it before handing a result over) and the one being recorded.
+    assert sum(1 for r in rows if r.status == "not_found") <= PineconeIndex.concurrency_hint + 1
     assert "re-enqueued interrupted jobs" in second.log()

@@ -284,8 +284,9 @@ def _namespaces_sync(
 
 def _delete_pending(job: Job, erasure: ErasureRequest, rows: list[ErasureNamespace]) -> None:
     """One delete per pending namespace (a few in flight at once), each checkpointed as it
-    returns. A worker killed here leaves at most the deletes in flight unrecorded; the next run
-    finds those namespaces gone (`not_found`)."""
+    returns. A worker killed here leaves at most the deletes in flight unrecorded (the pool's
+    window, and the one whose outcome was being saved); the next run finds those namespaces gone
+    (`not_found`)."""
     index = get_index()
     total = len(rows)
     done = total - sum(1 for r in rows if r.status == ErasureNamespace.Status.PENDING)
