@@ -46,7 +46,8 @@ def concurrency(index: VectorIndex) -> int:
 def concurrently(index: VectorIndex, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
     """`map(fn, items)` with up to `concurrency(index)` calls in flight, results in order. The
     window is bounded, so calls never run far ahead of the caller's checkpoints: a worker killed
-    mid-way leaves at most that many finished calls unrecorded."""
+    mid-way leaves at most that many finished calls unrecorded, and the one it was recording
+    (the window is refilled before a result is handed over)."""
     return bounded_map(fn, items, workers=concurrency(index), thread_name_prefix="erasure")
 
 
