@@ -74,16 +74,26 @@ def build_index(key: tuple[Any, ...]) -> VectorIndex:
 
 
 def get_index() -> VectorIndex:
+    """The cached index, or a new one. The index is opened outside the lock: opening a remote
+    index makes a request that may retry for as long as its caller's deadline allows (minutes
+    for a worker), and a page must not wait out another thread's opening. Two threads that
+    open at once both build one; the first to finish is kept and the other closed."""
     global _cached
     key = _settings_key()
     with _lock:
         if _cached is not None and _cached[0] == key:
             return _cached[1]
-        index = build_index(key)
-        old, _cached = _cached, (key, index)
-    if old is not None and old[0][0] == os.getpid():
-        old[1].close()
-    return index
+    index = build_index(key)
+    with _lock:
+        if _cached is not None and _cached[0] == key:
+            kept, extra, old = _cached[1], index, None
+        else:
+            kept, extra, old = index, None, _cached
+            _cached = (key, index)
+    for closing in (extra, old[1] if old is not None and old[0][0] == os.getpid() else None):
+        if closing is not None:
+            closing.close()
+    return kept
 
 
 def reset_index_cache() -> None:

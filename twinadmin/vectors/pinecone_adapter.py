@@ -95,6 +95,20 @@ class _WaitHonouringRetryAfter(wait_base):
         return min(self._policy.max_wait, ceiling) * random.uniform(0.5, 1.0)
 
 
+def _opening_error(exc: VectorError) -> VectorError:
+    """What opening the index failed with. A refusal that may lift (a 429, a 503, a timeout)
+    stays what it is, so that a page says "busy, try again" and a worker retries; anything else
+    is the settings' fault."""
+    if isinstance(exc, ConfigurationError):
+        return exc
+    message = f"cannot open Pinecone index: {exc}"
+    if isinstance(exc, RateLimited):
+        return RateLimited(message, retry_after=exc.retry_after)
+    if isinstance(exc, TransientError):
+        return TransientError(message)
+    return ConfigurationError(message)
+
+
 def translate_error(exc: BaseException) -> VectorError:
     """Map an SDK (or transport) exception onto the layer's errors."""
     import httpx
@@ -242,11 +256,9 @@ class PineconeIndex(VectorIndex):
                     str(stats.vector_type or "dense"),
                 )
         except VectorError as exc:
-            if isinstance(exc, ConfigurationError):
-                raise
-            raise ConfigurationError(f"cannot open Pinecone index: {exc}") from exc
+            raise _opening_error(exc) from exc
         except Exception as exc:
-            raise ConfigurationError(f"cannot open Pinecone index: {translate_error(exc)}") from exc
+            raise _opening_error(translate_error(exc)) from exc
         self.dimension, self.metric, self.vector_type = _checked_shape(shape, dimension, metric)
 
     def __repr__(self) -> str:
