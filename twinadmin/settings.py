@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # A page's index calls retry for seconds, not a worker's minutes.
     "twinadmin.vectors.deadlines.PageDeadlineMiddleware",
+    # An index error a view lets through answers 503 (or 429 when rate-limited), not 500.
+    "twinadmin.ops.index_errors.IndexErrorMiddleware",
     # request.user.is_verified(): signed in with the second factor too (django-otp); then ours
     # keeps a session that still owes its code, or a role's mandatory setup, on those pages.
     "django_otp.middleware.OTPMiddleware",

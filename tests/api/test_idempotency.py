@@ -78,3 +78,40 @@ def test_two_concurrent_calls_with_one_key_file_one_request(product):
     assert len({body["request_id"] for _, body in answers}) == 1
     assert ErasureRequest.objects.filter(creator_id="c.6").count() == 1
     assert AuditEntry.objects.filter(action="creator.erase.request", creator_id="c.6").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fault", ["429", "503"])
+def test_an_index_that_refuses_is_a_503_or_429_and_the_same_key_may_be_retried(
+    product, make_server, settings, fault
+):
+    """Filing an erasure of an erased creator reads the index (is anything of theirs left? here
+    it is: vectors written after the erasure).
+    An index that refuses makes the call a 429 (busy, Retry-After) or a 503 (down), Problem
+    Details and not a 500; the key is not spent on it, so the product's retry with the same key
+    files the request once the index answers."""
+    from tests.support.vectors import fill, use_server
+    from twinadmin.vectors.server.faults import FaultConfig
+
+    make_creator("c.9")
+    Creator.objects.filter(creator_id="c.9").update(status=Creator.Status.ERASED)
+    refusing = FaultConfig(fail_429=1.0, retry_after=2.0) if fault == "429" else FaultConfig(fail_503=1.0)
+    server = make_server(faults=refusing)
+    fill(server.store, {"creator_c.9": 3})  # written after the erasure: it must be erased again
+    use_server(settings, server)
+    settings.PINECONE_PAGE_DEADLINE_SECONDS = 0.3
+    body = {"creator_id": "c.9", "reason": "DSR", "dsr_id": "DSR-9"}
+
+    refused = product.post("/erasure-requests", body, **{"Idempotency-Key": "k-9"})
+
+    answer = problem(refused, int(fault))
+    assert "index" in answer["detail"]
+    if fault == "429":
+        assert refused["Retry-After"] == "2"
+    assert not ErasureRequest.objects.filter(creator_id="c.9").exists()
+
+    server.set_faults(fail_429=0.0, fail_503=0.0)
+    again = product.post("/erasure-requests", body, **{"Idempotency-Key": "k-9"})
+    assert again.status_code == 201, again.content[:300]
+    assert again.get("Idempotent-Replayed") is None
+    assert ErasureRequest.objects.filter(creator_id="c.9").count() == 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import re
 import secrets
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -463,3 +464,48 @@ def _send(
     if getattr(response, "streaming", False):
         b"".join(response.streaming_content)  # an export fails while it streams, if at all
     return response.status_code
+
+
+# Pages that read the index live whatever they are sent (the others read the registry's
+# snapshot, or refuse the generated input first): the refusal test checks that they were reached.
+LIVE_INDEX_PAGES = {"erasure-create-request", "erasure-request-detail", "ops-show-health"}
+
+
+@pytest.mark.parametrize("fault", ["429", "503"])
+def test_no_page_answers_500_while_the_index_refuses_every_request(world, settings, tmp_path, fault):
+    """The index answering every request with a 429 (its rate limit held) or a 503 (down): every
+    page of every role still answers, with what it can show or an honest 503/429, never a 500,
+    and within seconds: a page's index calls give up at its deadline (a quarter of a second
+    here), however many calls it makes."""
+    from tests.support.vectors import start_server, use_server
+    from twinadmin.vectors.server.faults import FaultConfig
+
+    faults = FaultConfig(fail_429=1.0, retry_after=0.05) if fault == "429" else FaultConfig(fail_503=1.0)
+    server = start_server(tmp_path / "refusing.sqlite3", faults=faults)
+    try:
+        use_server(settings, server, retry_attempts=1)
+        settings.PINECONE_PAGE_DEADLINE_SECONDS = 0.25
+        failures, asked = [], set()
+        for role, (client, token) in world.clients.items():
+            for endpoint in ENDPOINTS:
+                for method in ("GET", "POST"):
+                    url = world.url(endpoint)
+                    before, began = server.request_count(), time.monotonic()
+                    try:
+                        status = _send(client, token, method, url, list(endpoint.base), endpoint)
+                    except Exception as exc:  # the view's own exception, through the test client
+                        failures.append(f"{role} {method} {url}: {_problem(exc)}")
+                        continue
+                    took = time.monotonic() - began
+                    if server.request_count() > before:
+                        asked.add(endpoint.name)
+                    if status >= 500 and status != 503:
+                        failures.append(f"{role} {method} {url}: answered {status}")
+                    if took > 30:  # all of its examples together
+                        failures.append(f"{role} {method} {url}: took {took:.0f} s")
+        assert not failures, "\n\n".join(failures)
+        # The pages that read the index live did ask it (and were refused).
+        assert not LIVE_INDEX_PAGES - asked, sorted(asked)
+        assert server.request_count(status=int(fault)) == server.request_count()
+    finally:
+        server.stop()

@@ -80,8 +80,10 @@ def idempotent(view: Callable[..., Status[Any]]) -> Callable[..., Any]:
                     result = view(request, *args, **kwargs)
             except Exception as exc:
                 problem = problem_of(exc)
-                if problem.status >= 500:
-                    raise  # not a result: the key is released with the rollback, to be retried
+                if problem.status >= 500 or problem.status == 429:
+                    # Not a result (a bug, or the index busy or down): the key is released with
+                    # the rollback, and the same request may be retried.
+                    raise
                 IdempotencyRecord.objects.filter(pk=record.pk).update(
                     status_code=problem.status, response=problem.body()
                 )

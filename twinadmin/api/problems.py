@@ -15,7 +15,9 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from twinadmin.api.services import ApiInputError
 from twinadmin.erasure.services import ErasureError, ErasureForbidden
+from twinadmin.ops.index_errors import index_error_status
 from twinadmin.registry.services import RegistryError
+from twinadmin.vectors.errors import VectorError
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "application/problem+json"
@@ -30,6 +32,7 @@ TITLES = {
     422: "Unprocessable content",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 
@@ -89,6 +92,10 @@ def problem_of(exc: Exception) -> Problem:
         return Problem(422, str(exc), kind="refused")
     if isinstance(exc, DjangoValidationError):
         return Problem(422, "; ".join(exc.messages), kind="refused")
+    if isinstance(exc, VectorError):  # the index refused or failed: try again, not a bug
+        status, _ = index_error_status(exc)
+        kind = "index-busy" if status == 429 else "index-unavailable"
+        return Problem(status, f"The vector index did not answer: {type(exc).__name__}.", kind=kind)
     log.exception("API: unexpected error", exc_info=exc)
     return Problem(500, "An unexpected error; it has been logged.")
 
@@ -96,7 +103,12 @@ def problem_of(exc: Exception) -> Problem:
 def install_handlers(api: NinjaAPI) -> None:
     def handle(request: HttpRequest, exc: Any) -> HttpResponse:
         problem = problem_of(exc)
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        if isinstance(exc, RateLimited):
+            headers: dict[str, str] | None = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, VectorError):
+            headers = index_error_status(exc)[1]
+        else:
+            headers = None
         return problem_response(problem, headers)
 
     # ninja looks a handler up along the exception's MRO: its own defaults for these classes

@@ -97,9 +97,9 @@ def id_page(
 ) -> IdPage:
     """One page of ids in id order, from the index itself (the listing sees writes at once,
     where counts lag). An empty first page of a namespace the index does not have is a 404."""
-    index = index or get_index()
     what = f"Namespace {namespace.name!r}"
     try:
+        index = index or get_index()
         page = index.list_ids(
             namespace.name, prefix=prefix or None, limit=PAGE_SIZE, pagination_token=token or None
         )
@@ -224,8 +224,8 @@ def vector_view(vector: Vector, namespace: str) -> VectorView:
 def vector_get(
     namespace: BrowsedNamespace, *, vector_id: str, index: VectorIndex | None = None
 ) -> VectorView:
-    index = index or get_index()
     try:
+        index = index or get_index()
         found = index.fetch(namespace.name, [vector_id]).get(vector_id)
     except VectorError as exc:
         raise _translated(exc, f"Vector {vector_id!r} in {namespace.name!r}") from exc
