@@ -6,7 +6,8 @@
 #   2. pytest against PostgreSQL, with a real Celery worker over Redis (integration) and
 #      Chromium through Playwright (browser).
 #   3. pytest again against the embedded SQLite stack: the integration tests run here too (the
-#      worker opens the same file test database); browser tests are left out to save time.
+#      worker opens the same file test database); browser tests, and the tests that never reach
+#      the database (TEST_DATABASE_ONLY=1), ran in pass 2 and are left out to save time.
 #
 # Under CI (CI=true, as .ci/run sets) PostgreSQL and Redis are required: if either is
 # unreachable this fails instead of skipping, because CI has to exercise them (and the browser
@@ -165,6 +166,9 @@ if [[ $PG_STATE == ok ]]; then
     DATABASE_URL="$PG_URL" run_pytest "PostgreSQL" no --durations=5 --junit-xml="$WORK_DIR/postgres.xml" "$@"
     echo "PostgreSQL pass: $((SECONDS - started))s"
     SQLITE_MARKS="not browser"
+    # The tests that never reach the database ran in the PostgreSQL pass; they would do the same
+    # on SQLite (tests/conftest.py deselects them).
+    export TEST_DATABASE_ONLY=1
 else
     printf 'the PostgreSQL pass (its tests ran on SQLite; PostgreSQL-only ones skipped)\t%s\n' "$PG_DETAIL" >>"$SKIPPED"
     # No pass on PostgreSQL: the browser tests run on SQLite instead (if Chromium is here).
@@ -173,7 +177,7 @@ fi
 
 NARROWED=no
 if [[ $# -gt 0 ]]; then NARROWED=yes; fi
-section "pytest: SQLite + Celery worker over $(cut -d: -f1 <<<"$CELERY_BROKER_URL")${SQLITE_MARKS:+ (browser tests in the PostgreSQL pass)}"
+section "pytest: SQLite + Celery worker over $(cut -d: -f1 <<<"$CELERY_BROKER_URL")${SQLITE_MARKS:+ (browser and database-free tests ran in the PostgreSQL pass)}"
 started=$SECONDS
 # A fresh file per run, so a plain `pytest` elsewhere in this checkout (var/test.sqlite3) is
 # never touched.

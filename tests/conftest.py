@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,33 @@ def _audit_teardown_may_empty_the_log(sender: Any, connection: Any, **kwargs: An
 
 
 connection_created.connect(_audit_teardown_may_empty_the_log, dispatch_uid="tests-audit-teardown")
+
+# The fixtures through which a test reaches the database (pytest-django's; every fixture of ours
+# that touches it depends on one of them, and `fixturenames` holds the whole closure).
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """TEST_DATABASE_ONLY=1 (scripts/test.sh's second pass, after the PostgreSQL one): only the
+    tests that reach the database run again on SQLite. The others (the vector layer, pure
+    functions, settings checks; about 500) do the same on either database."""
+    if os.environ.get("TEST_DATABASE_ONLY") != "1":
+        return
+    kept, dropped = [], []
+    for item in items:
+        touches = item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(
+            getattr(item, "fixturenames", ())
+        )
+        (kept if touches else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)
