@@ -255,6 +255,8 @@ class PineconeIndex(VectorIndex):
                     str(stats.metric or ""),
                     str(stats.vector_type or "dense"),
                 )
+        except ConfigurationError:
+            raise
         except VectorError as exc:
             raise _opening_error(exc) from exc
         except Exception as exc:
