@@ -50,11 +50,11 @@ def test_a_search_page_under_a_rate_limit_that_never_lifts_answers_within_its_de
 def test_the_page_deadline_applies_inside_a_page_and_its_pools_only():
     assert call_deadline(300.0) == 300.0  # a worker: the configured deadline
     with deadline_at_most(1.5):
-        assert 1.4 < call_deadline(300.0) <= 1.5
+        assert 1.0 < call_deadline(300.0) <= 1.5  # what is left of it (a loaded machine is slow)
         assert call_deadline(0.5) == 0.5  # a shorter configured one still wins
         # The pool's threads run the page's calls with the page's deadline.
         left = list(bounded_map(lambda _: call_deadline(300.0), range(6), workers=3))
-        assert all(1.4 < seconds <= 1.5 for seconds in left), left
+        assert all(1.0 < seconds <= 1.5 for seconds in left), left
     assert call_deadline(300.0) == 300.0
 
 
