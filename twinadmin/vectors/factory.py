@@ -84,15 +84,16 @@ def get_index() -> VectorIndex:
         if _cached is not None and _cached[0] == key:
             return _cached[1]
     index = build_index(key)
+    discarded: VectorIndex | None
     with _lock:
-        if _cached is not None and _cached[0] == key:
-            kept, extra, old = _cached[1], index, None
+        if _cached is not None and _cached[0] == key:  # another thread's opening came first
+            kept, discarded = _cached[1], index
         else:
-            kept, extra, old = index, None, _cached
-            _cached = (key, index)
-    for closing in (extra, old[1] if old is not None and old[0][0] == os.getpid() else None):
-        if closing is not None:
-            closing.close()
+            old, _cached = _cached, (key, index)
+            kept = index
+            discarded = old[1] if old is not None and old[0][0] == os.getpid() else None
+    if discarded is not None:
+        discarded.close()
     return kept
 
 
